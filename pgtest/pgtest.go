@@ -1,0 +1,172 @@
+// Package pgtest gives each test its own real PostgreSQL database, created from a
+// template database so that schema set-up is paid once per template, not per test.
+//
+// The server is the local one (127.0.0.1:5432, trust auth) unless
+// CLONEBOT_TEST_DATABASE_URL names another maintenance database.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultAdminURL is the maintenance database used when CLONEBOT_TEST_DATABASE_URL is unset.
+const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// AdminURL returns the maintenance database URL tests use to create databases.
+func AdminURL() string {
+	if u := os.Getenv("CLONEBOT_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultAdminURL
+}
+
+// URLFor returns the URL of database name on the test server.
+func URLFor(name string) string {
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: CLONEBOT_TEST_DATABASE_URL is not a URL: %v", err))
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Setup fills a freshly created template database reached at url.
+type Setup func(ctx context.Context, url string) error
+
+// NewDatabase creates an empty database for t and drops it when t ends. It returns
+// the database's URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	return create(t, "")
+}
+
+// FromTemplate returns a new database for t, copied from the template named key,
+// which is built with setup the first time any test process asks for it. The key must
+// change whenever setup would build something different (hash the schema into it).
+func FromTemplate(t testing.TB, key string, setup Setup) string {
+	t.Helper()
+	tpl, err := ensureTemplate(context.Background(), key, setup)
+	if err != nil {
+		t.Fatalf("pgtest: template %s: %v", key, err)
+	}
+	return create(t, tpl)
+}
+
+// Key hashes parts (schema text, migration files) into a short template key.
+func Key(prefix string, parts ...[]byte) string {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%s_%x", prefix, h.Sum64())
+}
+
+func create(t testing.TB, template string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := "clonebot_test_" + randomSuffix()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v (is PostgreSQL running?)", redact(AdminURL()), err)
+	}
+	defer admin.Close(ctx)
+	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		stmt += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
+		t.Fatalf("pgtest: %s: %v", stmt, err)
+	}
+	t.Cleanup(func() { Drop(t, name) })
+	return URLFor(name)
+}
+
+// Drop removes database name, ending any session still connected to it.
+func Drop(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Errorf("pgtest: drop %s: %v", name, err)
+		return
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("pgtest: drop %s: %v", name, err)
+	}
+}
+
+// ensureTemplate builds the template database once across all test processes: an
+// advisory lock serialises builders and a finished template is marked with
+// datistemplate, so a half-built one left by a killed process is rebuilt.
+func ensureTemplate(ctx context.Context, key string, setup Setup) (string, error) {
+	name := "clonebot_tpl_" + key
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", redact(AdminURL()), err)
+	}
+	defer admin.Close(ctx)
+	lockID := int64(fnvHash(name))
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
+		return "", fmt.Errorf("lock template: %w", err)
+	}
+	defer admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockID) //nolint:errcheck
+	var ready bool
+	err = admin.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
+	if err == nil && ready {
+		return name, nil
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return "", fmt.Errorf("drop stale template: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return "", fmt.Errorf("create template: %w", err)
+	}
+	if err := setup(ctx, URLFor(name)); err != nil {
+		return "", fmt.Errorf("set up template: %w", err)
+	}
+	// Sessions left open by setup would block CREATE DATABASE ... TEMPLATE.
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
+		return "", fmt.Errorf("close template sessions: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true"); err != nil {
+		return "", fmt.Errorf("mark template: %w", err)
+	}
+	return name, nil
+}
+
+func fnvHash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// redact hides a password in a URL before it is printed.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
