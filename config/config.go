@@ -1,0 +1,119 @@
+// Package config loads and validates clonebot.yaml: the bot's database, Zendesk access,
+// the low-activity window and the registry of tenants and their instances.
+//
+// Values may name environment variables as ${VAR} so that secrets stay in the
+// environment. A validation error names the offending key and how to fix it, and never
+// includes a value, so a secret cannot leak through it.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole of clonebot.yaml.
+type Config struct {
+	// Listen is the HTTP address of serve. Default ":8080".
+	Listen string `yaml:"listen"`
+	// DatabaseURL is the bot's own PostgreSQL database (state and job queue). Required.
+	DatabaseURL string `yaml:"database_url"`
+	// LogLevel is one of debug, info, warn, error. Default info.
+	LogLevel string  `yaml:"log_level"`
+	Zendesk  Zendesk `yaml:"zendesk"`
+	// Window is the low-activity window in which clones run, in each tenant's zone.
+	Window Window `yaml:"window"`
+	// Manifest is an optional manifest file replacing the built-in one. A relative path
+	// is taken from the configuration file's folder.
+	Manifest string   `yaml:"manifest"`
+	Tenants  []Tenant `yaml:"tenants"`
+}
+
+// Zendesk is how clonebot reaches Zendesk and reads its tickets.
+type Zendesk struct {
+	// URL is the account's base URL, e.g. https://acme.zendesk.com. Required.
+	URL   string `yaml:"url"`
+	Email string `yaml:"email"`
+	// APIToken authenticates as Email. Zendesk retires API tokens on 2027-04-30;
+	// prefer OAuth.
+	APIToken string `yaml:"api_token"`
+	OAuth    *OAuth `yaml:"oauth"`
+	// WebhookSecrets are the signing secrets accepted; several during a rotation. Required.
+	WebhookSecrets []string `yaml:"webhook_secrets"`
+	// WebhookMaxAge is how far a webhook's signed timestamp may be from now. Default 5m.
+	WebhookMaxAge time.Duration `yaml:"webhook_max_age"`
+	// BotUserID is clonebot's own Zendesk user: events it caused are ignored. Required.
+	BotUserID int64  `yaml:"bot_user_id"`
+	Fields    Fields `yaml:"fields"`
+	Tags      Tags   `yaml:"tags"`
+}
+
+// OAuth is a confidential OAuth client using the client-credentials grant.
+type OAuth struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+}
+
+// Fields are the ids of the four ticket fields of the clone request form. Required.
+type Fields struct {
+	ProductionInstance int64 `yaml:"production_instance"`
+	SandboxInstance    int64 `yaml:"sandbox_instance"`
+	WipeConfirmation   int64 `yaml:"wipe_confirmation"`
+	Users              int64 `yaml:"users"`
+}
+
+// Tags are the ticket tags that drive the life cycle.
+type Tags struct {
+	Request string `yaml:"request"` // default sandbox_clone
+	Approve string `yaml:"approve"` // default clone_approved
+	Hold    string `yaml:"hold"`    // default clone_hold
+	Reject  string `yaml:"reject"`  // default clone_rejected
+}
+
+// Window is a daily low-activity window as HH:MM times; End before Start wraps midnight.
+type Window struct {
+	Start string `yaml:"start"` // default 02:00
+	End   string `yaml:"end"`   // default 05:00
+}
+
+// Tenant is one customer with its instances.
+type Tenant struct {
+	Name string `yaml:"name"`
+	// Timezone is an IANA zone name; the window is read in it. Default UTC.
+	Timezone               string     `yaml:"timezone"`
+	ZendeskOrganizationIDs []int64    `yaml:"zendesk_organization_ids"`
+	Instances              []Instance `yaml:"instances"`
+}
+
+// Instance is one database of the platform.
+type Instance struct {
+	Name        string `yaml:"name"`
+	Environment string `yaml:"environment"` // production or sandbox
+	URL         string `yaml:"url"`
+	DatabaseURL string `yaml:"database_url"`
+}
+
+// Environments.
+const (
+	Production = "production"
+	Sandbox    = "sandbox"
+)
+
+// Location returns the tenant's time zone; Load has checked that it exists.
+func (t Tenant) Location() *time.Location {
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// TenantOf returns the tenant that owns the instance named name.
+func (c *Config) TenantOf(name string) (Tenant, Instance, bool) {
+	for _, t := range c.Tenants {
+		for _, in := range t.Instances {
+			if in.Name == name {
+				return t, in, true
+			}
+		}
+	}
+	return Tenant{}, Instance{}, false
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const secret = "s3cr3t-token-value"
+
+func env(overrides map[string]string) func(string) string {
+	vals := map[string]string{
+		"CLONEBOT_DATABASE_URL":     "postgres://clonebot@127.0.0.1/clonebot",
+		"ZENDESK_API_TOKEN":         secret,
+		"ZENDESK_WEBHOOK_SECRET":    "whsec-" + secret,
+		"ACME_PROD_DATABASE_URL":    "postgres://u:" + secret + "@127.0.0.1/acme_prod",
+		"ACME_SANDBOX_DATABASE_URL": "postgres://127.0.0.1/acme_sandbox",
+	}
+	for k, v := range overrides {
+		vals[k] = v
+	}
+	return func(k string) string { return vals[k] }
+}
+
+func minimal(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
+	cfg, err := Load("testdata/minimal.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":8080" || cfg.Window.Start != "02:00" || cfg.Window.End != "05:00" {
+		t.Errorf("defaults not applied: listen %q window %+v", cfg.Listen, cfg.Window)
+	}
+	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute {
+		t.Errorf("zendesk defaults not applied: %+v", cfg.Zendesk)
+	}
+	if cfg.Zendesk.APIToken != secret {
+		t.Errorf("api_token not expanded")
+	}
+	tn, in, ok := cfg.TenantOf("acme-sandbox")
+	if !ok || tn.Name != "acme" || in.Environment != Sandbox {
+		t.Errorf("TenantOf(acme-sandbox) = %v %v %v", tn.Name, in, ok)
+	}
+	if tn.Location().String() != "America/Toronto" {
+		t.Errorf("location %v", tn.Location())
+	}
+}
+
+func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		edit    func(string) string
+		env     map[string]string
+		wantKey string
+	}{
+		{"unknown key", func(s string) string { return s + "listne: \":9090\"\n" }, nil, "listne"},
+		{"unknown nested key", func(s string) string {
+			return strings.Replace(s, "bot_user_id:", "bot_user:", 1)
+		}, nil, "bot_user"},
+		{"missing database", func(s string) string {
+			return strings.Replace(s, `database_url: "${CLONEBOT_DATABASE_URL}"`, "", 1)
+		}, nil, "database_url"},
+		{"unset env var", func(s string) string { return s }, map[string]string{"ZENDESK_API_TOKEN": ""}, "zendesk.api_token"},
+		{"missing field id", func(s string) string { return strings.Replace(s, "users: 360004", "users: 0", 1) }, nil, "zendesk.fields.users"},
+		{"missing secrets", func(s string) string {
+			return strings.Replace(s, `webhook_secrets: ["${ZENDESK_WEBHOOK_SECRET}"]`, "", 1)
+		}, nil, "zendesk.webhook_secrets"},
+		{"duplicate instance", func(s string) string { return strings.Replace(s, "name: acme-sandbox", "name: acme-prod", 1) }, nil, "tenants[0].instances[1].name"},
+		{"bad environment", func(s string) string { return strings.Replace(s, "environment: sandbox", "environment: staging", 1) }, nil, "tenants[0].instances[1].environment"},
+		{"no sandbox", func(s string) string { return strings.Replace(s, "environment: sandbox", "environment: production", 1) }, nil, "tenants[0].instances"},
+		{"no production", func(s string) string { return strings.Replace(s, "environment: production", "environment: sandbox", 1) }, nil, "tenants[0].instances"},
+		{"bad time zone", func(s string) string { return strings.Replace(s, "America/Toronto", "Mars/Olympus", 1) }, nil, "tenants[0].timezone"},
+		{"bad window", func(s string) string { return s + "window: {start: \"25:00\", end: \"05:00\"}\n" }, nil, "window.start"},
+		{"empty window", func(s string) string { return s + "window: {start: \"03:00\", end: \"03:00\"}\n" }, nil, "window.end"},
+		{"no tenants", func(s string) string { return s[:strings.Index(s, "tenants:")] }, nil, "tenants"},
+		{"token and oauth", func(s string) string {
+			return strings.Replace(s, "  bot_user_id:", "  oauth: {client_id: a, client_secret: b}\n  bot_user_id:", 1)
+		}, nil, "zendesk.oauth"},
+		{"wrong type hides value", func(s string) string {
+			return strings.Replace(s, "bot_user_id: 9000000001", "bot_user_id: \"${ZENDESK_API_TOKEN}\"", 1)
+		}, nil, "(value)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.edit(minimal(t))), env(tc.env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.wantKey) {
+				t.Errorf("error does not name %q:\n%s", tc.wantKey, msg)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error leaks a secret:\n%s", msg)
+			}
+		})
+	}
+}
+
+func TestParseOAuthWithoutToken(t *testing.T) {
+	s := strings.Replace(minimal(t), `api_token: "${ZENDESK_API_TOKEN}"`, `oauth: {client_id: clonebot, client_secret: "${ZENDESK_API_TOKEN}"}`, 1)
+	cfg, err := Parse([]byte(s), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Zendesk.OAuth == nil || cfg.Zendesk.OAuth.ClientSecret != secret {
+		t.Fatalf("oauth not decoded: %+v", cfg.Zendesk.OAuth)
+	}
+}

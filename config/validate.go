@@ -1,0 +1,205 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Zendesk.WebhookMaxAge == 0 {
+		c.Zendesk.WebhookMaxAge = 5 * time.Minute
+	}
+	t := &c.Zendesk.Tags
+	t.Request = orDefault(t.Request, "sandbox_clone")
+	t.Approve = orDefault(t.Approve, "clone_approved")
+	t.Hold = orDefault(t.Hold, "clone_hold")
+	t.Reject = orDefault(t.Reject, "clone_rejected")
+	c.Window.Start = orDefault(c.Window.Start, "02:00")
+	c.Window.End = orDefault(c.Window.End, "05:00")
+	for i := range c.Tenants {
+		c.Tenants[i].Timezone = orDefault(c.Tenants[i].Timezone, "UTC")
+	}
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (c *Config) validate() Errors {
+	var es Errors
+	add := func(key, format string, args ...any) {
+		es = append(es, Error{Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+	if c.DatabaseURL == "" {
+		add("database_url", "required: the bot's own PostgreSQL database, e.g. postgres://clonebot@db/clonebot")
+	} else if !isDatabaseURL(c.DatabaseURL) {
+		add("database_url", "must be a postgres:// URL")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level", "must be one of debug, info, warn, error")
+	}
+	c.Zendesk.validate(add)
+	c.Window.validate(add)
+	c.validateTenants(add)
+	return es
+}
+
+type addFunc func(key, format string, args ...any)
+
+func (z *Zendesk) validate(add addFunc) {
+	if u, err := url.Parse(z.URL); z.URL == "" || err != nil || u.Scheme == "" || u.Host == "" {
+		add("zendesk.url", "required: the account's URL, e.g. https://acme.zendesk.com")
+	}
+	hasOAuth := z.OAuth != nil
+	switch {
+	case z.APIToken == "" && !hasOAuth:
+		add("zendesk.api_token", "set zendesk.api_token (with zendesk.email) or zendesk.oauth")
+	case z.APIToken != "" && hasOAuth:
+		add("zendesk.oauth", "set either zendesk.api_token or zendesk.oauth, not both")
+	case z.APIToken != "" && z.Email == "":
+		add("zendesk.email", "required with zendesk.api_token: the address of the bot's Zendesk user")
+	}
+	if hasOAuth {
+		if z.OAuth.ClientID == "" {
+			add("zendesk.oauth.client_id", "required: the OAuth client's identifier")
+		}
+		if z.OAuth.ClientSecret == "" {
+			add("zendesk.oauth.client_secret", "required: the OAuth client's secret, e.g. \"${ZENDESK_OAUTH_SECRET}\"")
+		}
+	}
+	if len(z.WebhookSecrets) == 0 {
+		add("zendesk.webhook_secrets", "required: at least one webhook signing secret, e.g. [\"${ZENDESK_WEBHOOK_SECRET}\"]")
+	}
+	for i, s := range z.WebhookSecrets {
+		if strings.TrimSpace(s) == "" {
+			add(fmt.Sprintf("zendesk.webhook_secrets[%d]", i), "is empty")
+		}
+	}
+	if z.WebhookMaxAge < 0 {
+		add("zendesk.webhook_max_age", "must be positive, e.g. 5m")
+	}
+	if z.BotUserID <= 0 {
+		add("zendesk.bot_user_id", "required: the Zendesk user id clonebot acts as, so its own updates are ignored")
+	}
+	f := z.Fields
+	for _, fld := range []struct {
+		key string
+		id  int64
+	}{{"production_instance", f.ProductionInstance}, {"sandbox_instance", f.SandboxInstance}, {"wipe_confirmation", f.WipeConfirmation}, {"users", f.Users}} {
+		if fld.id <= 0 {
+			add("zendesk.fields."+fld.key, "required: the id of the ticket field (Admin Center > Objects and rules > Ticket fields)")
+		}
+	}
+	seen := map[string]string{}
+	for _, kt := range [][2]string{{"request", z.Tags.Request}, {"approve", z.Tags.Approve}, {"hold", z.Tags.Hold}, {"reject", z.Tags.Reject}} {
+		key, tag := kt[0], kt[1]
+		if strings.ContainsAny(tag, " \t,") || tag != strings.ToLower(tag) {
+			add("zendesk.tags."+key, "a Zendesk tag is lower case with no spaces or commas")
+		}
+		if other, dup := seen[tag]; dup {
+			add("zendesk.tags."+key, "is the same tag as zendesk.tags.%s; each tag must differ", other)
+		}
+		seen[tag] = key
+	}
+}
+
+func (w Window) validate(add addFunc) {
+	start, errS := ParseClock(w.Start)
+	end, errE := ParseClock(w.End)
+	if errS != nil {
+		add("window.start", "must be a time of day as HH:MM, e.g. \"02:00\"")
+	}
+	if errE != nil {
+		add("window.end", "must be a time of day as HH:MM, e.g. \"05:00\"")
+	}
+	if errS == nil && errE == nil && start == end {
+		add("window.end", "equals window.start; the window would be empty")
+	}
+}
+
+// ParseClock reads HH:MM as a duration since midnight.
+func ParseClock(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("not HH:MM: %w", err)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+func (c *Config) validateTenants(add addFunc) {
+	if len(c.Tenants) == 0 {
+		add("tenants", "required: at least one tenant with a production and a sandbox instance")
+	}
+	names := map[string]string{}
+	tenantNames := map[string]bool{}
+	for i, t := range c.Tenants {
+		key := fmt.Sprintf("tenants[%d]", i)
+		if t.Name == "" {
+			add(key+".name", "required")
+		} else if tenantNames[t.Name] {
+			add(key+".name", "tenant %q is listed twice", t.Name)
+		}
+		tenantNames[t.Name] = true
+		if _, err := time.LoadLocation(t.Timezone); err != nil {
+			add(key+".timezone", "%q is not a known time zone; use an IANA name such as America/Toronto", t.Timezone)
+		}
+		envs := map[string]int{}
+		for j, in := range t.Instances {
+			ikey := fmt.Sprintf("%s.instances[%d]", key, j)
+			validateInstance(in, ikey, add)
+			if prev, dup := names[in.Name]; dup && in.Name != "" {
+				add(ikey+".name", "instance %q is already defined at %s; names must be unique", in.Name, prev)
+			}
+			names[in.Name] = ikey
+			envs[in.Environment]++
+		}
+		if envs[Production] == 0 {
+			add(key+".instances", "tenant %q has no production instance", t.Name)
+		}
+		if envs[Production] > 1 {
+			add(key+".instances", "tenant %q has %d production instances; it must have one", t.Name, envs[Production])
+		}
+		if envs[Sandbox] == 0 {
+			add(key+".instances", "tenant %q has no sandbox instance", t.Name)
+		}
+	}
+}
+
+func validateInstance(in Instance, key string, add addFunc) {
+	if in.Name == "" {
+		add(key+".name", "required")
+	} else if in.Name != strings.ToLower(strings.TrimSpace(in.Name)) || strings.ContainsAny(in.Name, " \t") {
+		add(key+".name", "instance names are lower case without spaces, e.g. acme-sandbox")
+	}
+	if in.Environment != Production && in.Environment != Sandbox {
+		add(key+".environment", "must be production or sandbox")
+	}
+	if in.DatabaseURL == "" {
+		add(key+".database_url", "required: the instance's PostgreSQL URL")
+	} else if !isDatabaseURL(in.DatabaseURL) {
+		add(key+".database_url", "must be a postgres:// URL")
+	}
+	if in.URL != "" {
+		if u, err := url.Parse(in.URL); err != nil || u.Host == "" {
+			add(key+".url", "must be the instance's web address, e.g. https://acme.example-isp.app")
+		}
+	}
+}
+
+func isDatabaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
