@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrateLockID is the advisory lock key that serialises migrations ("clonebot" in hex).
+const migrateLockID int64 = 0x636c6f6e65626f74
+
+// ErrNotMigrated is returned by Ready while migrations are still pending.
+var ErrNotMigrated = errors.New("database is not migrated")
+
+// MigrationFiles returns the embedded migrations, for tests that build templates.
+func MigrationFiles() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the folder
+	}
+	return sub
+}
+
+// Migrate brings River's tables and clonebot's own to the newest version. It is
+// idempotent and safe to run from several processes at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
+		return fmt.Errorf("migrate: take lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrateLockID) //nolint:errcheck
+
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("migrate: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate: river tables: %w", err)
+	}
+	provider, db, err := gooseProvider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: clonebot tables: %w", err)
+	}
+	return nil
+}
+
+// Pending reports whether migrations remain to be applied.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return false, fmt.Errorf("river migrator: %w", err)
+	}
+	existing, err := migrator.ExistingVersions(ctx)
+	if err != nil {
+		return false, fmt.Errorf("river versions: %w", err)
+	}
+	if len(existing) < len(migrator.AllVersions()) {
+		return true, nil
+	}
+	provider, db, err := gooseProvider(pool)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	current, target, err := provider.GetVersions(ctx)
+	if err != nil {
+		return false, fmt.Errorf("clonebot versions: %w", err)
+	}
+	return current < target, nil
+}
+
+func gooseProvider(pool *pgxpool.Pool) (*goose.Provider, interface{ Close() error }, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, MigrationFiles(),
+		goose.WithTableName("clonebot_schema_version"))
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("migrate: goose provider: %w", err)
+	}
+	return provider, db, nil
+}
+
+// Ready checks that the database answers and is fully migrated.
+func Ready(ctx context.Context, pool *pgxpool.Pool) error {
+	var one int
+	if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	pending, err := Pending(ctx, pool)
+	if err != nil {
+		var pgErr interface{ SQLState() string }
+		if errors.As(err, &pgErr) && pgErr.SQLState() == "42P01" {
+			return ErrNotMigrated
+		}
+		return err
+	}
+	if pending {
+		return ErrNotMigrated
+	}
+	return nil
+}
+
+// Open connects a pool to url; it does not wait for the database to answer.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database_url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	return pool, nil
+}
+
