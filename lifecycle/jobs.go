@@ -1,0 +1,27 @@
+package lifecycle
+
+// TicketSyncArgs asks a worker to re-read a ticket through the Zendesk API and move
+// its clone request along. Webhooks enqueue it; at most one is pending per ticket.
+type TicketSyncArgs struct {
+	TicketID int64 `json:"ticket_id"`
+}
+
+// Kind is the River job kind.
+func (TicketSyncArgs) Kind() string { return "ticket_sync" }
+
+// CloneArgs runs the clone of an approved request at its scheduled time.
+type CloneArgs struct {
+	TicketID    int64  `json:"ticket_id"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Kind is the River job kind.
+func (CloneArgs) Kind() string { return "clone" }
+
+// OutboxArgs delivers a ticket's pending announcements to Zendesk, in order.
+type OutboxArgs struct {
+	TicketID int64 `json:"ticket_id"`
+}
+
+// Kind is the River job kind.
+func (OutboxArgs) Kind() string { return "outbox" }

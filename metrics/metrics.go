@@ -1,0 +1,72 @@
+// Package metrics defines clonebot's Prometheus metrics on a registry of its own, so
+// that each process (and each test) has separate counters and nothing is global.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector clonebot exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// WebhookRequests counts webhook requests by answered HTTP status and outcome
+	// (accepted, duplicate, ignored, refused).
+	WebhookRequests *prometheus.CounterVec
+	// WebhookLatency is the time to answer a webhook request.
+	WebhookLatency prometheus.Histogram
+	// Jobs counts finished jobs by kind and outcome (ok, retry, snooze, cancel).
+	Jobs *prometheus.CounterVec
+	// CloneDuration is the wall time of clones by outcome.
+	CloneDuration *prometheus.HistogramVec
+	// RowsCopied and BytesCopied count what clones copied, by category.
+	RowsCopied  *prometheus.CounterVec
+	BytesCopied *prometheus.CounterVec
+	// ZendeskCalls counts Zendesk API calls by method, route, status and whether it
+	// was a retry.
+	ZendeskCalls *prometheus.CounterVec
+	// RequestsByState is the number of clone requests in each state.
+	RequestsByState *prometheus.GaugeVec
+}
+
+// New builds the collectors and registers them, with the Go and process collectors,
+// on a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		WebhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_webhook_requests_total", Help: "Webhook requests by HTTP status and outcome.",
+		}, []string{"status", "outcome"}),
+		WebhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "clonebot_webhook_duration_seconds", Help: "Time to answer a webhook request.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_jobs_total", Help: "Finished jobs by kind and outcome.",
+		}, []string{"kind", "outcome"}),
+		CloneDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "clonebot_clone_duration_seconds", Help: "Wall time of clones by outcome.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"outcome"}),
+		RowsCopied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_clone_rows_total", Help: "Rows copied by clones, by category.",
+		}, []string{"category"}),
+		BytesCopied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_clone_bytes_total", Help: "Bytes copied by clones, by category.",
+		}, []string{"category"}),
+		ZendeskCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_zendesk_calls_total", Help: "Zendesk API calls by method, route, status and retry.",
+		}, []string{"method", "route", "status", "retry"}),
+		RequestsByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "clonebot_requests", Help: "Clone requests by state.",
+		}, []string{"state"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration,
+		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState,
+	)
+	return m
+}
