@@ -172,7 +172,7 @@ func TestUpdateTicketResponseHasCommentInAudit(t *testing.T) {
 	t.Parallel()
 	f := setup(t, zendesksim.Config{})
 	st, body := f.do(t, "PUT", "/api/v2/tickets/"+itoa(f.ticket.ID)+".json", map[string]any{"ticket": map[string]any{
-		"comment":      map[string]any{"body": "Received", "public": true, "author_id": f.bot.ID},
+		"comment":       map[string]any{"body": "Received", "public": true, "author_id": f.bot.ID},
 		"custom_fields": []map[string]any{{"id": 360001, "value": "acme-prod2"}},
 	}})
 	if st != 200 {
