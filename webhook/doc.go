@@ -1,0 +1,15 @@
+// Package webhook receives Zendesk webhooks at POST /webhooks/zendesk and turns each
+// verified delivery into a durable "ticket N changed" job.
+//
+// The request path is deliberately short: read at most 1 MiB, check the HMAC-SHA256
+// signature against each configured secret and the signed timestamp against a window,
+// decode either payload style (a trigger-connected body the admin wrote, or an
+// event-subscription envelope) into one small Event, drop events that are not clone
+// requests or that the bot caused itself, and hand the rest to a Sink. The Sink the
+// service uses, Intake, records the delivery and enqueues at most one pending
+// ticket sync per ticket in a single transaction, so the 202 is only sent once the
+// work is durable, and retried or repeated deliveries add nothing.
+//
+// The worker re-reads the ticket through the Zendesk API: nothing in a payload is
+// trusted beyond "this ticket changed".
+package webhook

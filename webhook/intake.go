@@ -1,0 +1,117 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/gaiia/clonebot/lifecycle"
+)
+
+// Intake is the Sink that makes a delivery durable in the bot database: the delivery
+// record, at most one pending ticket sync per ticket, and the River job, all in one
+// transaction.
+type Intake struct {
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+}
+
+// NewIntake returns an Intake on pool. The client only inserts jobs, so an
+// insert-only client (river.NewClient(riverpgxv5.New(pool), &river.Config{})) will do.
+func NewIntake(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *Intake {
+	return &Intake{pool: pool, client: client}
+}
+
+// recordSQL records the delivery and, only if it is new, marks its ticket's sync as
+// pending, in one round trip. ON CONFLICT without a target covers both unique
+// indexes of webhook_deliveries (invocation id and event id). It reports whether the
+// delivery was new and whether this delivery is the one that made the sync pending.
+const recordSQL = `
+WITH delivery AS (
+	INSERT INTO webhook_deliveries (ticket_id, invocation_id, event_id, kind, actor_id, event_time)
+	VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), $4, NULLIF($5, 0::bigint), $6)
+	ON CONFLICT DO NOTHING
+	RETURNING ticket_id
+), pending AS (
+	INSERT INTO ticket_sync_pending (ticket_id)
+	SELECT ticket_id FROM delivery
+	ON CONFLICT DO NOTHING
+	RETURNING ticket_id
+)
+SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM pending)`
+
+// Deliver records ev and enqueues a ticket sync unless one is already pending for the
+// ticket. It returns Duplicate when the invocation or event was seen before.
+func (in *Intake) Deliver(ctx context.Context, ev Event) (outcome Outcome, err error) {
+	tx, err := in.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deliver ticket %d: begin: %w", ev.TicketID, err)
+	}
+	defer func() {
+		if err != nil {
+			// The error that matters is already in err; a failed rollback only
+			// means the connection is gone, which also discards the transaction.
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	var isNew, mustEnqueue bool
+	err = tx.QueryRow(ctx, recordSQL, ev.TicketID, ev.InvocationID, ev.EventID, ev.Kind, ev.ActorID, eventTime(ev.Time)).
+		Scan(&isNew, &mustEnqueue)
+	if err != nil {
+		return 0, fmt.Errorf("deliver ticket %d: record delivery: %w", ev.TicketID, err)
+	}
+	if !isNew {
+		// Nothing was written; a failed rollback cannot change the answer.
+		_ = tx.Rollback(ctx)
+		return Duplicate, nil
+	}
+	if mustEnqueue {
+		if _, err = in.client.InsertTx(ctx, tx, lifecycle.TicketSyncArgs{TicketID: ev.TicketID}, nil); err != nil {
+			return 0, fmt.Errorf("deliver ticket %d: enqueue sync: %w", ev.TicketID, err)
+		}
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("deliver ticket %d: commit: %w", ev.TicketID, err)
+	}
+	return Accepted, nil
+}
+
+func eventTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// pruneBatch bounds each delete so that pruning a large backlog never holds many
+// row locks or one long transaction.
+const pruneBatch = 10000
+
+// PruneDeliveries deletes delivery records received more than olderThan ago and
+// returns how many it deleted. Records only serve de-duplication, so keep them
+// longer than Zendesk keeps retrying (hours; a day or more is safe).
+func PruneDeliveries(ctx context.Context, pool *pgxpool.Pool, olderThan time.Duration) (int64, error) {
+	if olderThan <= 0 {
+		return 0, errors.New("prune webhook deliveries: olderThan must be positive")
+	}
+	var total int64
+	for {
+		tag, err := pool.Exec(ctx, `
+DELETE FROM webhook_deliveries WHERE id IN (
+	SELECT id FROM webhook_deliveries
+	WHERE received_at < now() - make_interval(secs => $1)
+	LIMIT $2)`, olderThan.Seconds(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune webhook deliveries older than %s: %w", olderThan, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch {
+			return total, nil
+		}
+	}
+}
