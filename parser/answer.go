@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -13,11 +14,12 @@ type answer struct {
 
 func (a answer) missing() bool { return a.value == nil }
 
-// text returns the answer as text; ok is false for a checkbox value.
+// text returns the answer as text; ok is false for a checkbox value and
+// for a JSON object (a lookup field), which must not be mined for names.
 func (a answer) text() (string, bool) {
 	switch v := a.value.(type) {
 	case string:
-		return v, true
+		return v, !isJSONObject(v)
 	case []string:
 		return strings.Join(v, "\n"), true
 	}
@@ -42,6 +44,11 @@ func lookup(t Ticket, fieldID int64, desc descAnswers, key answerKey, field stri
 	}
 	return answer{}, &Problem{field, quote(strings.Join(values, " / ")), fmt.Sprintf(
 		"The description answers %q more than once, with different values. Fill in the %s field on the ticket, which takes precedence.", field, field)}
+}
+
+func isJSONObject(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && json.Valid([]byte(s))
 }
 
 // answered reports whether a custom field value says anything. An empty

@@ -35,6 +35,9 @@ func Parse(t Ticket, opts Options) (*Request, []Problem) {
 	return req, nil
 }
 
+// wipeWhy ends every wipe-confirmation problem: the reason we insist.
+const wipeWhy = " The clone replaces everything in the current sandbox; confirm only once your admins have saved what they want to keep."
+
 // problemList collects problems in the order the customer reads the form.
 type problemList []Problem
 
@@ -67,9 +70,8 @@ func (ps *problemList) checkOrganization(t Ticket, reg registry) bool {
 
 // checkWipe applies the wipe-confirmation rule (see isExplicitYes).
 func (ps *problemList) checkWipe(a answer, desc descAnswers) bool {
-	const why = " The clone replaces everything in the current sandbox; confirm only once your admins have saved what they want to keep."
 	if a.missing() {
-		ps.add(Problem{FieldWipe, "", "Confirm that the current sandbox can be wiped: tick the Wipe confirmation box, or write the line \"Wipe confirmed: yes\"." + why})
+		ps.add(Problem{FieldWipe, "", "Confirm that the current sandbox can be wiped: tick the Wipe confirmation box, or write the line \"Wipe confirmed: yes\"." + wipeWhy})
 		return false
 	}
 	if b, isBool := a.value.(bool); isBool {
@@ -77,7 +79,7 @@ func (ps *problemList) checkWipe(a answer, desc descAnswers) bool {
 			return true
 		}
 		if a.fromField {
-			ps.add(Problem{FieldWipe, "", "The Wipe confirmation box is not ticked. Tick it to confirm that the current sandbox can be wiped; the box takes precedence over the description." + why})
+			ps.add(uncheckedBox(desc))
 		}
 		return false // false and not from a field: a conflict already reported
 	}
@@ -85,8 +87,21 @@ func (ps *problemList) checkWipe(a answer, desc descAnswers) bool {
 	if isExplicitYes(text) {
 		return true
 	}
-	ps.add(Problem{FieldWipe, quote(text), "We need an unambiguous yes. Answer exactly \"yes\" (or tick the Wipe confirmation box) once the current sandbox can be wiped, and tell us separately if something must be kept." + why})
+	ps.add(Problem{FieldWipe, quote(text), "We need an unambiguous yes. Answer exactly \"yes\" (or tick the Wipe confirmation box) once the current sandbox can be wiped, and tell us separately if something must be kept." + wipeWhy})
 	return false
+}
+
+// uncheckedBox explains an unticked box. Zendesk cannot tell "never
+// ticked" from "unticked again", so a yes in the (unchangeable) description
+// does not override it: the customer or an agent ticks the box.
+func uncheckedBox(desc descAnswers) Problem {
+	msg := "The Wipe confirmation box is not ticked. Tick it (or reply asking us to tick it) once your admins agree the current sandbox can be wiped."
+	for _, v := range desc[keyWipe] {
+		if isExplicitYes(v) {
+			msg = "Your description says yes, but the Wipe confirmation box on the ticket is not ticked, and the box takes precedence. Tick it, or reply asking us to tick it."
+		}
+	}
+	return Problem{FieldWipe, "", msg + wipeWhy}
 }
 
 // readUsers checks the user list answer.
@@ -98,7 +113,7 @@ func (ps *problemList) readUsers(a answer) []User {
 		return nil
 	case !ok:
 		if a.fromField {
-			ps.add(Problem{FieldUsers, quote(fmt.Sprint(a.value)), "Write the people to re-invite as email addresses, one per line."})
+			ps.add(Problem{FieldUsers, quote(fmt.Sprint(a.value)), "This is not a list of people. Write the people to re-invite as email addresses, one per line."})
 		}
 		return nil
 	}

@@ -47,7 +47,7 @@ func (ps *problemList) resolve(reg registry, orgKnown bool, a answer, field, lab
 		return Instance{}, false
 	case !isText:
 		if a.fromField {
-			ps.add(Problem{field, fmt.Sprint(a.value), "Write the instance's name, e.g. as shown in its settings, or its URL."})
+			ps.add(Problem{field, quote(fmt.Sprint(a.value)), "This is not an instance name. Write the instance's name, or its URL."})
 		}
 		return Instance{}, false
 	case len(text) > maxInstanceText:

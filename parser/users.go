@@ -58,8 +58,11 @@ func readUsers(text string) ([]User, []Problem) {
 func userListProblems(users []User, bad int) []Problem {
 	var out []Problem
 	if bad > maxEntryProblems {
-		out = append(out, Problem{FieldUsers, "", fmt.Sprintf(
-			"%d more entries are not valid either. Write one address per line, as name@company.com, Name <name@company.com> or name@company.com (role).", bad-maxEntryProblems)})
+		more := fmt.Sprintf("%d more entries are", bad-maxEntryProblems)
+		if bad-maxEntryProblems == 1 {
+			more = "1 more entry is"
+		}
+		out = append(out, Problem{FieldUsers, "", more + " not valid either. Write one address per line, as name@company.com, Name <name@company.com> or name@company.com (role)."})
 	}
 	if len(users) > MaxUsers {
 		out = append(out, Problem{FieldUsers, "", fmt.Sprintf(
@@ -160,6 +163,9 @@ func parseEntry(raw string) userEntry {
 // cutRole splits "rest (role)" into rest and the role.
 func cutRole(s string) (rest, role, msg string) {
 	if !strings.HasSuffix(s, ")") {
+		if strings.Contains(s, "(") {
+			return "", "", "This entry has a \"(\" without a closing \")\". Write the role as name@company.com (role)."
+		}
 		return s, "", ""
 	}
 	open := strings.LastIndex(s, "(")
@@ -204,6 +210,8 @@ func checkEmail(email string) string {
 		return "This entry has no email address." + how
 	case len(email) > MaxAddressLength:
 		return fmt.Sprintf("This address is longer than %d characters.", MaxAddressLength) + how
+	case !strings.Contains(email, "@"):
+		return "This entry has no email address." + how
 	case strings.Count(email, "@") != 1:
 		return "An email address has exactly one @." + how
 	case strings.ContainsFunc(email, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }):
