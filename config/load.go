@@ -70,10 +70,17 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, decodeError(err)
+		problems = decodeError(err)
+		// Decode again leniently, so one run reports unknown keys and missing
+		// values together.
+		cfg = Config{}
+		if yaml.Unmarshal(expanded, &cfg) != nil {
+			return nil, problems
+		}
 	}
 	cfg.applyDefaults()
-	if problems := cfg.validate(); len(problems) > 0 {
+	problems = append(problems, cfg.validate()...)
+	if len(problems) > 0 {
 		return nil, problems
 	}
 	return &cfg, nil
@@ -126,10 +133,10 @@ var (
 )
 
 // decodeError turns yaml's messages into ones that name the key and hide values.
-func decodeError(err error) error {
+func decodeError(err error) Errors {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return fmt.Errorf("decode configuration: %s", scrubYAMLError(err))
+		return Errors{{Key: "(file)", Message: scrubYAMLError(err)}}
 	}
 	var problems Errors
 	for _, msg := range te.Errors {

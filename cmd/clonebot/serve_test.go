@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/pgtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "clonebot-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "clonebot")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build clonebot:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// writeConfig writes a minimal configuration whose bot database is dbURL.
+func writeConfig(t *testing.T, dbURL string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+database_url: %q
+log_level: debug
+zendesk:
+  url: "http://127.0.0.1:1"
+  email: "clonebot@example.com"
+  api_token: "${ZENDESK_API_TOKEN}"
+  webhook_secrets: ["${ZENDESK_WEBHOOK_SECRET}"]
+  bot_user_id: 9000000001
+  fields: {production_instance: 360001, sandbox_instance: 360002, wipe_confirmation: 360003, users: 360004}
+tenants:
+  - name: acme
+    timezone: America/Toronto
+    zendesk_organization_ids: [360099887766]
+    instances:
+      - {name: acme-prod, environment: production, database_url: "postgres://127.0.0.1/acme_prod"}
+      - {name: acme-sandbox, environment: sandbox, database_url: "postgres://127.0.0.1/acme_sandbox"}
+`, dbURL)
+	path := filepath.Join(t.TempDir(), "clonebot.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type serveProcess struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *strings.Builder
+	done chan error
+}
+
+// startServe runs `clonebot serve` and waits for its listening line.
+func startServe(t *testing.T, configPath string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--config", configPath)
+	cmd.Env = append(os.Environ(), "ZENDESK_API_TOKEN=token-not-for-logs", "ZENDESK_WEBHOOK_SECRET=whsec-not-for-logs")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProcess{cmd: cmd, logs: &strings.Builder{}, done: make(chan error, 1)}
+	addrCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.WriteString(line + "\n")
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+				addrCh <- entry.Addr
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	select {
+	case p.addr = <-addrCh:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start; logs:\n%s", p.logs.String())
+	}
+	return p
+}
+
+func (p *serveProcess) get(t *testing.T, path string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (p *serveProcess) waitStatus(t *testing.T, path string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := p.get(t, path)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s = %d, want %d; logs:\n%s", path, got, want, p.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func setConnections(t *testing.T, dbURL string, allow bool) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	u, _ := url.Parse(dbURL)
+	name := strings.TrimPrefix(u.Path, "/")
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{name}.Sanitize(), allow)); err != nil {
+		t.Fatal(err)
+	}
+	if !allow {
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestServeHealthReadinessOutageAndGracefulStop(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	p := startServe(t, writeConfig(t, dbURL))
+	if got := p.get(t, "/healthz"); got != http.StatusOK {
+		t.Fatalf("/healthz = %d", got)
+	}
+	p.waitStatus(t, "/readyz", http.StatusOK)
+	if got := p.get(t, "/metrics"); got != http.StatusOK {
+		t.Fatalf("/metrics = %d", got)
+	}
+
+	setConnections(t, dbURL, false)
+	p.waitStatus(t, "/readyz", http.StatusServiceUnavailable)
+	if got := p.get(t, "/healthz"); got != http.StatusOK {
+		t.Fatalf("/healthz during outage = %d, want 200 (the process is alive)", got)
+	}
+	setConnections(t, dbURL, true)
+	p.waitStatus(t, "/readyz", http.StatusOK)
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM; logs:\n%s", err, p.logs.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+	for _, secret := range []string{"token-not-for-logs", "whsec-not-for-logs"} {
+		if strings.Contains(p.logs.String(), secret) {
+			t.Errorf("logs contain the secret %q", secret)
+		}
+	}
+}
+
+func TestTwoReplicasStartTogetherOnAnEmptyDatabase(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	cfg := writeConfig(t, dbURL)
+	a := startServe(t, cfg)
+	b := startServe(t, cfg)
+	a.waitStatus(t, "/readyz", http.StatusOK)
+	b.waitStatus(t, "/readyz", http.StatusOK)
+}
+
+func TestRefusesBadConfigurationNamingTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte("database_url: postgres://x/y\nlisten_addr: \":1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "serve", "--config", path).CombinedOutput()
+	if exitErr, ok := err.(*exec.ExitError); !ok || exitErr.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want status 2; output:\n%s", err, out)
+	}
+	for _, want := range []string{"listen_addr", "zendesk.url", "tenants"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not name %s:\n%s", want, out)
+		}
+	}
+}
