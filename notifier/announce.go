@@ -1,0 +1,205 @@
+package notifier
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// StatusTagPrefix starts every status tag; the bot keeps exactly one on a ticket.
+const StatusTagPrefix = "clone_status_"
+
+// Announcement is one comment the bot posts, at most once per Key.
+type Announcement struct {
+	// Key identifies the announcement, e.g. "48213/awaiting_approval/3"; a comment
+	// carrying its reference is never posted twice.
+	Key string
+	// Public: a public reply (true) or an internal note (false).
+	Public bool
+	Body   string
+	// StatusTag, if set, becomes the only clone_status_* tag on the ticket.
+	StatusTag   string
+	Attachments []File
+}
+
+// File is an attachment; zero-byte files are skipped.
+type File struct {
+	Name, ContentType string
+	Data              []byte
+}
+
+// Announce posts a's comment on the ticket unless a comment with its reference is
+// already there (the process may have died after Zendesk accepted it), then sets
+// the status tag.
+func (c *Client) Announce(ctx context.Context, ticketID int64, a Announcement) error {
+	if a.Key == "" || strings.TrimSpace(a.Body) == "" {
+		return errors.New("announce: key and body are required")
+	}
+	ref := Reference(a.Key)
+	posted, err := c.hasComment(ctx, ticketID, ref)
+	if err != nil {
+		return fmt.Errorf("announce %s on ticket %d: %w", a.Key, ticketID, err)
+	}
+	if posted {
+		c.log.WithFields(map[string]any{"ticket": ticketID, "key": a.Key}).Info("zendesk: announcement already posted")
+	} else if err := c.post(ctx, ticketID, a, ref); err != nil {
+		return fmt.Errorf("announce %s on ticket %d: %w", a.Key, ticketID, err)
+	}
+	if a.StatusTag == "" {
+		return nil
+	}
+	if err := c.setStatusTag(ctx, ticketID, a.StatusTag); err != nil {
+		return fmt.Errorf("announce %s on ticket %d: %w", a.Key, ticketID, err)
+	}
+	return nil
+}
+
+var unsafeRef = regexp.MustCompile(`[^A-Za-z0-9._:/-]+`)
+
+// Reference is the last line of an announcement's comment, e.g.
+// "Ref: clonebot/48213/ready". Keys with other characters get a hash suffix so
+// distinct keys keep distinct references.
+func Reference(key string) string {
+	clean := unsafeRef.ReplaceAllString(key, "-")
+	if clean != key {
+		sum := sha256.Sum256([]byte(key))
+		clean += "-" + hex.EncodeToString(sum[:4])
+	}
+	return "Ref: clonebot/" + clean
+}
+
+type commentPage struct {
+	Comments []struct {
+		Body string `json:"body"`
+	} `json:"comments"`
+	Meta struct {
+		HasMore     bool   `json:"has_more"`
+		AfterCursor string `json:"after_cursor"`
+	} `json:"meta"`
+}
+
+// hasComment looks for ref as a line of any comment, newest first, over all pages.
+func (c *Client) hasComment(ctx context.Context, ticketID int64, ref string) (bool, error) {
+	after := ""
+	for {
+		q := url.Values{"page[size]": {"100"}, "sort": {"-created_at"}}
+		if after != "" {
+			q.Set("page[after]", after)
+		}
+		var page commentPage
+		if err := c.do(ctx, "GET", fmt.Sprintf("/tickets/%d/comments.json?%s", ticketID, q.Encode()), "", nil, &page); err != nil {
+			return false, fmt.Errorf("list comments: %w", err)
+		}
+		for _, cm := range page.Comments {
+			if hasLine(cm.Body, ref) {
+				return true, nil
+			}
+		}
+		if !page.Meta.HasMore || page.Meta.AfterCursor == "" || page.Meta.AfterCursor == after {
+			return false, nil
+		}
+		after = page.Meta.AfterCursor
+	}
+}
+
+func hasLine(body, line string) bool {
+	for l := range strings.Lines(body) {
+		if strings.TrimSpace(l) == line {
+			return true
+		}
+	}
+	return false
+}
+
+type commentRequest struct {
+	Ticket struct {
+		Comment struct {
+			Body     string   `json:"body"`
+			Public   bool     `json:"public"`
+			AuthorID int64    `json:"author_id"`
+			Uploads  []string `json:"uploads,omitempty"`
+		} `json:"comment"`
+	} `json:"ticket"`
+}
+
+func (c *Client) post(ctx context.Context, ticketID int64, a Announcement, ref string) error {
+	token, err := c.upload(ctx, a.Attachments)
+	if err != nil {
+		return err
+	}
+	var req commentRequest
+	req.Ticket.Comment.Body = strings.TrimRight(a.Body, "\n") + "\n\n" + ref
+	req.Ticket.Comment.Public = a.Public
+	req.Ticket.Comment.AuthorID = c.bot
+	if token != "" {
+		req.Ticket.Comment.Uploads = []string{token}
+	}
+	if err := c.doJSON(withoutReplay(ctx), "PUT", fmt.Sprintf("/tickets/%d.json", ticketID), req, nil); err != nil {
+		return fmt.Errorf("post comment: %w", err)
+	}
+	return nil
+}
+
+// upload sends the files under one upload token (none for no files).
+func (c *Client) upload(ctx context.Context, files []File) (string, error) {
+	token := ""
+	for _, f := range files {
+		if len(f.Data) == 0 {
+			c.log.WithField("file", f.Name).Warn("zendesk: skipping empty attachment")
+			continue
+		}
+		q := url.Values{"filename": {f.Name}}
+		if token != "" {
+			q.Set("token", token)
+		}
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		var out struct {
+			Upload struct {
+				Token string `json:"token"`
+			} `json:"upload"`
+		}
+		if err := c.do(ctx, "POST", "/uploads.json?"+q.Encode(), ct, f.Data, &out); err != nil {
+			return "", fmt.Errorf("upload %s: %w", f.Name, err)
+		}
+		token = out.Upload.Token
+	}
+	return token, nil
+}
+
+// setStatusTag adds tag, then removes every other status tag; other tags stay.
+func (c *Client) setStatusTag(ctx context.Context, ticketID int64, tag string) error {
+	var cur struct {
+		Tags []string `json:"tags"`
+	}
+	path := fmt.Sprintf("/tickets/%d/tags.json", ticketID)
+	if err := c.do(ctx, "GET", path, "", nil, &cur); err != nil {
+		return fmt.Errorf("get tags: %w", err)
+	}
+	if !slices.Contains(cur.Tags, tag) {
+		if err := c.doJSON(ctx, "PUT", path, map[string][]string{"tags": {tag}}, nil); err != nil {
+			return fmt.Errorf("add tag %s: %w", tag, err)
+		}
+	}
+	var stale []string
+	for _, t := range cur.Tags {
+		if strings.HasPrefix(t, StatusTagPrefix) && t != tag {
+			stale = append(stale, t)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	if err := c.doJSON(ctx, "DELETE", path, map[string][]string{"tags": stale}, nil); err != nil {
+		return fmt.Errorf("remove tags %s: %w", strings.Join(stale, " "), err)
+	}
+	return nil
+}

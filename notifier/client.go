@@ -1,0 +1,108 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/nukosuke/go-zendesk/zendesk"
+	"github.com/sirupsen/logrus"
+)
+
+// Client talks to one Zendesk account on behalf of the bot. It is safe for
+// concurrent use.
+type Client struct {
+	zd   *zendesk.Client
+	http *http.Client
+	api  string // <url>/api/v2
+	bot  int64
+	log  *logrus.Entry
+}
+
+// New builds a Client; it makes no request.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	base := baseTransport{client: cfg.HTTPClient, fallback: newDefaultTransport()}
+	hc := &http.Client{
+		Transport: &retryTransport{next: newAuthTransport(cfg, base), cfg: cfg},
+		Timeout:   cfg.Timeout,
+	}
+	zd, err := zendesk.NewClient(hc)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: build zendesk client: %w", err)
+	}
+	api := cfg.URL + "/api/v2"
+	if err := zd.SetEndpointURL(api); err != nil {
+		return nil, fmt.Errorf("notifier: zendesk url %s: %w", cfg.URL, err)
+	}
+	return &Client{zd: zd, http: hc, api: api, bot: cfg.BotUserID, log: cfg.Logger}, nil
+}
+
+// TicketJSON returns the raw body of GET /api/v2/tickets/{id}.json, for the parser
+// to decode (go-zendesk cannot decode numeric custom field values).
+func (c *Client) TicketJSON(ctx context.Context, id int64) ([]byte, error) {
+	body, err := c.zd.Get(ctx, fmt.Sprintf("/tickets/%d.json", id))
+	if err != nil {
+		return nil, fmt.Errorf("get ticket %d: %w", id, classify(err))
+	}
+	return body, nil
+}
+
+// UserRole returns the role of a user: "end-user", "agent" or "admin".
+func (c *Client) UserRole(ctx context.Context, userID int64) (string, error) {
+	u, err := c.zd.GetUser(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("get user %d: %w", userID, classify(err))
+	}
+	return u.Role, nil
+}
+
+// do sends a request with a JSON or raw body and decodes a JSON answer into out
+// (if not nil); any status outside 2xx is a *StatusError.
+func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.api+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newStatusError(resp.StatusCode, raw)
+	}
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	return c.do(ctx, method, path, "application/json", body, out)
+}
