@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func decodeFields(wire []wireField) (map[int64]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("custom field %d: %w", id, err)
 		}
-		if old, dup := out[id]; dup && fmt.Sprint(old) != fmt.Sprint(v) {
+		if old, dup := out[id]; dup && !reflect.DeepEqual(old, v) {
 			return nil, fmt.Errorf("custom field %d is listed twice with different values", id)
 		}
 		out[id] = v

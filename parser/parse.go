@@ -123,7 +123,7 @@ func (ps *problemList) readUsers(a answer) []User {
 }
 
 // missingInstance tells the customer how to name an instance.
-func missingInstance(field, label string) Problem {
-	return Problem{field, "", fmt.Sprintf("Tell us the %s: fill in the %s field, or write a line \"%s: <instance name>\" in the ticket.",
-		strings.ToLower(field), field, label)}
+func missingInstance(field string) Problem {
+	return Problem{field, "", fmt.Sprintf("Tell us the %s: fill in the %s field, or write a line \"%s: <instance name>\" in the ticket description.",
+		strings.ToLower(field), field, field)}
 }

@@ -9,8 +9,8 @@ import (
 // checks them together: different instances, a production to read, a
 // sandbox to write (never production), one tenant.
 func (ps *problemList) resolvePair(reg registry, orgKnown bool, prodAns, sbAns answer) (prod, sb Instance) {
-	prod, prodOK := ps.resolve(reg, orgKnown, prodAns, FieldProduction, "Production instance")
-	sb, sbOK := ps.resolve(reg, orgKnown, sbAns, FieldSandbox, "Sandbox instance")
+	prod, prodOK := ps.resolve(reg, orgKnown, prodAns, FieldProduction)
+	sb, sbOK := ps.resolve(reg, orgKnown, sbAns, FieldSandbox)
 	if !prodOK || !sbOK {
 		return prod, sb
 	}
@@ -35,7 +35,7 @@ func (ps *problemList) checkEnvironment(in Instance, field, env, msg string) {
 // resolve maps one answer to an instance the ticket's organization owns.
 // An instance of another organization gets the same answer as an unknown
 // name, so that a ticket cannot probe which instances exist.
-func (ps *problemList) resolve(reg registry, orgKnown bool, a answer, field, label string) (Instance, bool) {
+func (ps *problemList) resolve(reg registry, orgKnown bool, a answer, field string) (Instance, bool) {
 	env := Production
 	if field == FieldSandbox {
 		env = Sandbox
@@ -43,7 +43,7 @@ func (ps *problemList) resolve(reg registry, orgKnown bool, a answer, field, lab
 	text, isText := a.text()
 	switch {
 	case a.missing():
-		ps.add(missingInstance(field, label))
+		ps.add(missingInstance(field))
 		return Instance{}, false
 	case !isText:
 		if a.fromField {
