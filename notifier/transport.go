@@ -37,8 +37,6 @@ func (b baseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.fallback.RoundTrip(req)
 }
 
-
-
 func newDefaultTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,

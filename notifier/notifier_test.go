@@ -1,0 +1,481 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaiia/clonebot/notifier"
+	"github.com/jarcoal/httpmock"
+)
+
+const zd = "https://acme.zendesk.com"
+
+type fixture struct {
+	client *notifier.Client
+	mock   *httpmock.MockTransport
+	mu     sync.Mutex
+	sleeps []time.Duration
+	calls  []string // "METHOD route status retry"
+	now    time.Time
+}
+
+func (f *fixture) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+
+func (f *fixture) advance(d time.Duration) { f.mu.Lock(); defer f.mu.Unlock(); f.now = f.now.Add(d) }
+
+func (f *fixture) slept() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.sleeps...)
+}
+
+func setup(t *testing.T, mod func(*notifier.Config)) *fixture {
+	t.Helper()
+	f := &fixture{mock: httpmock.NewMockTransport(), now: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
+	cfg := notifier.Config{
+		URL: zd, Email: "clonebot@example.com", APIToken: "tok", BotUserID: 9000,
+		HTTPClient: &http.Client{Transport: f.mock}, Now: f.clock,
+		BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 30 * time.Second,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.sleeps = append(f.sleeps, d)
+			return nil
+		},
+		Observer: func(method, route string, status int, retry bool) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.calls = append(f.calls, fmt.Sprintf("%s %s %d %v", method, route, status, retry))
+		},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := notifier.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client = c
+	return f
+}
+
+func seq(rs ...*http.Response) httpmock.Responder { return httpmock.ResponderFromMultipleResponses(rs) }
+
+func withRetryAfter(r *http.Response, v string) *http.Response {
+	r.Header.Set("Retry-After", v)
+	return r
+}
+
+const ticketURL = zd + "/api/v2/tickets/42.json"
+
+func TestNewValidatesConfig(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []notifier.Config{
+		{URL: "acme", Email: "e", APIToken: "t", BotUserID: 1},
+		{URL: zd, BotUserID: 1},
+		{URL: zd, Email: "e", APIToken: "t"},
+		{URL: zd, OAuth: &notifier.OAuthConfig{ClientID: "x"}, BotUserID: 1},
+	} {
+		if _, err := notifier.New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted an invalid config", cfg)
+		}
+	}
+}
+
+func TestAuthHeaders(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		mod  func(*notifier.Config)
+		want string
+	}{
+		"api token": {nil, "Basic " + base64.StdEncoding.EncodeToString([]byte("clonebot@example.com/token:tok"))},
+		"bearer":    {func(c *notifier.Config) { c.BearerToken = "static" }, "Bearer static"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, tc.mod)
+			var got string
+			f.mock.RegisterResponder("GET", ticketURL, func(r *http.Request) (*http.Response, error) {
+				got = r.Header.Get("Authorization")
+				return httpmock.NewStringResponse(200, `{"ticket":{"id":42}}`), nil
+			})
+			if _, err := f.client.TicketJSON(context.Background(), 42); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("Authorization = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTicketJSONIsRaw(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	body := `{"ticket":{"id":42,"custom_fields":[{"id":360001,"value":17},{"id":360002,"value":"acme"}]}}`
+	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, body))
+	got, err := f.client.TicketJSON(context.Background(), 42)
+	if err != nil || string(got) != body {
+		t.Fatalf("TicketJSON = %s, %v", got, err)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	ok := func() *http.Response { return httpmock.NewStringResponse(200, `{"ticket":{}}`) }
+	for name, tc := range map[string]struct {
+		responder httpmock.Responder
+		calls     int
+		sleeps    []time.Duration // exact; nil with backoff set means check ranges
+		backoff   int             // number of backoff sleeps expected
+		check     func(t *testing.T, err error)
+	}{
+		"429 honours Retry-After": {
+			responder: seq(withRetryAfter(httpmock.NewStringResponse(429, ""), "3"), ok()),
+			calls:     2, sleeps: []time.Duration{3 * time.Second},
+		},
+		"503 honours Retry-After": {
+			responder: seq(withRetryAfter(httpmock.NewStringResponse(503, ""), "2"), ok()),
+			calls:     2, sleeps: []time.Duration{2 * time.Second},
+		},
+		"500 backs off": {
+			responder: seq(httpmock.NewStringResponse(500, ""), httpmock.NewStringResponse(502, ""), ok()),
+			calls:     3, backoff: 2,
+		},
+		"transport error backs off": {
+			responder: httpmock.NewErrorResponder(errors.New("connection reset")).Once().Then(httpmock.ResponderFromResponse(ok())),
+			calls:     2, backoff: 1,
+		},
+		"gives up after max attempts": {
+			responder: httpmock.NewStringResponder(500, `{"error":"boom"}`),
+			calls:     4, backoff: 3,
+			check: func(t *testing.T, err error) {
+				var se *notifier.StatusError
+				if !errors.As(err, &se) || se.Status != 500 {
+					t.Fatalf("err = %v, want a 500 StatusError", err)
+				}
+			},
+		},
+		"long Retry-After is returned to snooze": {
+			responder: withRetryAfter429("120"),
+			calls:     1,
+			check: func(t *testing.T, err error) {
+				var rl *notifier.RateLimitError
+				if !errors.As(err, &rl) || rl.RetryAfter != 120*time.Second {
+					t.Fatalf("err = %v, want RateLimitError{120s}", err)
+				}
+			},
+		},
+		"repeated 429 ends in a rate limit error": {
+			responder: withRetryAfter429("1"),
+			calls:     4, sleeps: []time.Duration{time.Second, time.Second, time.Second},
+			check: func(t *testing.T, err error) {
+				var rl *notifier.RateLimitError
+				if !errors.As(err, &rl) || rl.Status != 429 {
+					t.Fatalf("err = %v, want RateLimitError", err)
+				}
+			},
+		},
+		"404 is not retried": {
+			responder: httpmock.NewStringResponder(404, `{"error":"RecordNotFound"}`),
+			calls:     1,
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, notifier.ErrNotFound) || !strings.Contains(err.Error(), "get ticket 42") {
+					t.Fatalf("err = %v, want wrapped ErrNotFound", err)
+				}
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, nil)
+			f.mock.RegisterResponder("GET", ticketURL, tc.responder)
+			_, err := f.client.TicketJSON(context.Background(), 42)
+			if tc.check != nil {
+				tc.check(t, err)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if n := f.mock.GetTotalCallCount(); n != tc.calls {
+				t.Fatalf("%d calls, want %d", n, tc.calls)
+			}
+			slept := f.slept()
+			if tc.sleeps != nil && fmt.Sprint(slept) != fmt.Sprint(tc.sleeps) {
+				t.Fatalf("slept %v, want %v", slept, tc.sleeps)
+			}
+			if tc.backoff > 0 {
+				if len(slept) != tc.backoff {
+					t.Fatalf("slept %v, want %d backoffs", slept, tc.backoff)
+				}
+				for i, d := range slept {
+					hi := min(100*time.Millisecond<<i, time.Second)
+					if d < hi/2 || d > hi {
+						t.Errorf("backoff %d = %s, want within [%s, %s]", i, d, hi/2, hi)
+					}
+				}
+			}
+		})
+	}
+}
+
+func withRetryAfter429(v string) httpmock.Responder {
+	return func(*http.Request) (*http.Response, error) {
+		return withRetryAfter(httpmock.NewStringResponse(429, ""), v), nil
+	}
+}
+
+func TestObserverSeesRoutesWithoutIDs(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.mock.RegisterResponder("GET", ticketURL, seq(httpmock.NewStringResponse(503, ""), httpmock.NewStringResponse(200, "{}")))
+	if _, err := f.client.TicketJSON(context.Background(), 42); err != nil {
+		t.Fatal(err)
+	}
+	want := "[GET /api/v2/tickets/:id 503 true GET /api/v2/tickets/:id 200 false]"
+	if got := fmt.Sprint(f.calls); got != want {
+		t.Fatalf("observed %s, want %s", got, want)
+	}
+	for in, want := range map[string]string{
+		"/api/v2/tickets/123/tags.json":                  "/api/v2/tickets/:id/tags",
+		"/api/v2/uploads/6bk3gql82em5nmfq0aa1b2c3d.json": "/api/v2/uploads/:id",
+		"/oauth/tokens": "/oauth/tokens",
+	} {
+		if got := notifier.Route(in); got != want {
+			t.Errorf("Route(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestOAuthTokenCachedAndRefreshed(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *notifier.Config) {
+		c.APIToken = ""
+		c.OAuth = &notifier.OAuthConfig{ClientID: "clonebot", ClientSecret: "s3cret"}
+	})
+	var mu sync.Mutex
+	issued := 0
+	f.mock.RegisterResponder("POST", zd+"/oauth/tokens", func(r *http.Request) (*http.Response, error) {
+		var req map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req["grant_type"] != "client_credentials" || req["client_id"] != "clonebot" || req["client_secret"] != "s3cret" {
+			return httpmock.NewStringResponse(401, `{"error":"invalid_client"}`), nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		issued++
+		return httpmock.NewJsonResponse(200, map[string]any{"access_token": fmt.Sprintf("t%d", issued), "token_type": "bearer", "expires_in": 600})
+	})
+	var auths []string
+	f.mock.RegisterResponder("GET", ticketURL, func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		if len(auths) == 4 {
+			return httpmock.NewStringResponse(401, ""), nil // revoked early
+		}
+		return httpmock.NewStringResponse(200, "{}"), nil
+	})
+	ctx := context.Background()
+	get := func() {
+		t.Helper()
+		if _, err := f.client.TicketJSON(ctx, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	get()
+	f.advance(9*time.Minute + 30*time.Second) // within a minute of expiry: refresh
+	get()
+	get() // t2 is refused with 401: fetch t3 and retry once
+	if want := "[Bearer t1 Bearer t1 Bearer t2 Bearer t2 Bearer t3]"; fmt.Sprint(auths) != want {
+		t.Fatalf("auth headers %v, want %s", auths, want)
+	}
+}
+
+func TestActivateNonDefaultAfterNew(t *testing.T) {
+	hc := &http.Client{}
+	c, err := notifier.New(notifier.Config{URL: zd, Email: "e@example.com", APIToken: "t", BotUserID: 1, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpmock.ActivateNonDefault(hc)
+	defer httpmock.DeactivateNonDefault(hc)
+	httpmock.RegisterResponder("GET", zd+"/api/v2/users/7.json", httpmock.NewStringResponder(200, `{"user":{"id":7,"role":"agent"}}`))
+	role, err := c.UserRole(context.Background(), 7)
+	if err != nil || role != "agent" {
+		t.Fatalf("UserRole = %q, %v", role, err)
+	}
+}
+
+func TestTagAdditionsReadsAllPages(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	audits := zd + "/api/v2/tickets/42/audits.json"
+	page1 := `{"audits":[
+	 {"author_id":1,"created_at":"2026-03-01T10:00:00Z","via":{"channel":"web"},"events":[{"type":"Create","field_name":"tags","value":["sandbox_clone"]}]},
+	 {"author_id":2,"created_at":"2026-03-01T11:00:00Z","via":{"channel":"web"},"events":[{"type":"Comment","body":"x"},{"type":"Change","field_name":"tags","value":["sandbox_clone","clone_approved"],"previous_value":["sandbox_clone"]}]}
+	],"meta":{"has_more":true,"after_cursor":"c1"}}`
+	page2 := `{"audits":[
+	 {"author_id":3,"created_at":"2026-03-01T12:00:00Z","via":{"channel":"web"},"events":[{"type":"Change","field_name":"tags","value":["sandbox_clone"],"previous_value":["sandbox_clone","clone_approved"]}]},
+	 {"author_id":1,"created_at":"2026-03-01T13:00:00Z","via":{"channel":"rule","source":{"rel":"trigger"}},"events":[{"type":"Change","field_name":"tags","value":"sandbox_clone clone_approved","previous_value":"sandbox_clone"}]}
+	],"meta":{"has_more":false,"after_cursor":"c2"}}`
+	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bsize%5D=100", httpmock.NewStringResponder(200, page1))
+	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bafter%5D=c1&page%5Bsize%5D=100", httpmock.NewStringResponder(200, page2))
+	got, err := f.client.TagAdditions(context.Background(), 42, "clone_approved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []notifier.TagChange{
+		{AuthorID: 2, Added: true, At: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)},
+		{AuthorID: 3, Added: false, At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		{AuthorID: 1, Added: true, At: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC), ViaTrigger: true},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("TagAdditions = %+v, want %+v", got, want)
+	}
+}
+
+// announceMocks registers a ticket with the given comment bodies and tags and
+// records what the client sends.
+type sent struct {
+	mu      sync.Mutex
+	comment map[string]any
+	added   []string
+	removed []string
+	uploads []string // "name?token=... content-type"
+}
+
+func announceMocks(f *fixture, comments []string, tags []string) *sent {
+	s := &sent{}
+	list := map[string]any{"meta": map[string]any{"has_more": false}}
+	var cs []map[string]any
+	for _, b := range comments {
+		cs = append(cs, map[string]any{"body": b})
+	}
+	list["comments"] = cs
+	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/42/comments.json", httpmock.NewJsonResponderOrPanic(200, list))
+	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/42/tags.json", httpmock.NewJsonResponderOrPanic(200, map[string]any{"tags": tags}))
+	f.mock.RegisterResponder("PUT", zd+"/api/v2/tickets/42/tags.json", func(r *http.Request) (*http.Response, error) {
+		var body struct{ Tags []string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		s.added = append(s.added, body.Tags...)
+		s.mu.Unlock()
+		return httpmock.NewStringResponse(200, `{"tags":[]}`), nil
+	})
+	f.mock.RegisterResponder("DELETE", zd+"/api/v2/tickets/42/tags.json", func(r *http.Request) (*http.Response, error) {
+		var body struct{ Tags []string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		s.removed = append(s.removed, body.Tags...)
+		s.mu.Unlock()
+		return httpmock.NewStringResponse(200, `{"tags":[]}`), nil
+	})
+	f.mock.RegisterResponder("PUT", ticketURL, func(r *http.Request) (*http.Response, error) {
+		var body struct {
+			Ticket struct{ Comment map[string]any }
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		s.comment = body.Ticket.Comment
+		s.mu.Unlock()
+		return httpmock.NewStringResponse(200, `{"ticket":{"id":42},"audit":{"events":[]}}`), nil
+	})
+	f.mock.RegisterResponder("POST", zd+"/api/v2/uploads.json", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.uploads = append(s.uploads, fmt.Sprintf("%s?token=%s %s %s", r.URL.Query().Get("filename"), r.URL.Query().Get("token"), r.Header.Get("Content-Type"), b))
+		s.mu.Unlock()
+		return httpmock.NewStringResponse(201, `{"upload":{"token":"tok1"}}`), nil
+	})
+	return s
+}
+
+func TestAnnouncePostsOnceWithStatusTag(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	s := announceMocks(f, []string{"hello"}, []string{"sandbox_clone", "clone_status_received", "vip", "clone_status_needs_info"})
+	err := f.client.Announce(context.Background(), 42, notifier.Announcement{
+		Key: "42/ready", Public: false, Body: "Plan attached.", StatusTag: "clone_status_ready",
+		Attachments: []notifier.File{
+			{Name: "plan.csv", ContentType: "text/csv", Data: []byte("a,b")},
+			{Name: "empty.txt", Data: nil},
+			{Name: "drafts.json", ContentType: "application/json", Data: []byte("{}")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.comment
+	if c["public"] != false || c["author_id"] != float64(9000) || c["body"] != "Plan attached.\n\nRef: clonebot/42/ready" || fmt.Sprint(c["uploads"]) != "[tok1]" {
+		t.Fatalf("comment = %v", c)
+	}
+	if want := "[plan.csv?token= text/csv a,b drafts.json?token=tok1 application/json {}]"; fmt.Sprint(s.uploads) != want {
+		t.Fatalf("uploads = %v, want %s", s.uploads, want)
+	}
+	if fmt.Sprint(s.added) != "[clone_status_ready]" || fmt.Sprint(s.removed) != "[clone_status_received clone_status_needs_info]" {
+		t.Fatalf("added %v removed %v", s.added, s.removed)
+	}
+}
+
+func TestAnnounceSkipsPostedComment(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	s := announceMocks(f, []string{"Your sandbox is ready.\n\nRef: clonebot/42/ready", "older"}, []string{"clone_status_running"})
+	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "42/ready", Public: true, Body: "Your sandbox is ready.", StatusTag: "clone_status_ready"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.comment != nil {
+		t.Fatalf("posted again: %v", s.comment)
+	}
+	if fmt.Sprint(s.added) != "[clone_status_ready]" || fmt.Sprint(s.removed) != "[clone_status_running]" {
+		t.Fatalf("status tag not finished: added %v removed %v", s.added, s.removed)
+	}
+	// A key that is a prefix of the posted one is a different announcement.
+	if err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "42/read", Body: "x"}); err != nil || s.comment == nil {
+		t.Fatalf("prefix key not posted: %v", err)
+	}
+}
+
+func TestAnnounceDoesNotReplayCommentAfter500(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	announceMocks(f, nil, nil)
+	f.mock.RegisterResponder("PUT", ticketURL, httpmock.NewStringResponder(500, ""))
+	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "k", Body: "x"})
+	if err == nil || f.mock.GetCallCountInfo()["PUT "+ticketURL] != 1 {
+		t.Fatalf("err = %v, PUT calls = %d; a comment must not be re-sent blindly", err, f.mock.GetCallCountInfo()["PUT "+ticketURL])
+	}
+}
+
+func TestAnnounceClosedTicket(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	announceMocks(f, nil, nil)
+	f.mock.RegisterResponder("PUT", ticketURL, httpmock.NewStringResponder(422, `{"error":"RecordInvalid","details":{"status":[{"description":"Status: closed prevents ticket update"}]}}`))
+	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "k", Body: "x"})
+	if !errors.Is(err, notifier.ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
+
+func TestReference(t *testing.T) {
+	t.Parallel()
+	if got := notifier.Reference("42/ready"); got != "Ref: clonebot/42/ready" {
+		t.Errorf("Reference = %q", got)
+	}
+	a, b := notifier.Reference("a b"), notifier.Reference("a-b")
+	if a == b || !strings.HasPrefix(a, "Ref: clonebot/a-b-") {
+		t.Errorf("distinct keys collide: %q %q", a, b)
+	}
+}
