@@ -1,0 +1,173 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gaiia/clonebot/notifier"
+	"github.com/gaiia/clonebot/zendesksim"
+)
+
+type simFixture struct {
+	sim      *zendesksim.Server
+	client   *notifier.Client
+	customer zendesksim.User
+	agent    zendesksim.User
+	bot      zendesksim.User
+	ticket   zendesksim.Ticket
+}
+
+func simSetup(t *testing.T, cfg zendesksim.Config, mod func(*notifier.Config)) simFixture {
+	t.Helper()
+	cfg.Email, cfg.APIToken = "clonebot@example.com", "tok"
+	sim := zendesksim.NewTest(t, cfg)
+	f := simFixture{sim: sim}
+	f.customer = sim.CreateUser("Cara", "cara@acme.example", "end-user")
+	f.agent = sim.CreateUser("Ada", "ada@support.example", "agent")
+	f.bot = sim.CreateUser("Clonebot", "clonebot@example.com", "admin")
+	f.ticket = sim.CreateTicket(f.customer.ID, zendesksim.TicketSpec{
+		Subject: "Sandbox refresh", Description: "please", Tags: []string{"sandbox_clone", "vip"},
+		CustomFields: map[int64]any{360001: "acme-prod", 360004: 17},
+	})
+	ncfg := notifier.Config{
+		URL: sim.URL(), Email: "clonebot@example.com", APIToken: "tok", BotUserID: f.bot.ID,
+		Sleep: func(context.Context, time.Duration) error { return nil },
+	}
+	if mod != nil {
+		mod(&ncfg)
+	}
+	c, err := notifier.New(ncfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client = c
+	return f
+}
+
+func TestAgainstSimulatorAnnounce(t *testing.T) {
+	t.Parallel()
+	f := simSetup(t, zendesksim.Config{PageSize: 2}, nil)
+	ctx := context.Background()
+	for i := range 3 { // push the first comments to later pages
+		if _, err := f.sim.UpdateTicket(f.ticket.ID, f.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "ping", Public: true}}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	a := notifier.Announcement{
+		Key: "t/received", Public: true, Body: "We received your request.", StatusTag: "clone_status_received",
+		Attachments: []notifier.File{{Name: "plan.txt", ContentType: "text/plain", Data: []byte("plan")}, {Name: "none.txt"}},
+	}
+	if err := f.client.Announce(ctx, f.ticket.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // more comments so the bot's is no longer on the first page
+		if _, err := f.sim.UpdateTicket(f.ticket.ID, f.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "pong", Public: true}}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if err := f.client.Announce(ctx, f.ticket.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	var mine []zendesksim.Comment
+	for _, c := range f.sim.Comments(f.ticket.ID) {
+		if c.AuthorID == f.bot.ID {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) != 1 || !mine[0].Public || !strings.HasSuffix(mine[0].Body, "\n\nRef: clonebot/t/received") ||
+		len(mine[0].Attachments) != 1 || string(mine[0].Attachments[0].Data) != "plan" || mine[0].Attachments[0].ContentType != "text/plain" {
+		t.Fatalf("bot comments = %+v", mine)
+	}
+	if err := f.client.Announce(ctx, f.ticket.ID, notifier.Announcement{Key: "t/ready", Body: "Ready.", StatusTag: "clone_status_ready"}); err != nil {
+		t.Fatal(err)
+	}
+	tags := f.sim.Ticket(f.ticket.ID).Tags
+	if !slices.Equal(tags, []string{"sandbox_clone", "vip", "clone_status_ready"}) {
+		t.Fatalf("tags = %v", tags)
+	}
+}
+
+func TestAgainstSimulatorReads(t *testing.T) {
+	t.Parallel()
+	f := simSetup(t, zendesksim.Config{NumericCustomFields: true, PageSize: 1}, nil)
+	ctx := context.Background()
+	raw, err := f.client.TicketJSON(ctx, f.ticket.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Ticket struct {
+			CustomFields []struct {
+				ID    int64 `json:"id"`
+				Value any   `json:"value"`
+			} `json:"custom_fields"`
+		} `json:"ticket"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil || body.Ticket.CustomFields[1].Value != float64(17) {
+		t.Fatalf("ticket json = %s, %v", raw, err)
+	}
+	if _, err := f.client.TicketJSON(ctx, 999999); !errors.Is(err, notifier.ErrNotFound) {
+		t.Fatalf("missing ticket: %v", err)
+	}
+	if role, err := f.client.UserRole(ctx, f.agent.ID); err != nil || role != "agent" {
+		t.Fatalf("role = %q, %v", role, err)
+	}
+	steps := []zendesksim.TicketChange{
+		{AddTags: []string{"clone_approved"}},
+		{RemoveTags: []string{"clone_approved"}},
+		{AddTags: []string{"clone_approved"}, ViaTrigger: true},
+	}
+	for _, ch := range steps {
+		if _, err := f.sim.UpdateTicket(f.ticket.ID, f.agent.ID, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.client.TagAdditions(ctx, f.ticket.ID, "clone_approved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got[0].Added || got[1].Added || !got[2].ViaTrigger || got[0].AuthorID != f.agent.ID || got[2].At.Before(got[0].At) {
+		t.Fatalf("TagAdditions = %+v", got)
+	}
+}
+
+func TestAgainstSimulatorFaultsAndOAuth(t *testing.T) {
+	t.Parallel()
+	f := simSetup(t, zendesksim.Config{OAuthClients: map[string]string{"clonebot": "s3"}}, func(c *notifier.Config) {
+		c.APIToken, c.OAuth = "", &notifier.OAuthConfig{ClientID: "clonebot", ClientSecret: "s3"}
+	})
+	ctx := context.Background()
+	f.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/users/", Status: 429, RetryAfter: 2 * time.Second, Times: 2})
+	if role, err := f.client.UserRole(ctx, f.customer.ID); err != nil || role != "end-user" {
+		t.Fatalf("role = %q, %v", role, err)
+	}
+	f.sim.InjectFault(zendesksim.Fault{PathPrefix: "/api/v2/users/", Status: 429, RetryAfter: 5 * time.Minute})
+	var rl *notifier.RateLimitError
+	if _, err := f.client.UserRole(ctx, f.customer.ID); !errors.As(err, &rl) || rl.RetryAfter != 5*time.Minute {
+		t.Fatalf("err = %v, want RateLimitError", err)
+	}
+	var users, bearer int
+	for _, r := range f.sim.Requests() {
+		if strings.HasPrefix(r.Path, "/api/v2/users/") {
+			users++
+			if r.Auth == "bearer" {
+				bearer++
+			}
+		}
+	}
+	if users != 4 || bearer != 4 {
+		t.Fatalf("%d user requests, %d with a bearer token", users, bearer)
+	}
+	if _, err := f.sim.UpdateTicket(f.ticket.ID, f.agent.ID, zendesksim.TicketChange{Status: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	err := f.client.Announce(ctx, f.ticket.ID, notifier.Announcement{Key: "k", Body: "late", StatusTag: "clone_status_ready"})
+	if !errors.Is(err, notifier.ErrClosed) {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
