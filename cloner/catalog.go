@@ -1,0 +1,188 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what catalog reads need: a transaction of either instance.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type column struct {
+	name       string
+	typ        string // format_type
+	notNull    bool
+	hasDefault bool // a default or an identity
+	generated  bool
+}
+
+type table struct {
+	oid     uint32
+	name    string // schema.table
+	schema  string
+	rel     string
+	kind    string // pg_class.relkind: r, or p for a partitioned table
+	columns []column
+	pk      []string
+}
+
+func (t *table) ident() string { return pgx.Identifier{t.schema, t.rel}.Sanitize() }
+
+func (t *table) column(name string) (column, bool) {
+	for _, c := range t.columns {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return column{}, false
+}
+
+type foreignKey struct {
+	name       string
+	table      string
+	refTable   string
+	columns    []string
+	refColumns []string
+}
+
+// catalog is the shape of one database: its user tables, their columns and keys.
+type catalog struct {
+	identity string // database, server start time and port: equal only for one database
+	tables   map[string]*table
+	names    []string // sorted
+	fks      []foreignKey
+}
+
+const tablesSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 2, 3`
+
+const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
+FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum`
+
+const primaryKeysSQL = `SELECT i.indrelid, array_agg(a.attname::text ORDER BY k.ord)
+FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indisprimary AND i.indrelid = ANY($1::oid[]) GROUP BY i.indrelid`
+
+const foreignKeysSQL = `SELECT co.conname::text, co.conrelid, co.confrelid,
+  ARRAY(SELECT a.attname::text FROM unnest(co.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.o),
+  ARRAY(SELECT a.attname::text FROM unnest(co.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o)
+FROM pg_constraint co WHERE co.contype = 'f' AND co.conrelid = ANY($1::oid[]) ORDER BY 1`
+
+// readCatalog reads the user tables of the database behind q.
+func readCatalog(ctx context.Context, q querier) (*catalog, error) {
+	cat := &catalog{tables: map[string]*table{}}
+	err := q.QueryRow(ctx, `SELECT current_database() || '@' || pg_postmaster_start_time()::text || ':' || coalesce(inet_server_port(), 0)`).Scan(&cat.identity)
+	if err != nil {
+		return nil, fmt.Errorf("read database identity: %w", err)
+	}
+	byOID := map[uint32]*table{}
+	rows, err := q.Query(ctx, tablesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	for rows.Next() {
+		t := &table{}
+		if err := rows.Scan(&t.oid, &t.schema, &t.rel, &t.kind); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		t.name = t.schema + "." + t.rel
+		cat.tables[t.name], byOID[t.oid] = t, t
+		cat.names = append(cat.names, t.name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	oids := make([]uint32, 0, len(byOID))
+	for o := range byOID {
+		oids = append(oids, o)
+	}
+	if err := readColumns(ctx, q, oids, byOID); err != nil {
+		return nil, err
+	}
+	if err := readPrimaryKeys(ctx, q, oids, byOID); err != nil {
+		return nil, err
+	}
+	if cat.fks, err = readForeignKeys(ctx, q, oids, byOID); err != nil {
+		return nil, err
+	}
+	return cat, nil
+}
+
+func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32]*table) error {
+	rows, err := q.Query(ctx, columnsSQL, oids)
+	if err != nil {
+		return fmt.Errorf("list columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var oid uint32
+		var c column
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated); err != nil {
+			return fmt.Errorf("list columns: %w", err)
+		}
+		byOID[oid].columns = append(byOID[oid].columns, c)
+	}
+	return rows.Err()
+}
+
+func readPrimaryKeys(ctx context.Context, q querier, oids []uint32, byOID map[uint32]*table) error {
+	rows, err := q.Query(ctx, primaryKeysSQL, oids)
+	if err != nil {
+		return fmt.Errorf("list primary keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var oid uint32
+		var cols []string
+		if err := rows.Scan(&oid, &cols); err != nil {
+			return fmt.Errorf("list primary keys: %w", err)
+		}
+		byOID[oid].pk = cols
+	}
+	return rows.Err()
+}
+
+func readForeignKeys(ctx context.Context, q querier, oids []uint32, byOID map[uint32]*table) ([]foreignKey, error) {
+	rows, err := q.Query(ctx, foreignKeysSQL, oids)
+	if err != nil {
+		return nil, fmt.Errorf("list foreign keys: %w", err)
+	}
+	defer rows.Close()
+	var fks []foreignKey
+	for rows.Next() {
+		var fk foreignKey
+		var from, to uint32
+		if err := rows.Scan(&fk.name, &from, &to, &fk.columns, &fk.refColumns); err != nil {
+			return nil, fmt.Errorf("list foreign keys: %w", err)
+		}
+		if byOID[to] == nil {
+			continue // a table outside the user schemas, such as an extension's
+		}
+		fk.table, fk.refTable = byOID[from].name, byOID[to].name
+		fks = append(fks, fk)
+	}
+	return fks, rows.Err()
+}
+
+// ident quotes a qualified "schema.table" name.
+func ident(qualified string) string {
+	schema, rel, _ := strings.Cut(qualified, ".")
+	return pgx.Identifier{schema, rel}.Sanitize()
+}
+
+func col(name string) string { return pgx.Identifier{name}.Sanitize() }

@@ -1,0 +1,133 @@
+package cloner
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Environments an instance can be in.
+const (
+	Production = "production"
+	Sandbox    = "sandbox"
+)
+
+// Sentinel errors of Clone.
+var (
+	// ErrRefused wraps the preflight problems that stop a clone; nothing was written.
+	ErrRefused = errors.New("clone refused")
+	// ErrBusy means another clone into the same sandbox holds its lock.
+	ErrBusy = errors.New("another clone into this sandbox is running")
+)
+
+// Instance is one tenant database in the registry.
+type Instance struct {
+	Name        string
+	Tenant      string
+	Environment string // "production" or "sandbox"
+	DatabaseURL string
+}
+
+// Config builds a Cloner.
+type Config struct {
+	// Instances is the registry; names must be unique.
+	Instances []Instance
+	// Manifest classifies the tables; nil means DefaultManifest().
+	Manifest *Manifest
+	// Logger is required. The cloner never logs row data, credentials or URLs.
+	Logger *logrus.Entry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// LockTimeout bounds the wait for table locks in the sandbox (sessions of the
+	// sandbox application); 0 means 30 seconds.
+	LockTimeout time.Duration
+}
+
+// Cloner plans and runs clones between the instances of its registry.
+type Cloner struct {
+	instances   map[string]Instance
+	manifest    *Manifest
+	tables      resolved
+	log         *logrus.Entry
+	now         func() time.Time
+	lockTimeout time.Duration
+}
+
+// New checks cfg and returns a Cloner.
+func New(cfg Config) (*Cloner, error) {
+	if cfg.Logger == nil {
+		return nil, errors.New("cloner: Config.Logger is required")
+	}
+	c := &Cloner{
+		instances:   map[string]Instance{},
+		manifest:    cfg.Manifest,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		lockTimeout: cfg.LockTimeout,
+	}
+	if c.manifest == nil {
+		c.manifest = DefaultManifest()
+	} else if err := c.manifest.validate(); err != nil {
+		return nil, fmt.Errorf("cloner: manifest: %w", err)
+	}
+	c.tables = c.manifest.resolve()
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.lockTimeout <= 0 {
+		c.lockTimeout = 30 * time.Second
+	}
+	for _, in := range cfg.Instances {
+		if err := addInstance(c.instances, in); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func addInstance(m map[string]Instance, in Instance) error {
+	switch {
+	case in.Name == "":
+		return errors.New("cloner: an instance has no name")
+	case in.DatabaseURL == "":
+		return fmt.Errorf("cloner: instance %s: database URL is empty", in.Name)
+	case in.Environment != Production && in.Environment != Sandbox:
+		return fmt.Errorf("cloner: instance %s: environment %q: want %q or %q", in.Name, in.Environment, Production, Sandbox)
+	}
+	if _, dup := m[in.Name]; dup {
+		return fmt.Errorf("cloner: instance %s is listed twice", in.Name)
+	}
+	m[in.Name] = in
+	return nil
+}
+
+// checkPair applies the registry rules: a production source, a sandbox target of the
+// same tenant.
+func (c *Cloner) checkPair(from, to string) (src, dst Instance, problems []string) {
+	src, okFrom := c.instances[from]
+	dst, okTo := c.instances[to]
+	if !okFrom {
+		problems = append(problems, fmt.Sprintf("instance %q is not in the registry", from))
+	}
+	if !okTo {
+		problems = append(problems, fmt.Sprintf("instance %q is not in the registry", to))
+	}
+	if !okFrom || !okTo {
+		return src, dst, problems
+	}
+	if from == to {
+		problems = append(problems, fmt.Sprintf("source and target are the same instance %q", from))
+	}
+	if src.Environment != Production {
+		problems = append(problems, fmt.Sprintf("source %q is a %s, not a production instance", from, src.Environment))
+	}
+	if dst.Environment != Sandbox {
+		problems = append(problems, fmt.Sprintf("target %q is a %s, not a sandbox: only a sandbox is ever written", to, dst.Environment))
+	}
+	if src.Tenant != dst.Tenant {
+		problems = append(problems, fmt.Sprintf("target %q belongs to tenant %q, not to %q", to, dst.Tenant, src.Tenant))
+	}
+	return src, dst, problems
+}

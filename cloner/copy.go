@@ -1,0 +1,136 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// copySpec says how one cloned table travels.
+type copySpec struct {
+	table    *table // the sandbox's
+	category string
+	columns  []string // target columns, in order
+	source   []string // production expressions for them: the column or a typed NULL
+	nulled   []string // columns set to NULL: references to excluded rows
+	scrubbed []string // columns never read from production
+}
+
+func (s *copySpec) add(c column, null bool) {
+	s.columns = append(s.columns, c.name)
+	if null {
+		s.source = append(s.source, "NULL::"+c.typ)
+		s.nulled = append(s.nulled, c.name)
+		return
+	}
+	s.source = append(s.source, col(c.name))
+}
+
+// from is the table in a FROM clause: ONLY, unless partitioned, so inheritance
+// children (classified on their own) are not copied twice.
+func (s *copySpec) from() string {
+	if s.table.kind == "p" {
+		return s.table.ident()
+	}
+	return "ONLY " + s.table.ident()
+}
+
+func (s *copySpec) columnList() string {
+	q := make([]string, len(s.columns))
+	for i, c := range s.columns {
+		q[i] = col(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// sourceSQL reads the production rows with the transformations applied.
+func (s *copySpec) sourceSQL() string {
+	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + ") TO STDOUT (FORMAT binary)"
+}
+
+// targetSQL loads the sandbox table. FREEZE is allowed because the table was
+// truncated in this transaction; it writes rows already frozen, sparing the sandbox
+// a later anti-wraparound rewrite.
+func (s *copySpec) targetSQL() string {
+	opts := "FORMAT binary"
+	if s.table.kind != "p" {
+		opts += ", FREEZE"
+	}
+	return "COPY " + s.table.ident() + " (" + s.columnList() + ") FROM STDIN (" + opts + ")"
+}
+
+// Progress is reported while a clone runs.
+type Progress struct {
+	Phase      string `json:"phase"`       // preflight, export, wipe, copy, rebuild, sequences, verify, commit, done
+	Table      string `json:"table"`       // during copy: the table being copied
+	TableIndex int    `json:"table_index"` // 1-based, during copy
+	Tables     int    `json:"tables"`      // cloned tables in all
+	TableBytes int64  `json:"table_bytes"` // bytes of this table streamed so far
+	TotalBytes int64  `json:"total_bytes"` // bytes streamed so far, all tables
+	TableDone  bool   `json:"table_done"`
+	Rows       int64  `json:"rows"` // rows of this table, once done
+}
+
+// countingWriter counts the bytes passing to the pipe.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// streamTable pipes one table from the production snapshot into the sandbox: the
+// bytes pass through an io.Pipe without being decoded, so memory stays flat.
+func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick func(bytes int64)) (rows, bytes int64, err error) {
+	pr, pw := io.Pipe()
+	cw := &countingWriter{w: pw}
+	srcDone := make(chan error, 1)
+	var srcRows int64
+	go func() {
+		tag, err := src.CopyTo(ctx, cw, s.sourceSQL())
+		srcRows = tag.RowsAffected()
+		pw.CloseWithError(err)
+		srcDone <- err
+	}()
+	stop, ticked := make(chan struct{}), make(chan struct{})
+	go func() {
+		ticker(stop, cw, tick)
+		close(ticked)
+	}()
+	tag, dstErr := dst.CopyFrom(ctx, pr, s.targetSQL())
+	close(stop)
+	<-ticked
+	pr.CloseWithError(io.ErrClosedPipe) // unblocks the reader if the sandbox stopped first
+	srcErr := <-srcDone
+	switch {
+	case srcErr != nil:
+		return 0, 0, fmt.Errorf("read production table %s: %w", s.table.name, srcErr)
+	case dstErr != nil:
+		return 0, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, dstErr)
+	case tag.RowsAffected() != srcRows:
+		return 0, 0, fmt.Errorf("copy table %s: production sent %d rows, the sandbox loaded %d", s.table.name, srcRows, tag.RowsAffected())
+	}
+	return srcRows, cw.n.Load(), nil
+}
+
+func ticker(stop <-chan struct{}, cw *countingWriter, tick func(int64)) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			tick(cw.n.Load())
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package cloner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Plan is the preflight's answer: whether a clone is allowed and what it would do.
+type Plan struct {
+	From, To, Tenant string
+	// Problems stop the clone; empty when it is allowed.
+	Problems []string `json:"problems"`
+	// Estimated is true when production row counts are planner estimates
+	// (the plan inside Clone) rather than exact counts (Plan).
+	Estimated bool `json:"estimated"`
+	// Categories lists every manifest category, cloned ones first, with production
+	// rows and bytes to copy and sandbox rows that will be wiped.
+	Categories []CategoryPlan `json:"categories"`
+	// NulledReferences are columns of cloned tables that reference excluded rows;
+	// the copy sets them to NULL ("schema.table.column -> schema.table").
+	NulledReferences []string `json:"nulled_references"`
+	// Scrubbed are the manifest's scrub columns, never read from production.
+	Scrubbed []string `json:"scrubbed"`
+	// Integrations are production's installed integrations to prepare sandbox
+	// credentials for (names and kinds only).
+	Integrations []Integration `json:"integrations"`
+	// DependentWorkflows will fail in the sandbox until their integrations are
+	// reinstalled.
+	DependentWorkflows []DependentWorkflow `json:"dependent_workflows"`
+	// SandboxOnlyWorkflows are in the sandbox but not in production (by natural
+	// key); the clone exports them before the wipe.
+	SandboxOnlyWorkflows []string `json:"sandbox_only_workflows"`
+
+	copies          []copySpec // the cloned tables, in manifest order
+	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
+	wipe   []string   // every manifest table present in the sandbox, qualified
+}
+
+// OK reports whether the clone is allowed.
+func (p *Plan) OK() bool { return len(p.Problems) == 0 }
+
+// CategoryPlan is one manifest category.
+type CategoryPlan struct {
+	Name        string      `json:"name"`
+	Cloned      bool        `json:"cloned"`
+	Rows        int64       `json:"rows"`         // production rows to copy (cloned only)
+	Bytes       int64       `json:"bytes"`        // production on-disk size (heap and TOAST) of those rows
+	SandboxRows int64       `json:"sandbox_rows"` // rows the wipe removes
+	Tables      []TablePlan `json:"tables"`
+}
+
+// TablePlan is one table of a category.
+type TablePlan struct {
+	Table       string `json:"table"`
+	Rows        int64  `json:"rows"`
+	Bytes       int64  `json:"bytes"`
+	SandboxRows int64  `json:"sandbox_rows"`
+}
+
+// Integration names an installed integration; credentials are never read.
+type Integration struct {
+	Label string `json:"label"`
+	Kind  string `json:"kind,omitempty"`
+}
+
+// DependentWorkflow is a workflow with steps that call integrations.
+type DependentWorkflow struct {
+	Workflow     string   `json:"workflow"`
+	Integrations []string `json:"integrations"`
+}
+
+// Plan runs the preflight read-only. The error is for infrastructure failures only;
+// refusals are in Plan.Problems.
+func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
+	src, dst, problems := c.checkPair(from, to)
+	p := &Plan{From: from, To: to, Tenant: src.Tenant, Problems: problems}
+	if len(problems) > 0 {
+		return p, nil
+	}
+	prod, err := connect(ctx, src, p)
+	if prod == nil {
+		return p, err
+	}
+	defer prod.Close(context.WithoutCancel(ctx))
+	sbx, err := connect(ctx, dst, p)
+	if sbx == nil {
+		return p, err
+	}
+	defer sbx.Close(context.WithoutCancel(ctx))
+	srcTx, err := prod.BeginTx(ctx, snapshotTx)
+	if err != nil {
+		return nil, fmt.Errorf("begin production snapshot: %w", err)
+	}
+	defer srcTx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	dstTx, err := sbx.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin sandbox read: %w", err)
+	}
+	defer dstTx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	if err := c.preflight(ctx, srcTx, dstTx, p, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+var snapshotTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// connect opens in's database; a database that does not exist is a plan problem,
+// any other failure an error. It returns nil when there is no connection.
+func connect(ctx context.Context, in Instance, p *Plan) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+	if err == nil {
+		return conn, nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+		p.Problems = append(p.Problems, fmt.Sprintf("instance %q: its database does not exist", in.Name))
+		return nil, nil
+	}
+	// pgconn errors can quote the host but never the password.
+	return nil, fmt.Errorf("connect to instance %s: %w", in.Name, err)
+}
+
+// preflight fills p from the production snapshot src and the sandbox dst.
+func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, exact bool) error {
+	p.Estimated = !exact
+	srcCat, err := readCatalog(ctx, src)
+	if err != nil {
+		return fmt.Errorf("production %s: %w", p.From, err)
+	}
+	dstCat, err := readCatalog(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", p.To, err)
+	}
+	if srcCat.identity == dstCat.identity {
+		p.Problems = append(p.Problems, fmt.Sprintf("%s and %s are the same database", p.From, p.To))
+		return nil
+	}
+	c.checkClassified(p, srcCat, "production "+p.From)
+	c.checkClassified(p, dstCat, "sandbox "+p.To)
+	c.checkSchemas(p, srcCat, dstCat)
+	c.buildCopies(p, srcCat, dstCat)
+	if err := c.count(ctx, src, dst, p, srcCat, dstCat, exact); err != nil {
+		return err
+	}
+	return c.describeWork(ctx, src, dst, p, srcCat, dstCat)
+}
+
+// checkClassified fails closed on tables the manifest does not name.
+func (c *Cloner) checkClassified(p *Plan, cat *catalog, where string) {
+	var missing []string
+	for _, name := range cat.names {
+		if c.tables.category[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		p.Problems = append(p.Problems, fmt.Sprintf("%s has tables the manifest does not classify: %s (add each to a cloned or excluded category)", where, strings.Join(missing, ", ")))
+	}
+}
+
+// checkSchemas compares the cloned tables' columns on both sides.
+func (c *Cloner) checkSchemas(p *Plan, src, dst *catalog) {
+	for _, name := range c.clonedTables() {
+		s, d := src.tables[name], dst.tables[name]
+		switch {
+		case s == nil && d == nil:
+			p.Problems = append(p.Problems, fmt.Sprintf("cloned table %s exists in neither instance", name))
+			continue
+		case s == nil:
+			p.Problems = append(p.Problems, fmt.Sprintf("schema mismatch: table %s is missing in production %s", name, p.From))
+			continue
+		case d == nil:
+			p.Problems = append(p.Problems, fmt.Sprintf("schema mismatch: table %s is missing in sandbox %s", name, p.To))
+			continue
+		}
+		for _, diff := range columnDiffs(s, d) {
+			p.Problems = append(p.Problems, "schema mismatch: "+diff)
+		}
+	}
+}
+
+func columnDiffs(s, d *table) []string {
+	var diffs []string
+	for _, sc := range s.columns {
+		dc, ok := d.column(sc.name)
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s.%s (%s) is missing in the sandbox", s.name, sc.name, sc.typ))
+		case dc.typ != sc.typ:
+			diffs = append(diffs, fmt.Sprintf("%s.%s is %s in production, %s in the sandbox", s.name, sc.name, sc.typ, dc.typ))
+		case dc.generated != sc.generated:
+			diffs = append(diffs, fmt.Sprintf("%s.%s is generated on one side only", s.name, sc.name))
+		}
+	}
+	for _, dc := range d.columns {
+		if _, ok := s.column(dc.name); !ok {
+			diffs = append(diffs, fmt.Sprintf("%s.%s (%s) is missing in production", s.name, dc.name, dc.typ))
+		}
+	}
+	return diffs
+}
+
+func (c *Cloner) clonedTables() []string {
+	var names []string
+	for _, cat := range c.manifest.Cloned {
+		for _, t := range cat.Tables {
+			names = append(names, qualify(t))
+		}
+	}
+	return names
+}
+
+func (c *Cloner) allTables() []string {
+	names := c.clonedTables()
+	for _, cat := range c.manifest.Excluded {
+		for _, t := range cat.Tables {
+			names = append(names, qualify(t))
+		}
+	}
+	return names
+}
+
+// buildCopies decides, for every cloned table, which columns are copied, NULLed
+// (references to excluded rows) or left out (scrubbed and generated columns).
+func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
+	nulled := c.nulledColumns(p, src, dst)
+	scrub := map[string]bool{}
+	for _, s := range c.manifest.Scrub {
+		ref, _ := parseColumn(s)
+		scrub[ref.table+"."+ref.column] = true
+		p.Scrubbed = append(p.Scrubbed, ref.table+"."+ref.column)
+		c.checkScrub(p, src, dst, ref)
+	}
+	for _, name := range c.clonedTables() {
+		s, d := src.tables[name], dst.tables[name]
+		if s == nil || d == nil {
+			continue
+		}
+		spec := copySpec{table: d, category: c.tables.category[name]}
+		for _, col := range s.columns {
+			key := name + "." + col.name
+			switch {
+			case col.generated:
+			case scrub[key]:
+				spec.scrubbed = append(spec.scrubbed, col.name)
+			case nulled[key]:
+				spec.add(col, true)
+			default:
+				spec.add(col, false)
+			}
+		}
+		p.copies = append(p.copies, spec)
+	}
+	for _, name := range c.allTables() {
+		if dst.tables[name] != nil {
+			p.wipe = append(p.wipe, name)
+		}
+	}
+}
+
+func (c *Cloner) checkScrub(p *Plan, src, dst *catalog, ref columnRef) {
+	for _, cat := range []*catalog{src, dst} {
+		t := cat.tables[ref.table]
+		if t == nil {
+			continue
+		}
+		col, ok := t.column(ref.column)
+		if !ok {
+			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s.%s does not exist", ref.table, ref.column))
+			return
+		}
+		if cat == dst && col.notNull && !col.hasDefault {
+			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s.%s is NOT NULL without a default in the sandbox: give it a default or make it NULLable", ref.table, ref.column))
+		}
+	}
+}
+
+// nulledColumns finds references from cloned tables to excluded ones, on either
+// side; NOT NULL ones are problems.
+func (c *Cloner) nulledColumns(p *Plan, src, dst *catalog) map[string]bool {
+	nulled := map[string]bool{}
+	for _, fk := range append(slices.Clone(src.fks), dst.fks...) {
+		if !c.tables.isCloned(fk.table) || c.tables.isCloned(fk.refTable) || c.tables.category[fk.refTable] == "" {
+			continue
+		}
+		for _, name := range fk.columns {
+			key := fk.table + "." + name
+			if nulled[key] {
+				continue
+			}
+			nulled[key] = true
+			if notNullOnEitherSide(src, dst, fk.table, name) {
+				p.Problems = append(p.Problems, fmt.Sprintf("%s references excluded table %s (category %s) and is NOT NULL: its rows cannot be cloned without excluded data; make the column NULLable or reclassify a table", key, fk.refTable, c.tables.category[fk.refTable]))
+				continue
+			}
+			p.NulledReferences = append(p.NulledReferences, key+" -> "+fk.refTable)
+		}
+	}
+	slices.Sort(p.NulledReferences)
+	return nulled
+}
+
+func notNullOnEitherSide(src, dst *catalog, table, column string) bool {
+	for _, cat := range []*catalog{src, dst} {
+		if t := cat.tables[table]; t != nil {
+			if c, ok := t.column(column); ok && c.notNull {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,114 @@
+package cloner
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Report is the evidence of one clone, for the ready notice and the audit log. It is
+// JSON-serialisable and holds no production row data or credentials.
+type Report struct {
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Tenant     string    `json:"tenant"`
+	SnapshotAt time.Time `json:"snapshot_at"` // the production instant the sandbox mirrors
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Seconds    float64   `json:"seconds"`
+	Phases     []Phase   `json:"phases"`
+	Rows       int64     `json:"rows"`  // copied, all tables
+	Bytes      int64     `json:"bytes"` // streamed (binary COPY), all tables
+
+	Categories []CategoryReport `json:"categories"`
+	Tables     []TableReport    `json:"tables"`
+
+	NulledReferences []string `json:"nulled_references"`
+	Scrubbed         []string `json:"scrubbed"`
+	// Integrations to reinstall in the sandbox, and the workflows that fail until then.
+	Integrations       []Integration       `json:"integrations"`
+	DependentWorkflows []DependentWorkflow `json:"dependent_workflows"`
+	Export             ExportSummary       `json:"export"`
+	Verification       Verification        `json:"verification"`
+}
+
+// Phase is the wall time of one step of the clone.
+type Phase struct {
+	Name    string  `json:"name"` // preflight, export, wipe, copy, rebuild, sequences, verify, commit
+	Seconds float64 `json:"seconds"`
+}
+
+// CategoryReport sums a category: copied rows and bytes for cloned ones, wiped
+// sandbox rows for all.
+type CategoryReport struct {
+	Name      string `json:"name"`
+	Cloned    bool   `json:"cloned"`
+	Tables    int    `json:"tables"`
+	Rows      int64  `json:"rows"`
+	Bytes     int64  `json:"bytes"`
+	WipedRows int64  `json:"wiped_rows"`
+}
+
+// TableReport is one cloned table.
+type TableReport struct {
+	Table              string   `json:"table"`
+	Category           string   `json:"category"`
+	Rows               int64    `json:"rows"`
+	Bytes              int64    `json:"bytes"`
+	Seconds            float64  `json:"seconds"`
+	Nulled             []string `json:"nulled,omitempty"`
+	Scrubbed           []string `json:"scrubbed,omitempty"`
+	Checksum           Checksum `json:"checksum"`
+	ProductionChecksum Checksum `json:"production_checksum"`
+	Match              bool     `json:"match"`
+}
+
+// ExportSummary is the sandbox-only work saved before the wipe.
+type ExportSummary struct {
+	Workflows []string        `json:"workflows"`
+	JSONBytes int             `json:"json_bytes"`
+	JSON      json.RawMessage `json:"json,omitempty"`
+}
+
+// Verification is what the clone checked inside its transaction before commit.
+type Verification struct {
+	OK                   bool             `json:"ok"`
+	TablesChecked        int              `json:"tables_checked"`   // row count and checksum equal to production
+	ExcludedChecked      int              `json:"excluded_checked"` // excluded tables found empty
+	ForeignKeysValidated int              `json:"foreign_keys_validated"`
+	Sequences            []SequenceReport `json:"sequences"`
+	Failures             []string         `json:"failures,omitempty"`
+}
+
+func (r *Report) fromPlan(p *Plan) {
+	r.NulledReferences, r.Scrubbed = p.NulledReferences, p.Scrubbed
+	r.Integrations, r.DependentWorkflows = p.Integrations, p.DependentWorkflows
+	r.Categories = r.Categories[:0]
+	for _, c := range p.Categories {
+		r.Categories = append(r.Categories, CategoryReport{Name: c.Name, Cloned: c.Cloned, Tables: len(c.Tables), WipedRows: c.SandboxRows})
+	}
+}
+
+func (r *Report) addTable(s *copySpec, rows, bytes int64, d time.Duration) {
+	r.Tables = append(r.Tables, TableReport{
+		Table: s.table.name, Category: s.category, Rows: rows, Bytes: bytes, Seconds: d.Seconds(),
+		Nulled: s.nulled, Scrubbed: s.scrubbed,
+	})
+	r.Rows += rows
+	r.Bytes += bytes
+	for i := range r.Categories {
+		if r.Categories[i].Name == s.category {
+			r.Categories[i].Rows += rows
+			r.Categories[i].Bytes += bytes
+		}
+	}
+}
+
+func (r *Report) table(name string) *TableReport {
+	for i := range r.Tables {
+		if r.Tables[i].Table == name {
+			return &r.Tables[i]
+		}
+	}
+	r.Tables = append(r.Tables, TableReport{Table: name})
+	return &r.Tables[len(r.Tables)-1]
+}

@@ -1,0 +1,230 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// count fills the categories with production rows and bytes and sandbox rows.
+func (c *Cloner) count(ctx context.Context, src, dst querier, p *Plan, srcCat, dstCat *catalog, exact bool) error {
+	groups := []struct {
+		cats   Categories
+		cloned bool
+	}{{c.manifest.Cloned, true}, {c.manifest.Excluded, false}}
+	for _, g := range groups {
+		for _, cat := range g.cats {
+			cp := CategoryPlan{Name: cat.Name, Cloned: g.cloned}
+			for _, name := range cat.Tables {
+				tp, err := countTable(ctx, src, dst, srcCat, dstCat, qualify(name), g.cloned, exact)
+				if err != nil {
+					return err
+				}
+				cp.Rows, cp.Bytes, cp.SandboxRows = cp.Rows+tp.Rows, cp.Bytes+tp.Bytes, cp.SandboxRows+tp.SandboxRows
+				cp.Tables = append(cp.Tables, tp)
+			}
+			p.Categories = append(p.Categories, cp)
+		}
+	}
+	return nil
+}
+
+func countTable(ctx context.Context, src, dst querier, srcCat, dstCat *catalog, name string, cloned, exact bool) (TablePlan, error) {
+	tp := TablePlan{Table: name}
+	if t := srcCat.tables[name]; cloned && t != nil {
+		rows, err := rowCount(ctx, src, t, exact)
+		if err != nil {
+			return tp, fmt.Errorf("count production table %s: %w", name, err)
+		}
+		tp.Rows = rows
+		if err := src.QueryRow(ctx, "SELECT pg_table_size($1::oid)", t.oid).Scan(&tp.Bytes); err != nil {
+			return tp, fmt.Errorf("size production table %s: %w", name, err)
+		}
+	}
+	if t := dstCat.tables[name]; t != nil {
+		rows, err := rowCount(ctx, dst, t, true) // sandboxes are small; the wipe deserves exact figures
+		if err != nil {
+			return tp, fmt.Errorf("count sandbox table %s: %w", name, err)
+		}
+		tp.SandboxRows = rows
+	}
+	return tp, nil
+}
+
+func rowCount(ctx context.Context, q querier, t *table, exact bool) (int64, error) {
+	var n int64
+	if !exact {
+		err := q.QueryRow(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::oid", t.oid).Scan(&n)
+		return n, err
+	}
+	err := q.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()).Scan(&n)
+	return n, err
+}
+
+// describeWork lists what people must know: integrations to prepare, workflows
+// that depend on them, and sandbox-only workflows.
+func (c *Cloner) describeWork(ctx context.Context, src, dst querier, p *Plan, srcCat, dstCat *catalog) error {
+	if err := c.listIntegrations(ctx, src, p, srcCat); err != nil {
+		return err
+	}
+	if err := c.listDependentWorkflows(ctx, src, p, srcCat); err != nil {
+		return err
+	}
+	return c.listSandboxOnly(ctx, src, dst, p, srcCat, dstCat)
+}
+
+// needColumns checks that cat's table has the named columns; it records a problem
+// and returns nil when not.
+func needColumns(p *Plan, cat *catalog, where, table string, cols ...string) *table {
+	t := cat.tables[qualify(table)]
+	if t == nil {
+		return nil // reported by the schema checks or not needed
+	}
+	for _, name := range cols {
+		if name == "" {
+			continue
+		}
+		if _, ok := t.column(name); !ok {
+			p.Problems = append(p.Problems, fmt.Sprintf("manifest: column %s.%s (%s) does not exist in %s", t.name, name, where, p.From))
+			return nil
+		}
+	}
+	return t
+}
+
+func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat *catalog) error {
+	spec := c.manifest.Integrations
+	if spec == nil {
+		return nil
+	}
+	t := needColumns(p, cat, "integrations", spec.Table, spec.Label, spec.Kind)
+	if t == nil {
+		return nil
+	}
+	kind := "''"
+	if spec.Kind != "" {
+		kind = col(spec.Kind) + "::text"
+	}
+	rows, err := src.Query(ctx, "SELECT "+col(spec.Label)+"::text, "+kind+" FROM "+t.ident()+" ORDER BY 1")
+	if err != nil {
+		return fmt.Errorf("list integrations in %s: %w", t.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var in Integration
+		if err := rows.Scan(&in.Label, &in.Kind); err != nil {
+			return fmt.Errorf("list integrations in %s: %w", t.name, err)
+		}
+		p.Integrations = append(p.Integrations, in)
+	}
+	return rows.Err()
+}
+
+func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Plan, cat *catalog) error {
+	w, in := c.manifest.Workflows, c.manifest.Integrations
+	if w == nil || in == nil {
+		return nil
+	}
+	wt := needColumns(p, cat, "workflows", w.Table, w.Name)
+	it := needColumns(p, cat, "integrations", in.Table, in.Label)
+	if wt == nil || it == nil || len(wt.pk) != 1 || len(it.pk) != 1 {
+		return nil
+	}
+	found := map[string][]string{}
+	var order []string
+	for _, s := range w.Steps {
+		st := needColumns(p, cat, "workflows.steps", s.Table, s.Workflow, s.Integration)
+		if st == nil || s.Integration == "" {
+			continue
+		}
+		q := fmt.Sprintf(`SELECT w.%s::text, i.%s::text FROM %s w JOIN %s s ON s.%s = w.%s JOIN %s i ON i.%s = s.%s GROUP BY 1, 2 ORDER BY 1, 2`,
+			col(w.Name), col(in.Label), wt.ident(), st.ident(), col(s.Workflow), col(wt.pk[0]), it.ident(), col(it.pk[0]), col(s.Integration))
+		rows, err := src.Query(ctx, q)
+		if err != nil {
+			return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
+		}
+		for rows.Next() {
+			var name, label string
+			if err := rows.Scan(&name, &label); err != nil {
+				rows.Close()
+				return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
+			}
+			if _, ok := found[name]; !ok {
+				order = append(order, name)
+			}
+			found[name] = appendUnique(found[name], label)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
+		}
+	}
+	for _, name := range order {
+		p.DependentWorkflows = append(p.DependentWorkflows, DependentWorkflow{Workflow: name, Integrations: found[name]})
+	}
+	return nil
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// keyExpr is the text of a workflow's natural key, comparable across instances
+// whose schemas match.
+func keyExpr(alias string, key []string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = alias + "." + col(k)
+	}
+	return "ROW(" + strings.Join(parts, ", ") + ")::text"
+}
+
+func (c *Cloner) listSandboxOnly(ctx context.Context, src, dst querier, p *Plan, srcCat, dstCat *catalog) error {
+	w := c.manifest.Workflows
+	if w == nil {
+		return nil
+	}
+	cols := append([]string{w.Name}, w.Key...)
+	st, dt := needColumns(p, srcCat, "workflows", w.Table, cols...), needColumns(p, dstCat, "workflows", w.Table, cols...)
+	if st == nil || dt == nil {
+		return nil
+	}
+	rows, err := dst.Query(ctx, "SELECT "+keyExpr("w", w.Key)+", w."+col(w.Name)+"::text FROM "+dt.ident()+" w ORDER BY 2")
+	if err != nil {
+		return fmt.Errorf("list sandbox workflows in %s: %w", dt.name, err)
+	}
+	var keys, names []string
+	for rows.Next() {
+		var k, n string
+		if err := rows.Scan(&k, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("list sandbox workflows in %s: %w", dt.name, err)
+		}
+		keys, names = append(keys, k), append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list sandbox workflows in %s: %w", dt.name, err)
+	}
+	var inProd []string
+	err = src.QueryRow(ctx, "SELECT coalesce(array_agg(k), '{}') FROM (SELECT "+keyExpr("w", w.Key)+" AS k FROM "+st.ident()+" w) s WHERE k = ANY($1::text[])", keys).Scan(&inProd)
+	if err != nil {
+		return fmt.Errorf("match sandbox workflows in production %s: %w", st.name, err)
+	}
+	known := map[string]bool{}
+	for _, k := range inProd {
+		known[k] = true
+	}
+	for i, k := range keys {
+		if !known[k] {
+			p.SandboxOnlyWorkflows = append(p.SandboxOnlyWorkflows, names[i])
+			p.sandboxOnlyKeys = append(p.sandboxOnlyKeys, k)
+		}
+	}
+	return nil
+}
