@@ -34,12 +34,12 @@ type Config struct {
 	Logger *logrus.Entry
 	// Now is the clock used for token expiry. Default: time.Now.
 	Now func() time.Time
-	// Timeout bounds one call including its retries. Default 2 minutes.
+	// Timeout bounds one call including its retries. Default 3 minutes.
 	Timeout time.Duration
 	// MaxAttempts is the number of attempts per request. Default 4.
 	MaxAttempts int
 	// MaxRetryAfter is the longest Retry-After the client waits for itself; beyond
-	// it the call fails with a *RateLimitError. Default 60 s.
+	// it the call fails with a *RateLimitError. Default 30 s.
 	MaxRetryAfter time.Duration
 	// BaseBackoff and MaxBackoff bound the exponential backoff. Default 500 ms and 10 s.
 	BaseBackoff time.Duration
@@ -95,13 +95,13 @@ func (c *Config) setDefaults() {
 		c.Now = time.Now
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 2 * time.Minute
+		c.Timeout = 3 * time.Minute
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 4
 	}
 	if c.MaxRetryAfter == 0 {
-		c.MaxRetryAfter = time.Minute
+		c.MaxRetryAfter = 30 * time.Second
 	}
 	if c.BaseBackoff == 0 {
 		c.BaseBackoff = 500 * time.Millisecond
