@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/lifecycle"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/store"
 )
@@ -32,6 +33,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests and jobs may take to finish
 	// after a stop. Default 30s.
 	ShutdownTimeout time.Duration
+	// DueInterval is how often due clones are started; see lifecycle.Config.
+	DueInterval time.Duration
+	// RescueAfter is how long a running job may go without finishing before another
+	// replica takes it over (its process is presumed dead). Default 15 minutes.
+	RescueAfter time.Duration
 }
 
 // Bot is one clonebot serve process.
@@ -64,17 +70,23 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		return nil, err
 	}
 	b.pool = pool
-	b.river, err = b.newRiver()
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	b.echo = b.newEcho()
-	if err := b.registerCapabilities(); err != nil {
+	if err := b.assemble(opts); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+func (b *Bot) assemble(opts Options) error {
+	svc, err := b.newLifecycle(opts)
+	if err != nil {
+		return err
+	}
+	if b.river, err = b.newRiver(svc, opts); err != nil {
+		return err
+	}
+	b.echo = b.newEcho()
+	return b.registerWebhook()
 }
 
 // Metrics exposes the bot's collectors, for tests.
@@ -83,32 +95,25 @@ func (b *Bot) Metrics() *metrics.Metrics { return b.metrics }
 // Pool exposes the bot database pool, for tests and the demo.
 func (b *Bot) Pool() *pgxpool.Pool { return b.pool }
 
-func (b *Bot) newRiver() (*river.Client[pgx.Tx], error) {
-	workers := river.NewWorkers()
-	n := b.addWorkers(workers)
+func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.Tx], error) {
+	rescue := opts.RescueAfter
+	if rescue == 0 {
+		rescue = 15 * time.Minute
+	}
 	cfg := &river.Config{
-		Logger:            slog.New(slog.NewJSONHandler(b.log.Logger.Out, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		FetchPollInterval: 500 * time.Millisecond,
-		JobTimeout:        -1, // clones are long; workers bound their own work
-		SoftStopTimeout:   b.shutdown,
+		Logger:               slog.New(slog.NewJSONHandler(b.log.Logger.Out, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		FetchPollInterval:    500 * time.Millisecond,
+		JobTimeout:           time.Minute, // clone jobs set their own (none)
+		RescueStuckJobsAfter: rescue,
+		SoftStopTimeout:      b.shutdown,
 	}
-	if n > 0 {
-		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 20},
-			QueueClone:         {MaxWorkers: 2},
-		}
-	}
+	addWorkers(cfg, svc)
 	client, err := river.NewClient(riverpgxv5.New(b.pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bot: job queue client: %w", err)
 	}
 	return client, nil
 }
-
-// QueueClone is the River queue of clone jobs, kept apart so long clones never delay
-// ticket syncs and announcements.
-const QueueClone = "clone"
 
 // Run serves HTTP on ln and works jobs until ctx ends, then shuts down gracefully:
 // in-flight requests finish, running jobs finish (or are cancelled after the

@@ -1,13 +1,101 @@
 package bot
 
-import "github.com/riverqueue/river"
+import (
+	"fmt"
+	"strconv"
 
-// registerCapabilities adds the routes of the capability packages.
-func (b *Bot) registerCapabilities() error {
+	"github.com/riverqueue/river"
+
+	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/lifecycle"
+	"github.com/gaiia/clonebot/notifier"
+	"github.com/gaiia/clonebot/webhook"
+)
+
+// NewCloner builds the cloner of a configuration's registry and manifest.
+func NewCloner(cfg *config.Config, opts Options) (*cloner.Cloner, error) {
+	var manifest *cloner.Manifest
+	if cfg.Manifest != "" {
+		m, err := cloner.LoadManifest(cfg.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		manifest = m
+	}
+	var instances []cloner.Instance
+	for _, t := range cfg.Tenants {
+		for _, in := range t.Instances {
+			instances = append(instances, cloner.Instance{Name: in.Name, Tenant: t.Name, Environment: in.Environment, DatabaseURL: in.DatabaseURL})
+		}
+	}
+	c, err := cloner.New(cloner.Config{Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("cloner: %w", err)
+	}
+	return c, nil
+}
+
+// newNotifier builds the Zendesk client, counting its calls in the metrics.
+func (b *Bot) newNotifier() (*notifier.Client, error) {
+	z := b.cfg.Zendesk
+	nc := notifier.Config{
+		URL: z.URL, Email: z.Email, APIToken: z.APIToken, BotUserID: z.BotUserID,
+		Logger: b.log.WithField("component", "zendesk"), Now: b.now,
+		Observer: func(method, route string, status int, retry bool) {
+			b.metrics.ZendeskCalls.WithLabelValues(method, route, strconv.Itoa(status), strconv.FormatBool(retry)).Inc()
+		},
+	}
+	if z.OAuth != nil {
+		nc.OAuth = &notifier.OAuthConfig{ClientID: z.OAuth.ClientID, ClientSecret: z.OAuth.ClientSecret}
+	}
+	c, err := notifier.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("zendesk client: %w", err)
+	}
+	return c, nil
+}
+
+// newLifecycle builds the life-cycle service the workers run.
+func (b *Bot) newLifecycle(opts Options) (*lifecycle.Service, error) {
+	cl, err := NewCloner(b.cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	zd, err := b.newNotifier()
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(lifecycle.Config{
+		Pool: b.pool, Zendesk: zd, Cloner: cl, Settings: b.cfg,
+		Logger: b.log.WithField("component", "lifecycle"), Metrics: b.metrics,
+		Now: b.now, DueInterval: opts.DueInterval,
+	})
+}
+
+// registerWebhook adds POST /webhooks/zendesk, handing events to the job queue.
+func (b *Bot) registerWebhook() error {
+	z := b.cfg.Zendesk
+	h, err := webhook.New(webhook.Config{
+		Secrets: z.WebhookSecrets, MaxAge: z.WebhookMaxAge, BotUserID: z.BotUserID, RequestTag: z.Tags.Request,
+		Sink: webhook.NewIntake(b.pool, b.river), Logger: b.log.WithField("component", "webhook"),
+		Metrics: b.metrics, Now: b.now,
+	})
+	if err != nil {
+		return err
+	}
+	h.Register(b.echo)
 	return nil
 }
 
-// addWorkers registers the life-cycle workers and returns how many there are.
-func (b *Bot) addWorkers(_ *river.Workers) int {
-	return 0
+// addWorkers registers the life cycle's workers and periodic jobs on cfg.
+func addWorkers(cfg *river.Config, svc *lifecycle.Service) {
+	workers := river.NewWorkers()
+	svc.Register(workers)
+	cfg.Workers = workers
+	cfg.PeriodicJobs = svc.PeriodicJobs()
+	cfg.Queues = map[string]river.QueueConfig{
+		river.QueueDefault:   {MaxWorkers: 20},
+		lifecycle.QueueClone: {MaxWorkers: 2},
+	}
 }

@@ -1,0 +1,68 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"github.com/gaiia/clonebot/notifier"
+)
+
+// messageFor maps a decision's reason to what is posted.
+var messageFor = map[Reason]Message{
+	ReasonValid:           MsgAwaitingApproval,
+	ReasonProblems:        MsgNeedsInfo,
+	ReasonPreflight:       MsgPreflight,
+	ReasonApproved:        MsgScheduled,
+	ReasonApprovalRefused: MsgApprovalRefused,
+	ReasonChanged:         MsgChanged,
+	ReasonWithdrawn:       MsgWithdrawn,
+	ReasonHold:            MsgOnHold,
+	ReasonRejected:        MsgRejected,
+	ReasonCancelled:       MsgCancelled,
+}
+
+// announcements renders the comments of a transition, keyed by its audit entry so
+// each is posted once.
+func (s *Service) announcements(r *row, d Decision, snap Snapshot, auditID int64) ([]outboxItem, error) {
+	msg, ok := messageFor[d.Reason]
+	if !ok {
+		return nil, fmt.Errorf("no message for %q", d.Reason)
+	}
+	data := s.messageData(r)
+	data.Problems = snap.Problems
+	data.PlanProblems = snap.PlanProblems
+	data.Plan = snap.plan
+	return s.render(r.TicketID, msg, d.Next, data, auditID)
+}
+
+func (s *Service) messageData(r *row) MessageData {
+	w := s.windowFor(r.Tenant)
+	d := MessageData{Request: r.Request, Tags: s.cfg.Settings.Zendesk.Tags, Window: w.String(), Attempt: r.Attempts}
+	if !r.ScheduledFor.IsZero() {
+		d.ScheduledFor = r.ScheduledFor.In(w.Loc).Format("Mon 2 Jan 2006 15:04 MST")
+	}
+	return d
+}
+
+// render turns a message into outbox items: the public comment carries the status
+// tag; the internal note, when there is one, follows it.
+func (s *Service) render(ticketID int64, msg Message, state State, data MessageData, auditID int64) ([]outboxItem, error) {
+	public, internal, err := s.messages.Render(msg, data)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%d/%s/%d", ticketID, msg, auditID)
+	items := []outboxItem{{Key: key, Public: true, Body: public, StatusTag: state.StatusTag()}}
+	if internal != "" {
+		items = append(items, outboxItem{Key: key + "/internal", Public: false, Body: internal})
+	}
+	return items, nil
+}
+
+// announcement converts a stored item for the notifier.
+func (it outboxItem) announcement() notifier.Announcement {
+	a := notifier.Announcement{Key: it.Key, Public: it.Public, Body: it.Body, StatusTag: it.StatusTag}
+	for _, f := range it.Attachments {
+		a.Attachments = append(a.Attachments, notifier.File{Name: f.Name, ContentType: f.ContentType, Data: f.Data})
+	}
+	return a
+}

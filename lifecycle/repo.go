@@ -1,0 +1,193 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/parser"
+)
+
+// row is a clone_requests row as the workers use it.
+type row struct {
+	TicketID            int64
+	State               State
+	Production, Sandbox string
+	Tenant              string
+	Fingerprint         string
+	FingerprintSince    time.Time
+	ApprovedFingerprint string
+	FailedAt            time.Time
+	RefusedApprovals    []time.Time
+	ProblemsKey         string
+	TicketUpdatedAt     time.Time
+	ScheduledFor        time.Time
+	Attempts            int
+	Request             *parser.Request
+}
+
+func (r *row) record() Record {
+	return Record{
+		State: r.State, Fingerprint: r.Fingerprint, FingerprintSince: r.FingerprintSince,
+		ApprovedFingerprint: r.ApprovedFingerprint, FailedAt: r.FailedAt,
+		RefusedApprovals: r.RefusedApprovals, ProblemsKey: r.ProblemsKey,
+	}
+}
+
+const selectRow = `SELECT ticket_id, state, coalesce(production, ''), coalesce(sandbox, ''), coalesce(tenant, ''),
+	coalesce(fingerprint, ''), fingerprint_since, coalesce(approved_fingerprint, ''), failed_at,
+	refused_approvals, coalesce(problems->>'key', ''), ticket_updated_at, scheduled_for, attempts, request
+	FROM clone_requests WHERE ticket_id = $1`
+
+// loadForUpdate reads and locks the request of a ticket; nil when there is none.
+func loadForUpdate(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error) {
+	var (
+		r                                 row
+		since, failed, updated, scheduled *time.Time
+		request                           []byte
+	)
+	err := tx.QueryRow(ctx, selectRow+" FOR UPDATE", ticketID).Scan(&r.TicketID, &r.State, &r.Production, &r.Sandbox, &r.Tenant,
+		&r.Fingerprint, &since, &r.ApprovedFingerprint, &failed, &r.RefusedApprovals, &r.ProblemsKey, &updated, &scheduled, &r.Attempts, &request)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load request of ticket %d: %w", ticketID, err)
+	}
+	r.FingerprintSince, r.FailedAt, r.TicketUpdatedAt, r.ScheduledFor = deref(since), deref(failed), deref(updated), deref(scheduled)
+	if len(request) > 0 {
+		r.Request = &parser.Request{}
+		if err := json.Unmarshal(request, r.Request); err != nil {
+			return nil, fmt.Errorf("decode request of ticket %d: %w", ticketID, err)
+		}
+	}
+	return &r, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// insertReceived creates the request of a ticket seen for the first time.
+func insertReceived(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO clone_requests (ticket_id, state) VALUES ($1, $2)`, ticketID, Received); err != nil {
+		return nil, fmt.Errorf("create request of ticket %d: %w", ticketID, err)
+	}
+	if _, err := appendAudit(ctx, tx, ticketID, "", Received, "clone request tag seen", 0, nil); err != nil {
+		return nil, err
+	}
+	return &row{TicketID: ticketID, State: Received}, nil
+}
+
+// save writes r back.
+func save(ctx context.Context, tx pgx.Tx, r *row, problems any) error {
+	var request []byte
+	if r.Request != nil {
+		var err error
+		if request, err = json.Marshal(r.Request); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	problemsJSON, err := json.Marshal(map[string]any{"key": r.ProblemsKey, "items": problems})
+	if err != nil {
+		return fmt.Errorf("encode problems: %w", err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE clone_requests SET state = $2, production = nullif($3, ''), sandbox = nullif($4, ''),
+		tenant = nullif($5, ''), fingerprint = nullif($6, ''), fingerprint_since = $7, approved_fingerprint = nullif($8, ''),
+		failed_at = $9, refused_approvals = $10, problems = $11, ticket_updated_at = $12, scheduled_for = $13,
+		attempts = $14, request = $15, updated_at = now()
+		WHERE ticket_id = $1`,
+		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, nullTime(r.FingerprintSince), r.ApprovedFingerprint,
+		nullTime(r.FailedAt), r.RefusedApprovals, problemsJSON, nullTime(r.TicketUpdatedAt), nullTime(r.ScheduledFor), r.Attempts, request)
+	if err != nil {
+		return fmt.Errorf("save request of ticket %d: %w", r.TicketID, err)
+	}
+	return nil
+}
+
+// appendAudit records one transition; the table refuses updates and deletes.
+// It returns the entry's id, which keys the announcements of the transition.
+func appendAudit(ctx context.Context, tx pgx.Tx, ticketID int64, from, to State, reason string, actor int64, detail any) (int64, error) {
+	var detailJSON []byte
+	if detail != nil {
+		var err error
+		if detailJSON, err = json.Marshal(detail); err != nil {
+			return 0, fmt.Errorf("encode audit detail: %w", err)
+		}
+	}
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO audit_log (ticket_id, from_state, to_state, reason, actor_id, detail)
+		VALUES ($1, nullif($2, ''), $3, $4, nullif($5, 0), $6) RETURNING id`, ticketID, string(from), string(to), reason, actor, detailJSON).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("append audit for ticket %d: %w", ticketID, err)
+	}
+	return id, nil
+}
+
+// outboxItem is one comment to post.
+type outboxItem struct {
+	Key         string
+	Public      bool
+	Body        string
+	StatusTag   string
+	Attachments []attachment
+}
+
+type attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"`
+}
+
+// enqueueOutbox stores items to post, in order, exactly once per key.
+func enqueueOutbox(ctx context.Context, tx pgx.Tx, ticketID int64, items []outboxItem) error {
+	for _, it := range items {
+		var att []byte
+		if len(it.Attachments) > 0 {
+			var err error
+			if att, err = json.Marshal(it.Attachments); err != nil {
+				return fmt.Errorf("encode attachments: %w", err)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (ticket_id, key, public, body, status_tag, attachments)
+			VALUES ($1, $2, $3, $4, nullif($5, ''), $6) ON CONFLICT (ticket_id, key) DO NOTHING`,
+			ticketID, it.Key, it.Public, it.Body, it.StatusTag, att)
+		if err != nil {
+			return fmt.Errorf("queue announcement %s for ticket %d: %w", it.Key, ticketID, err)
+		}
+	}
+	return nil
+}
+
+// problemsKey identifies a set of problems, so the same set is announced once.
+func problemsKey(ps []parser.Problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Field + "\x00" + p.Value + "\x00" + p.Message
+	}
+	return hashStrings(parts)
+}
+
+func planKey(problems []string) string { return hashStrings(problems) }
+
+func hashStrings(parts []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x01")))
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,135 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/sirupsen/logrus"
+
+	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/metrics"
+	"github.com/gaiia/clonebot/notifier"
+	"github.com/gaiia/clonebot/parser"
+)
+
+// Zendesk is what the life cycle needs of Zendesk.
+type Zendesk interface {
+	TicketJSON(ctx context.Context, id int64) ([]byte, error)
+	TagAdditions(ctx context.Context, id int64, tag string) ([]notifier.TagChange, error)
+	UserRole(ctx context.Context, userID int64) (string, error)
+	Announce(ctx context.Context, ticketID int64, a notifier.Announcement) error
+}
+
+// Cloner plans and runs clones.
+type Cloner interface {
+	Plan(ctx context.Context, from, to string) (*cloner.Plan, error)
+	Clone(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
+}
+
+// Config wires a Service.
+type Config struct {
+	Pool     *pgxpool.Pool    // the bot database. Required.
+	Zendesk  Zendesk          // Required.
+	Cloner   Cloner           // Required.
+	Settings *config.Config   // fields, tags, window, tenants. Required.
+	Logger   *logrus.Entry    // Required.
+	Metrics  *metrics.Metrics // Required.
+	// Now is the clock that decides windows; nil means time.Now.
+	Now func() time.Time
+	// DueInterval is how often scheduled clones that are due are started and
+	// undelivered announcements swept. Default 15s.
+	DueInterval time.Duration
+}
+
+// Service holds the workers of the life cycle.
+type Service struct {
+	cfg      Config
+	log      *logrus.Entry
+	now      func() time.Time
+	messages *Messenger
+	parse    parser.Options
+	windows  map[string]Window // by tenant
+}
+
+// New validates cfg and builds the Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Pool == nil || cfg.Zendesk == nil || cfg.Cloner == nil || cfg.Settings == nil || cfg.Logger == nil || cfg.Metrics == nil {
+		return nil, errors.New("lifecycle: Pool, Zendesk, Cloner, Settings, Logger and Metrics are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DueInterval == 0 {
+		cfg.DueInterval = 15 * time.Second
+	}
+	m, err := NewMessenger()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: ParserOptions(cfg.Settings), windows: map[string]Window{}}
+	for _, t := range cfg.Settings.Tenants {
+		w, err := NewWindow(cfg.Settings.Window, t.Location())
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: tenant %s: %w", t.Name, err)
+		}
+		s.windows[t.Name] = w
+	}
+	return s, nil
+}
+
+// ParserOptions derives the parser's registry and field ids from the configuration.
+func ParserOptions(c *config.Config) parser.Options {
+	f := c.Zendesk.Fields
+	opts := parser.Options{Fields: parser.Fields{
+		ProductionInstance: f.ProductionInstance, SandboxInstance: f.SandboxInstance,
+		WipeConfirmation: f.WipeConfirmation, Users: f.Users,
+	}}
+	for _, t := range c.Tenants {
+		for _, in := range t.Instances {
+			opts.Instances = append(opts.Instances, parser.Instance{
+				Name: in.Name, Tenant: t.Name, Environment: in.Environment, URL: in.URL,
+				OrganizationIDs: t.ZendeskOrganizationIDs,
+			})
+		}
+	}
+	return opts
+}
+
+// Register adds the life cycle's workers.
+func (s *Service) Register(workers *river.Workers) {
+	river.AddWorker(workers, &syncWorker{s: s})
+	river.AddWorker(workers, &cloneWorker{s: s})
+	river.AddWorker(workers, &outboxWorker{s: s})
+	river.AddWorker(workers, &dueWorker{s: s})
+}
+
+// PeriodicJobs are the jobs the elected leader runs on a timer.
+func (s *Service) PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.DueInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return DueArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "due"}),
+	}
+}
+
+// observe counts a finished job by kind and outcome.
+func (s *Service) observe(kind string, err error) {
+	outcome := "ok"
+	var snooze *river.JobSnoozeError
+	var cancel *river.JobCancelError
+	switch {
+	case err == nil:
+	case errors.As(err, &snooze):
+		outcome = "snooze"
+	case errors.As(err, &cancel):
+		outcome = "cancel"
+	default:
+		outcome = "retry"
+	}
+	s.cfg.Metrics.Jobs.WithLabelValues(kind, outcome).Inc()
+}

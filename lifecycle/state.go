@@ -1,0 +1,31 @@
+package lifecycle
+
+// State is where a clone request stands.
+type State string
+
+// The states of design.md: the main line and the side states.
+const (
+	Received         State = "received"
+	NeedsInfo        State = "needs_info"
+	AwaitingApproval State = "awaiting_approval"
+	Approved         State = "approved"
+	Scheduled        State = "scheduled"
+	Running          State = "running"
+	Ready            State = "ready"
+	OnHold           State = "on_hold"
+	Rejected         State = "rejected"
+	Cancelled        State = "cancelled"
+	Failed           State = "failed"
+)
+
+// States lists every state, for metrics and tests.
+var States = []State{Received, NeedsInfo, AwaitingApproval, Approved, Scheduled, Running, Ready, OnHold, Rejected, Cancelled, Failed}
+
+// StatusTag is the ticket tag that shows the state.
+func (s State) StatusTag() string { return "clone_status_" + string(s) }
+
+// pending reports whether the request still waits for the clone: a change of the
+// ticket may move it, and a scheduled clone job only runs in these states.
+func (s State) pending() bool {
+	return s == Approved || s == Scheduled
+}
