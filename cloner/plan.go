@@ -39,7 +39,7 @@ type Plan struct {
 
 	copies          []copySpec // the cloned tables, in manifest order
 	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
-	wipe   []string   // every manifest table present in the sandbox, qualified
+	wipe            []string   // every manifest table present in the sandbox, qualified
 }
 
 // OK reports whether the clone is allowed.

@@ -1,0 +1,260 @@
+package cloner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCloneFixture(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	prodBefore := fingerprint(t, e.prod)
+	prod, sbx := connectT(t, e.prod), connectT(t, e.sbx)
+	var secrets []string
+	for _, q := range []string{
+		"SELECT webhook_signing_key FROM tenant_settings", "SELECT smtp_password FROM tenant_settings",
+		"SELECT secret FROM integration_credentials LIMIT 1", "SELECT password_hash FROM users LIMIT 1",
+		"SELECT number FROM accounts LIMIT 1",
+	} {
+		var s string
+		if err := prod.QueryRow(ctx, q).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, s)
+	}
+
+	plan, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
+	if err != nil || !plan.OK() {
+		t.Fatalf("plan: %v %v", err, plan.Problems)
+	}
+	if len(plan.SandboxOnlyWorkflows) != 3 || len(plan.Integrations) != 6 || len(plan.DependentWorkflows) == 0 {
+		t.Errorf("plan: sandbox-only %v, integrations %v, dependent %d", plan.SandboxOnlyWorkflows, plan.Integrations, len(plan.DependentWorkflows))
+	}
+	var exported Export
+	var phases []string
+	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{
+		BeforeWipe: func(_ context.Context, x Export) error { exported = x; return nil },
+		Progress: func(p Progress) {
+			if p.Phase != "copy" {
+				phases = append(phases, p.Phase)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if !rep.Verification.OK || rep.Verification.TablesChecked != 24 || rep.Verification.ForeignKeysValidated == 0 {
+		t.Errorf("verification: %+v", rep.Verification)
+	}
+	if strings.Join(phases, ",") != "preflight,export,wipe,rebuild,sequences,verify,commit,done" {
+		t.Errorf("phases: %v", phases)
+	}
+
+	t.Run("production unchanged", func(t *testing.T) {
+		sameFingerprint(t, "production", prodBefore, fingerprint(t, e.prod))
+	})
+	t.Run("export", func(t *testing.T) {
+		if len(exported.Workflows) != 3 || !json.Valid(exported.JSON) || !bytes.Contains(exported.JSON, []byte("sandbox-draft-2")) || !bytes.Contains(exported.JSON, []byte(`"public.workflow_steps"`)) {
+			t.Errorf("export: %v %s", exported.Workflows, exported.JSON)
+		}
+		if rep.Export.JSONBytes != len(exported.JSON) {
+			t.Errorf("report export size %d, want %d", rep.Export.JSONBytes, len(exported.JSON))
+		}
+	})
+	t.Run("excluded empty and no secrets anywhere", func(t *testing.T) {
+		cat, err := readCatalog(ctx, sbx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range cat.names {
+			if !e.cloner.tables.isCloned(name) {
+				if n := queryInt(t, sbx, "SELECT count(*) FROM "+ident(name)); n != 0 {
+					t.Errorf("excluded table %s has %d rows", name, n)
+				}
+			}
+			for _, s := range secrets {
+				if n := queryInt(t, sbx, "SELECT count(*) FROM "+ident(name)+" r WHERE strpos(r::text, $1) > 0", s); n != 0 {
+					t.Errorf("table %s holds a production secret or customer value", name)
+				}
+			}
+		}
+	})
+	t.Run("references to excluded rows nulled", func(t *testing.T) {
+		for _, q := range []string{
+			"SELECT count(*) FROM workflows WHERE created_by IS NOT NULL",
+			"SELECT count(*) FROM workflow_steps WHERE integration_id IS NOT NULL",
+			"SELECT count(*) FROM plans WHERE created_by IS NOT NULL",
+		} {
+			if n := queryInt(t, sbx, q); n != 0 {
+				t.Errorf("%s = %d", q, n)
+			}
+		}
+		if n := queryInt(t, prod, "SELECT count(*) FROM workflow_steps WHERE integration_id IS NOT NULL"); n == 0 {
+			t.Error("fixture has no step calling an integration")
+		}
+	})
+	t.Run("triggers did not fire", func(t *testing.T) {
+		if n := queryInt(t, sbx, "SELECT count(*) FROM audit_log"); n != 0 {
+			t.Errorf("audit_log has %d rows", n)
+		}
+		q := "SELECT count(*) FROM plans WHERE updated_at > '2025-01-01'"
+		if queryInt(t, sbx, q) != queryInt(t, prod, q) {
+			t.Error("updated_at triggers rewrote plans")
+		}
+	})
+	t.Run("sequences past copied ids", func(t *testing.T) {
+		execSQL(t, e.sbx, "INSERT INTO plans (code, name, monthly_price, download_mbps, upload_mbps) VALUES ('NEW', 'New plan', 10, 10, 10)")
+		execSQL(t, e.sbx, "INSERT INTO workflows (key, name, status, trigger_event) VALUES ('new', 'New', 'draft', 'x')")
+		execSQL(t, e.sbx, "INSERT INTO network_sites (code, name, kind) VALUES ('NEW', 'New', 'pop')")
+		execSQL(t, e.sbx, "INSERT INTO users (email, full_name, password_hash) VALUES ('a@b', 'A', 'x')")
+	})
+	t.Run("indexes and constraints rebuilt", func(t *testing.T) {
+		q := "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
+		if a, b := queryInt(t, prod, q), queryInt(t, sbx, q); a != b {
+			t.Errorf("indexes: production %d, sandbox %d", a, b)
+		}
+		q = "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'"
+		if a, b := queryInt(t, prod, q), queryInt(t, sbx, q); a != b {
+			t.Errorf("constraints: production %d, sandbox %d", a, b)
+		}
+	})
+	t.Run("report and plan render", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := WriteReport(&b, rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"verified and committed", "Stripe billing", "Sandbox draft", "communication_templates"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("report lacks %q:\n%s", want, b.String())
+			}
+		}
+		if _, err := json.Marshal(rep); err != nil {
+			t.Error(err)
+		}
+		again, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
+		if err != nil || len(again.SandboxOnlyWorkflows) != 1 { // the workflow inserted above
+			t.Errorf("plan after clone: %v %v", err, again.SandboxOnlyWorkflows)
+		}
+		b.Reset()
+		if err := WritePlan(&b, again); err != nil || !strings.Contains(b.String(), "ALLOWED") {
+			t.Errorf("plan: %v\n%s", err, b.String())
+		}
+	})
+}
+
+func TestCloneRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		from, to   string
+		prodSQL    string
+		sbxSQL     string
+		wantInPlan string
+	}{
+		{name: "production as target", from: "acme-sandbox", to: "acme-prod", wantInPlan: "not a sandbox"},
+		{name: "sandbox of another tenant", from: "acme-prod", to: "globex-sandbox", wantInPlan: `tenant "globex"`},
+		{name: "unknown instance", from: "acme-prod", to: "nope", wantInPlan: `"nope" is not in the registry`},
+		{name: "unclassified table in production", prodSQL: "CREATE TABLE leaky_customers (id int)", wantInPlan: "public.leaky_customers"},
+		{name: "unclassified table in sandbox", sbxSQL: "CREATE SCHEMA extra; CREATE TABLE extra.notes (id int)", wantInPlan: "extra.notes"},
+		{name: "schema mismatch", sbxSQL: "ALTER TABLE plans ADD COLUMN promo text; ALTER TABLE taxes ALTER COLUMN rate TYPE numeric(8,4)",
+			wantInPlan: "public.plans.promo (text) is missing in production"},
+		{name: "type mismatch", sbxSQL: "ALTER TABLE taxes ALTER COLUMN rate TYPE numeric(8,4)", wantInPlan: "public.taxes.rate is numeric(6,4) in production, numeric(8,4) in the sandbox"},
+		{name: "NOT NULL reference to an excluded table", prodSQL: "UPDATE workflows SET created_by = 1 WHERE created_by IS NULL; ALTER TABLE workflows ALTER COLUMN created_by SET NOT NULL",
+			wantInPlan: "public.workflows.created_by references excluded table public.users"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			if tc.prodSQL != "" {
+				execSQL(t, e.prod, tc.prodSQL)
+			}
+			if tc.sbxSQL != "" {
+				execSQL(t, e.sbx, tc.sbxSQL)
+			}
+			from, to := tc.from, tc.to
+			if from == "" {
+				from, to = "acme-prod", "acme-sandbox"
+			}
+			before := fingerprint(t, e.sbx)
+			plan, err := e.cloner.Plan(context.Background(), from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.OK() || !strings.Contains(strings.Join(plan.Problems, "\n"), tc.wantInPlan) {
+				t.Errorf("plan problems %q, want one with %q", plan.Problems, tc.wantInPlan)
+			}
+			_, err = e.cloner.Clone(context.Background(), from, to, Options{})
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.wantInPlan) {
+				t.Errorf("clone error %v, want ErrRefused naming %q", err, tc.wantInPlan)
+			}
+			sameFingerprint(t, "sandbox", before, fingerprint(t, e.sbx))
+		})
+	}
+}
+
+func TestBeforeWipeFailureAborts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	before := fingerprint(t, e.sbx)
+	boom := errors.New("attachment upload failed")
+	_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
+		BeforeWipe: func(context.Context, Export) error { return boom },
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("clone error %v, want the hook's", err)
+	}
+	sameFingerprint(t, "sandbox", before, fingerprint(t, e.sbx))
+}
+
+func TestConcurrentClonesDoNotInterleave(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	inHook, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
+			BeforeWipe: func(context.Context, Export) error {
+				close(inHook)
+				<-release
+				return nil
+			},
+		})
+		first <- err
+	}()
+	<-inHook
+	_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
+	close(release)
+	if !errors.Is(err, ErrBusy) {
+		t.Errorf("second clone: %v, want ErrBusy", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first clone: %v", err)
+	}
+	if _, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{}); err != nil {
+		t.Errorf("clone after the first finished: %v", err)
+	}
+}
+
+func TestManifestStrict(t *testing.T) {
+	_, err := ParseManifest([]byte("cloned:\n  catalog: [plans]\nexcluded: {}\nsrub: [plans.x]\n"))
+	if err == nil || !strings.Contains(err.Error(), "srub") {
+		t.Errorf("unknown key: %v", err)
+	}
+	_, err = ParseManifest([]byte("cloned:\n  catalog: [plans]\nexcluded:\n  users: [plans]\n"))
+	if err == nil || !strings.Contains(err.Error(), "public.plans is in categories") {
+		t.Errorf("duplicate table: %v", err)
+	}
+	_, err = ParseManifest([]byte("cloned:\n  catalog: [plans]\nworkflows: {table: plans, key: [code], name: name, extra: 1}\n"))
+	if err == nil || !strings.Contains(err.Error(), "extra") {
+		t.Errorf("unknown nested key: %v", err)
+	}
+	if DefaultManifest().Workflows.Table != "workflows" {
+		t.Error("default manifest")
+	}
+}

@@ -1,0 +1,142 @@
+package cloner
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gaiia/clonebot/fixtures"
+	"github.com/gaiia/clonebot/pgtest"
+	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
+)
+
+const generatorVersion = "gen-1"
+
+func fixtureKey(kind string) string {
+	return pgtest.Key("cloner_"+kind, []byte(fixtures.Schema()), []byte(generatorVersion))
+}
+
+// small keeps test instances at a few hundred kilobytes.
+var small = fixtures.GenerateOptions{Seed: 7, ConfigBytes: 256 << 10, CustomerBytes: 256 << 10}
+
+func productionDB(t testing.TB) string {
+	return pgtest.FromTemplate(t, fixtureKey("prod"), func(ctx context.Context, url string) error {
+		if err := fixtures.ApplySchema(ctx, url); err != nil {
+			return err
+		}
+		return fixtures.Generate(ctx, url, small)
+	})
+}
+
+func sandboxDB(t testing.TB) string {
+	return pgtest.FromTemplate(t, fixtureKey("sbx"), func(ctx context.Context, url string) error {
+		if err := fixtures.ApplySchema(ctx, url); err != nil {
+			return err
+		}
+		opts := small
+		opts.Kind, opts.Seed = fixtures.Sandbox, 8
+		return fixtures.Generate(ctx, url, opts)
+	})
+}
+
+// env is one test's instances: acme-prod, acme-sandbox, and globex-sandbox of
+// another tenant.
+type env struct {
+	prod, sbx, other string
+	cloner           *Cloner
+}
+
+func newEnv(t testing.TB, m *Manifest) *env {
+	t.Helper()
+	e := &env{prod: productionDB(t), sbx: sandboxDB(t), other: sandboxDB(t)}
+	e.cloner = newCloner(t, m, e.prod, e.sbx, e.other)
+	return e
+}
+
+func newCloner(t testing.TB, m *Manifest, prod, sbx, other string) *Cloner {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	c, err := New(Config{
+		Instances: []Instance{
+			{Name: "acme-prod", Tenant: "acme", Environment: Production, DatabaseURL: prod},
+			{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, DatabaseURL: sbx},
+			{Name: "globex-sandbox", Tenant: "globex", Environment: Sandbox, DatabaseURL: other},
+		},
+		Manifest: m,
+		Logger:   logrus.NewEntry(log),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func connectT(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func execSQL(t testing.TB, url, sql string) {
+	t.Helper()
+	if _, err := connectT(t, url).Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func queryInt(t testing.TB, conn *pgx.Conn, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// fingerprint is an md5 of every row of every user table, by table: equal
+// fingerprints mean equal contents.
+func fingerprint(t testing.TB, url string) map[string]string {
+	t.Helper()
+	conn := connectT(t, url)
+	ctx := context.Background()
+	cat, err := readCatalog(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, name := range cat.names {
+		var sum string
+		q := "SELECT coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text)), '') FROM " + ident(name) + " r"
+		if err := conn.QueryRow(ctx, q).Scan(&sum); err != nil {
+			t.Fatalf("fingerprint %s: %v", name, err)
+		}
+		out[name] = sum
+	}
+	return out
+}
+
+func sameFingerprint(t testing.TB, what string, before, after map[string]string) {
+	t.Helper()
+	if len(before) != len(after) {
+		t.Errorf("%s: %d tables before, %d after", what, len(before), len(after))
+	}
+	for name, sum := range before {
+		if after[name] != sum {
+			t.Errorf("%s: table %s changed", what, name)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
