@@ -12,7 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-const generatorVersion = "gen-1"
+const generatorVersion = "gen-2"
 
 func fixtureKey(kind string) string {
 	return pgtest.Key("cloner_"+kind, []byte(fixtures.Schema()), []byte(generatorVersion))
