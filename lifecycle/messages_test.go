@@ -1,0 +1,127 @@
+package lifecycle
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/parser"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the messages")
+
+func sampleData() MessageData {
+	return MessageData{
+		Request: &parser.Request{
+			Production: "acme-prod", Sandbox: "acme-sandbox", Tenant: "acme", WipeConfirmed: true,
+			Users: []parser.User{{Name: "Dana Admin", Email: "dana@acme.example", Role: "admin"}, {Email: "lee@acme.example"}},
+		},
+		Problems: []parser.Problem{
+			{Field: "Sandbox instance", Message: "Please name the sandbox to replace, e.g. acme-sandbox."},
+			{Field: "Users to re-invite", Value: "\"bob@\"", Message: "This is not an email address; write it as name@example.com."},
+		},
+		Plan: &cloner.Plan{
+			From: "acme-prod", To: "acme-sandbox", Tenant: "acme",
+			Categories: []cloner.CategoryPlan{
+				{Name: "catalog", Cloned: true, Rows: 1520, Bytes: 2 << 20},
+				{Name: "workflows", Cloned: true, Rows: 64, Bytes: 81920, SandboxRows: 70},
+				{Name: "customer_data", Cloned: false, SandboxRows: 12},
+			},
+			NulledReferences:     []string{"public.workflows.created_by -> public.users"},
+			Scrubbed:             []string{"public.tenant_settings.webhook_signing_key"},
+			Integrations:         []cloner.Integration{{Label: "Stripe", Kind: "billing"}, {Label: "Calix SMx", Kind: "provisioning"}},
+			DependentWorkflows:   []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
+			SandboxOnlyWorkflows: []string{"Draft: new onboarding"},
+		},
+		PlanProblems: []string{"table public.promo_codes is not classified in the manifest"},
+		Tags:         config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
+		Window:       "02:00-05:00 America/Toronto",
+		ScheduledFor: "Sun 29 Nov 2026 02:00 EST",
+		Exported:     []string{"Draft: new onboarding"},
+		ExportFile:   "acme-sandbox-sandbox-only-workflows.json",
+		Ready: readyView(&cloner.Report{
+			SnapshotAt: time.Date(2026, 11, 29, 7, 0, 3, 0, time.UTC), Seconds: 4.2,
+			Categories: []cloner.CategoryReport{{Name: "catalog", Cloned: true, Rows: 1520}, {Name: "workflows", Cloned: true, Rows: 64}, {Name: "users", Cloned: false}},
+			Tables: []cloner.TableReport{
+				{Table: "public.plans", Rows: 1520, Checksum: cloner.Checksum{Rows: 1520, Sum: "9f2c41d07a1be3c2"}},
+				{Table: "public.workflows", Rows: 64, Checksum: cloner.Checksum{Rows: 64, Sum: "03bb7d9e21f0aa4c"}},
+			},
+			Integrations:       []cloner.Integration{{Label: "Stripe", Kind: "billing"}},
+			DependentWorkflows: []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
+			Verification:       cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9},
+		}, mustLoc("America/Toronto")),
+		Error:   "copy table public.plans: connection reset by peer",
+		Attempt: 1,
+	}
+}
+
+func mustLoc(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// TestMessagesGolden renders every message; the exact comments live in
+// testdata/golden and are rewritten with -update after a deliberate change.
+func TestMessagesGolden(t *testing.T) {
+	m, err := NewMessenger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range Messages {
+		t.Run(string(msg), func(t *testing.T) {
+			public, internal, err := m.Render(msg, sampleData())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "--- public\n" + public
+			if internal != "" {
+				got += "--- internal\n" + internal
+			}
+			if strings.Contains(got, "<no value>") {
+				t.Errorf("a template field is missing:\n%s", got)
+			}
+			path := filepath.Join("testdata", "golden", string(msg)+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./lifecycle -run Golden -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from %s:\n%s", msg, path, got)
+			}
+		})
+	}
+}
+
+func TestMessagesNeverShowSecretsOrCustomerData(t *testing.T) {
+	m, err := NewMessenger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sampleData()
+	for _, msg := range Messages {
+		public, internal, err := m.Render(msg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(public, "webhook_signing_key") || strings.Contains(public, "connection reset") {
+			t.Errorf("%s: the public comment shows operator detail:\n%s", msg, public)
+		}
+		_ = internal
+	}
+}
