@@ -22,6 +22,7 @@ type column struct {
 	notNull    bool
 	hasDefault bool // a default or an identity
 	generated  bool
+	hashable   bool // has a default hash operator class: checksummed without text
 }
 
 type table struct {
@@ -69,7 +70,10 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY 2, 3`
 
 const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
+       a.atthasdef OR a.attidentity <> '', a.attgenerated <> '',
+       EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_type ty ON ty.oid = a.atttypid
+               WHERE am.amname = 'hash' AND oc.opcdefault
+                 AND oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END)
 FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 
@@ -132,7 +136,7 @@ func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32
 	for rows.Next() {
 		var oid uint32
 		var c column
-		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated); err != nil {
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hashable); err != nil {
 			return fmt.Errorf("list columns: %w", err)
 		}
 		byOID[oid].columns = append(byOID[oid].columns, c)

@@ -159,13 +159,15 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	if err := truncate(ctx, tx, r.plan.wipe); err != nil {
 		return err
 	}
-	sums := snap.startChecksums(ctx, r.plan.copies)
-	defer sums.stop()
 	if err := r.copyAll(ctx, tx, snap); err != nil {
 		return err
 	}
+	// Production checksums run on their own connection while the sandbox rebuilds:
+	// during the load both servers' CPUs are already busy.
+	sums := snap.startChecksums(ctx, r.plan.copies)
+	defer sums.stop()
 	r.begin("rebuild")
-	if err := rb.create(ctx, tx); err != nil {
+	if err := rb.create(ctx, tx, r.c.log); err != nil {
 		return err
 	}
 	r.report.Verification.ForeignKeysValidated = len(rb.foreignKeys)

@@ -3,8 +3,10 @@ package cloner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
 )
 
 // ddl is one index or constraint of the sandbox, captured so that it can be dropped
@@ -104,15 +106,17 @@ func (r *rebuild) drop(ctx context.Context, tx pgx.Tx) error {
 
 // create rebuilds keys and indexes, then foreign keys. Adding a foreign key
 // validates every row, so a dangling reference fails the clone here.
-func (r *rebuild) create(ctx context.Context, tx pgx.Tx) error {
+func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry) error {
 	for _, step := range []struct {
 		list    []ddl
 		isIndex bool
 	}{{r.keys, false}, {r.indexes, true}, {r.foreignKeys, false}} {
 		for _, d := range step.list {
+			start := time.Now()
 			if _, err := tx.Exec(ctx, d.create(step.isIndex)); err != nil {
 				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, err)
 			}
+			log.WithFields(logrus.Fields{"table": d.schema + "." + d.table, "name": d.name, "seconds": time.Since(start).Seconds()}).Debug("rebuilt")
 		}
 	}
 	return nil

@@ -8,9 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Checksum summarises a table's copied columns: the row count and two sums of
-// 32-bit halves of a 64-bit hash of each row's text. Order-independent, computed in
-// SQL on both sides with the same expressions, nothing streamed.
+// Checksum summarises a table's copied columns: the row count and two sums of the
+// 32-bit halves of a 64-bit hash of each row (hash_record_extended over the copied
+// columns; a column whose type has no hash function is hashed through its text).
+// Order-independent, computed in SQL on both sides with the same expressions,
+// nothing streamed.
 type Checksum struct {
 	Rows int64  `json:"rows"`
 	Sum  string `json:"sum"`
@@ -35,8 +37,15 @@ func applySettings(ctx context.Context, tx pgx.Tx, settings []string) error {
 }
 
 func checksumSQL(s *copySpec, exprs []string) string {
-	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0) FROM (SELECT hashtextextended(ROW(" +
-		strings.Join(exprs, ", ") + ")::text, 0) AS h FROM " + s.from() + ") s"
+	hashed := make([]string, len(exprs))
+	for i, e := range exprs {
+		hashed[i] = e
+		if !s.hashable[i] {
+			hashed[i] = "(" + e + ")::text"
+		}
+	}
+	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0) FROM (SELECT hash_record_extended(ROW(" +
+		strings.Join(hashed, ", ") + "), 0) AS h FROM " + s.from() + ") s"
 }
 
 func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Checksum, error) {

@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	log.SetLevel(logrus.WarnLevel)
+	if os.Getenv("CLONEBENCH_DEBUG") != "" {
+		log.SetLevel(logrus.DebugLevel)
+	}
 	cfg := cloner.Config{
 		Instances: []cloner.Instance{
 			{Name: "bench-prod", Tenant: "bench", Environment: cloner.Production, DatabaseURL: *from},
