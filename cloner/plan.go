@@ -256,6 +256,10 @@ func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
 				spec.add(col, false)
 			}
 		}
+		if len(spec.columns) == 0 {
+			p.Problems = append(p.Problems, fmt.Sprintf("cloned table %s has no column left to copy after scrubbing", name))
+			continue
+		}
 		p.copies = append(p.copies, spec)
 	}
 	for _, name := range c.allTables() {
