@@ -13,7 +13,9 @@ import (
 
 // Plan is the preflight's answer: whether a clone is allowed and what it would do.
 type Plan struct {
-	From, To, Tenant string
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Tenant string `json:"tenant"`
 	// Problems stop the clone; empty when it is allowed.
 	Problems []string `json:"problems"`
 	// Estimated is true when production row counts are planner estimates

@@ -12,17 +12,15 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-const generatorVersion = "gen-2"
-
-func fixtureKey(kind string) string {
-	return pgtest.Key("cloner_"+kind, []byte(fixtures.Schema()), []byte(generatorVersion))
+func fixtureKey(kind string, opts fixtures.GenerateOptions) string {
+	return "cloner_" + kind + "_" + fixtures.Fingerprint(opts)
 }
 
 // small keeps test instances at a few hundred kilobytes.
 var small = fixtures.GenerateOptions{Seed: 7, ConfigBytes: 256 << 10, CustomerBytes: 256 << 10}
 
 func productionDB(t testing.TB) string {
-	return pgtest.FromTemplate(t, fixtureKey("prod"), func(ctx context.Context, url string) error {
+	return pgtest.FromTemplate(t, fixtureKey("prod", small), func(ctx context.Context, url string) error {
 		if err := fixtures.ApplySchema(ctx, url); err != nil {
 			return err
 		}
@@ -31,12 +29,12 @@ func productionDB(t testing.TB) string {
 }
 
 func sandboxDB(t testing.TB) string {
-	return pgtest.FromTemplate(t, fixtureKey("sbx"), func(ctx context.Context, url string) error {
+	opts := small
+	opts.Kind, opts.Seed = fixtures.Sandbox, 8
+	return pgtest.FromTemplate(t, fixtureKey("sbx", opts), func(ctx context.Context, url string) error {
 		if err := fixtures.ApplySchema(ctx, url); err != nil {
 			return err
 		}
-		opts := small
-		opts.Kind, opts.Seed = fixtures.Sandbox, 8
 		return fixtures.Generate(ctx, url, opts)
 	})
 }
