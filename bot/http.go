@@ -30,7 +30,7 @@ func (b *Bot) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := b.ready(ctx); err != nil {
-		b.log.WithError(err).Warn("not ready")
+		b.log.WithError(err).Debug("not ready")
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": readinessReason(err)})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

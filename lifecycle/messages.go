@@ -93,6 +93,10 @@ func NewMessenger() (*Messenger, error) {
 		"num":      formatCount,
 		"bytes":    formatBytes,
 		"join":     strings.Join,
+		"rows":     formatRows,
+		"firstWF":  firstWorkflows,
+		"firstStr": firstStrings,
+		"moreThan": func(n, limit int) int { return max(n-limit, 0) },
 	}).ParseFS(messageFiles, "messages/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse message templates: %w", err)
@@ -141,6 +145,23 @@ func categoryTitle(name string) string {
 		return t
 	}
 	return strings.ReplaceAll(name, "_", " ")
+}
+
+// listLimit is how many workflows a comment lists before "and N more".
+const listLimit = 15
+
+func firstWorkflows(ws []cloner.DependentWorkflow) []cloner.DependentWorkflow {
+	return ws[:min(len(ws), listLimit)]
+}
+
+func firstStrings(ss []string) []string { return ss[:min(len(ss), listLimit)] }
+
+// formatRows writes "1 row", "1,520 rows".
+func formatRows(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return formatCount(n) + " rows"
 }
 
 // formatCount writes 1234567 as 1,234,567.

@@ -125,3 +125,22 @@ func TestMessagesNeverShowSecretsOrCustomerData(t *testing.T) {
 		_ = internal
 	}
 }
+
+func TestLongListsAreCut(t *testing.T) {
+	m, err := NewMessenger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sampleData()
+	d.Ready.DependentWorkflows = nil
+	for i := range 20 {
+		d.Ready.DependentWorkflows = append(d.Ready.DependentWorkflows, cloner.DependentWorkflow{Workflow: "wf" + string(rune('a'+i)), Integrations: []string{"Stripe"}})
+	}
+	public, _, err := m.Render(MsgReady, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(public, "(uses Stripe)") != listLimit || !strings.Contains(public, "and 5 more") {
+		t.Errorf("20 workflows should show %d and 'and 5 more':\n%s", listLimit, public)
+	}
+}

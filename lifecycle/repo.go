@@ -115,7 +115,7 @@ func save(ctx context.Context, tx pgx.Tx, r *row, problems any) error {
 		attempts = $14, request = $15, updated_at = now()
 		WHERE ticket_id = $1`,
 		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, nullTime(r.FingerprintSince), r.ApprovedFingerprint,
-		nullTime(r.FailedAt), r.RefusedApprovals, problemsJSON, nullTime(r.TicketUpdatedAt), nullTime(r.ScheduledFor), r.Attempts, request)
+		nullTime(r.FailedAt), nonNil(r.RefusedApprovals), problemsJSON, nullTime(r.TicketUpdatedAt), nullTime(r.ScheduledFor), r.Attempts, request)
 	if err != nil {
 		return fmt.Errorf("save request of ticket %d: %w", r.TicketID, err)
 	}
@@ -190,4 +190,12 @@ func planKey(problems []string) string { return hashStrings(problems) }
 func hashStrings(parts []string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x01")))
 	return hex.EncodeToString(sum[:8])
+}
+
+// nonNil makes an empty list an empty array, not NULL.
+func nonNil(ts []time.Time) []time.Time {
+	if ts == nil {
+		return []time.Time{}
+	}
+	return ts
 }

@@ -131,5 +131,8 @@ func (s *Service) observe(kind string, err error) {
 	default:
 		outcome = "retry"
 	}
+	if outcome == "retry" || outcome == "cancel" {
+		s.log.WithError(err).WithField("job", kind).Warn("job failed")
+	}
 	s.cfg.Metrics.Jobs.WithLabelValues(kind, outcome).Inc()
 }

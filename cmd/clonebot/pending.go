@@ -15,7 +15,3 @@ func runPlan(_ context.Context, _ []string, _ func(string) string, _, _ io.Write
 func runClone(_ context.Context, _ []string, _ func(string) string, _, _ io.Writer) error {
 	return errors.New("clone is not available in this build yet")
 }
-
-func runDemo(_ context.Context, _ []string, _ func(string) string, _, _ io.Writer) error {
-	return errors.New("demo is not available in this build yet")
-}
