@@ -532,3 +532,30 @@ func metricValue(t *testing.T, c prometheus.Metric) *dto.Metric {
 	}
 	return &m
 }
+
+// Concurrent deliveries share transactions; a change delivered twice at once still
+// counts once, whichever group each copy lands in.
+func TestConcurrentDeliveriesWithRepeats(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	const tickets = 100
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 2 * tickets {
+		wg.Go(func() {
+			ticket := int64(1000 + i%tickets)
+			st, _ := s.post(t, delivery{body: eventBody(fmt.Sprintf("ev-%d", ticket), ticket, 77, `["sandbox_clone"]`), invocation: fmt.Sprintf("inv-%d", i)})
+			mu.Lock()
+			statuses[st]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[202] != tickets || statuses[200] != tickets {
+		t.Fatalf("statuses %v, want %d of 202 and of 200", statuses, tickets)
+	}
+	if c := s.counts(t); c != (counts{tickets, tickets, tickets}) {
+		t.Fatalf("counts = %+v", c)
+	}
+}

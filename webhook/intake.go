@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -19,12 +20,15 @@ import (
 type Intake struct {
 	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
+	group  group
 }
 
 // NewIntake returns an Intake on pool. The client only inserts jobs, so an
 // insert-only client (river.NewClient(riverpgxv5.New(pool), &river.Config{})) will do.
 func NewIntake(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *Intake {
-	return &Intake{pool: pool, client: client}
+	in := &Intake{pool: pool, client: client}
+	in.group.run = in.deliverMany
+	return in
 }
 
 // recordSQL records the delivery and, only if it is new, marks its ticket's sync as
@@ -45,9 +49,8 @@ WITH delivery AS (
 )
 SELECT EXISTS (SELECT 1 FROM delivery), EXISTS (SELECT 1 FROM pending)`
 
-// Deliver records ev and enqueues a ticket sync unless one is already pending for the
-// ticket. It returns Duplicate when the invocation or event was seen before.
-func (in *Intake) Deliver(ctx context.Context, ev Event) (outcome Outcome, err error) {
+// deliverOne records ev in a transaction of its own.
+func (in *Intake) deliverOne(ctx context.Context, ev Event) (outcome Outcome, err error) {
 	tx, err := in.pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("deliver ticket %d: begin: %w", ev.TicketID, err)
@@ -114,4 +117,83 @@ DELETE FROM webhook_deliveries WHERE id IN (
 			return total, nil
 		}
 	}
+}
+
+// Deliver records ev and enqueues a ticket sync unless one is already pending for the
+// ticket. It returns Duplicate when the invocation or event was seen before.
+// Concurrent calls share transactions (see group).
+func (in *Intake) Deliver(ctx context.Context, ev Event) (Outcome, error) {
+	return in.group.deliver(ctx, ev)
+}
+
+// deliverMany records a group of events in one transaction: their statements go in
+// one pipelined round trip and run in order, so two deliveries of one change in the
+// same group still count once. If a statement fails, each event is retried on its
+// own so that one bad event cannot fail the others.
+func (in *Intake) deliverMany(ctx context.Context, evs []Event) []reply {
+	ctx, cancel := context.WithTimeout(ctx, deliverTimeout)
+	defer cancel()
+	if len(evs) == 1 {
+		out, err := in.deliverOne(ctx, evs[0])
+		return []reply{{outcome: out, err: err}}
+	}
+	outs, err := in.deliverTogether(ctx, evs)
+	replies := make([]reply, len(evs))
+	var pgErr *pgconn.PgError
+	for i := range evs {
+		switch {
+		case err == nil:
+			replies[i] = reply{outcome: outs[i]}
+		case errors.As(err, &pgErr):
+			replies[i].outcome, replies[i].err = in.deliverOne(ctx, evs[i])
+		default:
+			replies[i] = reply{err: err}
+		}
+	}
+	return replies
+}
+
+func (in *Intake) deliverTogether(ctx context.Context, evs []Event) (outs []Outcome, err error) {
+	tx, err := in.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deliver %d events: begin: %w", len(evs), err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	var b pgx.Batch
+	for _, ev := range evs {
+		b.Queue(recordSQL, ev.TicketID, ev.InvocationID, ev.EventID, ev.Kind, ev.ActorID, eventTime(ev.Time))
+	}
+	res := tx.SendBatch(ctx, &b)
+	outs = make([]Outcome, len(evs))
+	var jobs []river.InsertManyParams
+	for i, ev := range evs {
+		var isNew, mustEnqueue bool
+		if err = res.QueryRow().Scan(&isNew, &mustEnqueue); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("deliver ticket %d: record delivery: %w", ev.TicketID, err)
+		}
+		outs[i] = Duplicate
+		if isNew {
+			outs[i] = Accepted
+		}
+		if mustEnqueue {
+			jobs = append(jobs, river.InsertManyParams{Args: lifecycle.TicketSyncArgs{TicketID: ev.TicketID}})
+		}
+	}
+	if err = res.Close(); err != nil {
+		return nil, fmt.Errorf("deliver %d events: %w", len(evs), err)
+	}
+	if len(jobs) > 0 {
+		if _, err = in.client.InsertManyTx(ctx, tx, jobs); err != nil {
+			return nil, fmt.Errorf("deliver %d events: enqueue %d syncs: %w", len(evs), len(jobs), err)
+		}
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("deliver %d events: commit: %w", len(evs), err)
+	}
+	return outs, nil
 }
