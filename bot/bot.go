@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,8 @@ type Options struct {
 	// RescueAfter is how long a running job may go without finishing before another
 	// replica takes it over (its process is presumed dead). Default 15 minutes.
 	RescueAfter time.Duration
+	// RetryCap is the longest wait before a failed job is retried. Default 1 minute.
+	RetryCap time.Duration
 }
 
 // Bot is one clonebot serve process.
@@ -105,6 +108,7 @@ func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.
 		FetchPollInterval:    500 * time.Millisecond,
 		JobTimeout:           time.Minute, // clone jobs set their own (none)
 		RescueStuckJobsAfter: rescue,
+		RetryPolicy:          cappedRetry{base: 500 * time.Millisecond, max: cmp.Or(opts.RetryCap, time.Minute)},
 		SoftStopTimeout:      b.shutdown,
 	}
 	addWorkers(cfg, svc)

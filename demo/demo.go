@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"net"
 	"net/http"
@@ -36,6 +37,8 @@ type Options struct {
 	WebhookStyle zendesksim.WebhookStyle
 	// NumericFields makes the simulator send numeric custom field values.
 	NumericFields bool
+	// RetryCap bounds the bot's wait before retrying a failed job; see bot.Options.
+	RetryCap time.Duration
 }
 
 func (o *Options) defaults() {
@@ -84,6 +87,7 @@ type Env struct {
 	Customer zendesksim.User
 	Agent    zendesksim.User
 	OrgID    int64
+	pool     *pgxpool.Pool // the demo's own view of the bot database
 	botURL   string
 	stopBot  context.CancelFunc
 	botDone  chan error
@@ -138,6 +142,10 @@ func (e *Env) start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("demo configuration: %w", err)
 	}
+	if e.pool, err = pgxpool.New(ctx, e.Config.DatabaseURL); err != nil {
+		ln.Close()
+		return fmt.Errorf("connect to the bot database: %w", err)
+	}
 	return e.startBot(ctx, ln)
 }
 
@@ -190,7 +198,7 @@ tenants:
 func (e *Env) startBot(ctx context.Context, ln net.Listener) error {
 	b, err := bot.New(ctx, bot.Options{
 		Config: e.Config, Logger: e.Opts.Logger.WithField("service", "clonebot"), Now: e.Clock.Now,
-		DueInterval: 250 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
+		DueInterval: 250 * time.Millisecond, ShutdownTimeout: 10 * time.Second, RetryCap: e.Opts.RetryCap,
 	})
 	if err != nil {
 		ln.Close()
@@ -222,6 +230,19 @@ func (e *Env) waitReady(ctx context.Context) error {
 	}
 }
 
+// RestartBot stops the bot, giving running jobs only grace to notice (they are
+// cancelled, as in a crash), and starts a new one on the same address and database.
+func (e *Env) RestartBot(ctx context.Context) error {
+	addr := e.botURL[len("http://"):]
+	e.stopBot()
+	<-e.botDone
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen again on %s: %w", addr, err)
+	}
+	return e.startBot(ctx, ln)
+}
+
 // Close stops the bot and the simulator and drops the databases unless Keep.
 func (e *Env) Close() {
 	if e.stopBot != nil {
@@ -230,6 +251,9 @@ func (e *Env) Close() {
 	}
 	if e.Sim != nil {
 		e.Sim.Close()
+	}
+	if e.pool != nil {
+		e.pool.Close()
 	}
 	if !e.Opts.Keep && e.DBs != nil {
 		if err := e.DBs.drop(context.Background()); err != nil {

@@ -108,7 +108,7 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 	pattern := fmt.Sprintf("%d/%s/%%", ticketID, msg)
 	for {
 		var posted, pending int
-		err := e.Bot.Pool().QueryRow(ctx, `SELECT
+		err := e.pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE key LIKE $2 AND posted_at IS NOT NULL),
 			count(*) FILTER (WHERE posted_at IS NULL)
 			FROM outbox WHERE ticket_id = $1`, ticketID, pattern).Scan(&posted, &pending)
@@ -118,7 +118,7 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 		select {
 		case <-ctx.Done():
 			var state string
-			_ = e.Bot.Pool().QueryRow(context.Background(), "SELECT state FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&state)
+			_ = e.pool.QueryRow(context.Background(), "SELECT state FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&state)
 			return fmt.Errorf("waiting for the %q announcement: request is %q: %w", msg, state, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -129,7 +129,7 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 	p := e.printer
 	p.step("What clonebot recorded (append-only audit log)")
-	rows, err := e.Bot.Pool().Query(ctx, `SELECT coalesce(from_state, '-'), to_state, reason FROM audit_log WHERE ticket_id = $1 ORDER BY id`, ticketID)
+	rows, err := e.pool.Query(ctx, `SELECT coalesce(from_state, '-'), to_state, reason FROM audit_log WHERE ticket_id = $1 ORDER BY id`, ticketID)
 	if err != nil {
 		return fmt.Errorf("read audit log: %w", err)
 	}
@@ -145,7 +145,7 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 		return err
 	}
 	var report []byte
-	if err := e.Bot.Pool().QueryRow(ctx, "SELECT report FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&report); err != nil {
+	if err := e.pool.QueryRow(ctx, "SELECT report FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&report); err != nil {
 		return fmt.Errorf("read clone report: %w", err)
 	}
 	var r struct {

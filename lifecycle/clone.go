@@ -36,6 +36,11 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 		return err
 	}
 	log = log.WithFields(logrus.Fields{"production": r.Production, "sandbox": r.Sandbox})
+	// Post "started" before anything the clone itself posts, so the ticket reads in
+	// order; if Zendesk is down the outbox retries it later, and the clone goes on.
+	if err := s.deliver(ctx, r.TicketID); err != nil {
+		log.WithError(err).Info("started notice not delivered yet")
+	}
 	log.Info("clone starting")
 	began := time.Now()
 	report, err := s.cfg.Cloner.Clone(ctx, r.Production, r.Sandbox, cloner.Options{

@@ -24,6 +24,9 @@ type Fault struct {
 	// Times is how many requests the fault applies to; 0 means once, negative
 	// means until ClearFaults.
 	Times int
+	// AfterApply carries the request out and then answers with Status anyway: the
+	// client cannot tell that its change was made (a lost response).
+	AfterApply bool
 }
 
 // LoggedRequest is one request the simulator answered.
@@ -113,6 +116,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				rec.status = 499
 				return
 			}
+			if f.Status != 0 && f.AfterApply && needsAuth(r) && s.authenticated(r) {
+				next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+			}
 			if f.Status != 0 {
 				if f.RetryAfter > 0 {
 					w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
@@ -152,3 +158,11 @@ func (s *Server) logRequest(r *http.Request, body []byte, auth string, status in
 	})
 	s.cfg.Logger.WithFields(map[string]any{"method": r.Method, "path": r.URL.Path, "status": status}).Debug("zendesksim: request")
 }
+
+// discardWriter swallows a response whose request was applied but whose answer is
+// replaced by a fault.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -1,0 +1,217 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
+
+	"github.com/gaiia/clonebot/pgtest"
+	"github.com/gaiia/clonebot/zendesksim"
+)
+
+func testLogger(t *testing.T) *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	l.SetLevel(logrus.WarnLevel)
+	if testing.Verbose() {
+		l.SetLevel(logrus.InfoLevel)
+	}
+	return logrus.NewEntry(l).WithField("test", t.Name())
+}
+
+func start(t *testing.T, opts Options) *Env {
+	t.Helper()
+	opts.AdminURL = pgtest.AdminURL()
+	opts.Logger = testLogger(t)
+	if opts.StepTimeout == 0 {
+		opts.StepTimeout = 90 * time.Second
+	}
+	e, err := Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+var refLine = regexp.MustCompile(`(?m)^Ref: clonebot/(.*)$`)
+
+// announcementsOnce checks that every bot comment carries a reference and that no
+// reference appears twice, and returns them in order.
+func announcementsOnce(t *testing.T, e *Env, ticketID int64) []string {
+	t.Helper()
+	var refs []string
+	seen := map[string]bool{}
+	for _, c := range e.Sim.Comments(ticketID) {
+		if c.AuthorID != e.BotUser.ID {
+			continue
+		}
+		m := refLine.FindStringSubmatch(c.Body)
+		if m == nil {
+			t.Errorf("bot comment without a reference:\n%s", c.Body)
+			continue
+		}
+		if seen[m[1]] {
+			t.Errorf("announcement %s posted twice", m[1])
+		}
+		seen[m[1]] = true
+		refs = append(refs, m[1])
+	}
+	return refs
+}
+
+func statusTags(e *Env, ticketID int64) []string {
+	var tags []string
+	for _, tag := range e.Sim.Ticket(ticketID).Tags {
+		if strings.HasPrefix(tag, "clone_status_") {
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}
+
+func query[T any](t *testing.T, url, sql string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v T
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+// tableDigest is a table's content as one hash, to compare instances.
+const tableDigest = `SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM %s t`
+
+func TestStoryFromRequestToReadyNotice(t *testing.T) {
+	e := start(t, Options{})
+	prodBefore := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows"))
+	id, err := e.Story(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The conversation: every announcement once, in the life cycle's order.
+	refs := announcementsOnce(t, e, id)
+	var kinds []string
+	for _, r := range refs {
+		kinds = append(kinds, strings.Split(r, "/")[1])
+	}
+	want := []string{"needs_info", "awaiting_approval", "awaiting_approval", "approval_refused", "scheduled", "running", "export", "ready", "ready"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("announcements = %v, want %v", kinds, want)
+	}
+	if got := statusTags(e, id); !slices.Equal(got, []string{"clone_status_ready"}) {
+		t.Errorf("status tags = %v, want only clone_status_ready", got)
+	}
+	comments := e.Sim.Comments(id)
+	ready := comments[len(comments)-2]
+	for _, s := range []string{"acme-prod", "acme-sandbox", "Stripe billing", "dana@acme-fiber.example", "Create test data", "What was not cloned"} {
+		if !strings.Contains(ready.Body, s) || !ready.Public {
+			t.Errorf("the public ready notice lacks %q", s)
+		}
+	}
+	if last := comments[len(comments)-1]; last.Public || !strings.Contains(last.Body, "Verification") {
+		t.Errorf("the last comment should be the internal verification note, got public=%v:\n%s", last.Public, last.Body)
+	}
+	var exported bool
+	for _, c := range comments {
+		for _, a := range c.Attachments {
+			exported = exported || (strings.HasSuffix(a.FileName, ".json") && strings.Contains(string(a.Data), "Sandbox draft"))
+		}
+	}
+	if !exported {
+		t.Error("the sandbox-only workflows were not attached to the ticket")
+	}
+
+	// The sandbox: a copy of production's configuration and nothing else.
+	for _, table := range []string{"plans", "workflows", "workflow_steps", "roles", "communication_templates"} {
+		p := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, table))
+		s := query[string](t, e.SandboxURL(), fmt.Sprintf(tableDigest, table))
+		if table != "workflows" && table != "workflow_steps" && table != "plans" && table != "communication_templates" && p != s {
+			t.Errorf("%s differs: production %s, sandbox %s", table, p, s)
+		}
+	}
+	for _, table := range []string{"users", "accounts", "integrations", "integration_credentials"} {
+		if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM "+table); n != 0 {
+			t.Errorf("sandbox %s has %d rows, want 0", table, n)
+		}
+	}
+	if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows WHERE created_by IS NOT NULL"); n != 0 {
+		t.Errorf("%d workflows still reference production users", n)
+	}
+	if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM tenant_settings WHERE webhook_signing_key IS NOT NULL"); n != 0 {
+		t.Error("the scrubbed signing key reached the sandbox")
+	}
+	if after := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows")); after != prodBefore {
+		t.Error("production changed")
+	}
+	prodN := query[int64](t, e.ProductionURL(), "SELECT count(*) FROM workflows")
+	sbN := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows")
+	if prodN != sbN {
+		t.Errorf("sandbox has %d workflows, production %d", sbN, prodN)
+	}
+
+	// A later event on a ready ticket changes nothing.
+	if err := e.update(id, e.Agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if got := announcementsOnce(t, e, id); len(got) != len(refs) {
+		t.Errorf("a ready ticket got more announcements: %v", got[len(refs):])
+	}
+}
+
+func TestZendeskFaultsAndACrashPostEveryAnnouncementOnce(t *testing.T) {
+	e := start(t, Options{RetryCap: time.Second, WebhookStyle: zendesksim.EventStyle, NumericFields: true})
+	// Rate limits and errors on the calls the bot makes, and lost answers: the
+	// comment is stored but the bot hears a 500.
+	e.Sim.InjectFault(zendesksim.Fault{Method: "PUT", PathPrefix: "/api/v2/tickets/", Status: 429, RetryAfter: time.Second, Times: 3})
+	e.Sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/tickets/", Status: 500, Times: 4})
+	e.Sim.InjectFault(zendesksim.Fault{Method: "PUT", PathPrefix: "/api/v2/tickets/", Status: 500, AfterApply: true, Times: 2})
+	e.Sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/users/", Status: 503, RetryAfter: time.Second, Times: 1})
+
+	ctx := context.Background()
+	crashed := make(chan error, 1)
+	go func() {
+		// Crash and restart the bot while the story is under way.
+		time.Sleep(1500 * time.Millisecond)
+		crashed <- e.RestartBot(ctx)
+	}()
+	id, err := e.Story(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-crashed; err != nil {
+		t.Fatal(err)
+	}
+	refs := announcementsOnce(t, e, id)
+	if len(refs) != 9 {
+		t.Errorf("got %d announcements, want 9: %v", len(refs), refs)
+	}
+	if got := statusTags(e, id); !slices.Equal(got, []string{"clone_status_ready"}) {
+		t.Errorf("status tags = %v", got)
+	}
+	var faults int
+	for _, r := range e.Sim.Requests() {
+		if r.Status == 429 || r.Status >= 500 {
+			faults++
+		}
+	}
+	if faults < 10 {
+		t.Errorf("only %d faults were answered; the test did not exercise them", faults)
+	}
+}
