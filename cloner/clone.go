@@ -164,7 +164,7 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	}
 	// Production checksums run on their own connection while the sandbox rebuilds:
 	// during the load both servers' CPUs are already busy.
-	sums := snap.startChecksums(ctx, r.plan.copies)
+	sums := snap.startChecksums(ctx, r.plan, r.c.describeIntegrations)
 	defer sums.stop()
 	r.begin("rebuild")
 	if err := rb.create(ctx, tx, r.c.log); err != nil {
@@ -229,16 +229,20 @@ func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) error {
 	v := &r.report.Verification
 	var failures []string
+	got := make([]Checksum, len(r.plan.copies))
+	for i := range r.plan.copies {
+		var err error
+		if got[i], err = checksum(ctx, tx, &r.plan.copies[i], false); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
 	prod := sums.wait()
 	if prod.err != nil {
 		return prod.err
 	}
+	r.report.Integrations, r.report.DependentWorkflows = r.plan.Integrations, r.plan.DependentWorkflows
 	for i := range r.plan.copies {
-		s := &r.plan.copies[i]
-		got, err := checksum(ctx, tx, s, false)
-		if err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
+		s, got := &r.plan.copies[i], got[i]
 		want := prod.sums[s.table.name]
 		t := r.report.table(s.table.name)
 		t.Checksum, t.ProductionChecksum, t.Match = got, want, got == want
@@ -363,11 +367,16 @@ type pendingChecksums struct {
 	result *checksumResult
 }
 
-func (s *snapshot) startChecksums(ctx context.Context, specs []copySpec) *pendingChecksums {
+// startChecksums computes the production checksums, then describes the
+// integrations into plan, on the second snapshot connection.
+func (s *snapshot) startChecksums(ctx context.Context, plan *Plan, describe func(context.Context, querier, *Plan) error) *pendingChecksums {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &pendingChecksums{cancel: cancel, done: make(chan checksumResult, 1)}
 	go func() {
-		sums, err := productionChecksums(ctx, s.sumTx, specs)
+		sums, err := productionChecksums(ctx, s.sumTx, plan.copies)
+		if err == nil {
+			err = describe(ctx, s.sumTx, plan)
+		}
 		p.done <- checksumResult{sums, err}
 	}()
 	return p

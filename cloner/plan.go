@@ -41,6 +41,7 @@ type Plan struct {
 
 	copies          []copySpec // the cloned tables, in manifest order
 	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
+	srcCat          *catalog   // production's shape
 	wipe            []string   // every manifest table present in the sandbox, qualified
 }
 
@@ -108,6 +109,9 @@ func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
 	if err := c.preflight(ctx, srcTx, dstTx, p, true); err != nil {
 		return nil, err
 	}
+	if err := c.describeIntegrations(ctx, srcTx, p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -147,11 +151,14 @@ func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, exact
 	c.checkClassified(p, srcCat, "production "+p.From)
 	c.checkClassified(p, dstCat, "sandbox "+p.To)
 	c.checkSchemas(p, srcCat, dstCat)
+	c.checkManifestColumns(p, srcCat, "production "+p.From)
+	c.checkManifestColumns(p, dstCat, "sandbox "+p.To)
 	c.buildCopies(p, srcCat, dstCat)
 	if err := c.count(ctx, src, dst, p, srcCat, dstCat, exact); err != nil {
 		return err
 	}
-	return c.describeWork(ctx, src, dst, p, srcCat, dstCat)
+	p.srcCat = srcCat
+	return c.listSandboxOnly(ctx, src, dst, p, srcCat, dstCat)
 }
 
 // checkClassified fails closed on tables the manifest does not name.

@@ -61,35 +61,57 @@ func rowCount(ctx context.Context, q querier, t *table, exact bool) (int64, erro
 	return n, err
 }
 
-// describeWork lists what people must know: integrations to prepare, workflows
-// that depend on them, and sandbox-only workflows.
-func (c *Cloner) describeWork(ctx context.Context, src, dst querier, p *Plan, srcCat, dstCat *catalog) error {
-	if err := c.listIntegrations(ctx, src, p, srcCat); err != nil {
+// describeIntegrations lists the production integrations to prepare and the
+// workflows that depend on them. A clone runs it on the snapshot while the sandbox
+// rebuilds its indexes: it scans every workflow step.
+func (c *Cloner) describeIntegrations(ctx context.Context, src querier, p *Plan) error {
+	if p.srcCat == nil {
+		return nil
+	}
+	if err := c.listIntegrations(ctx, src, p, p.srcCat); err != nil {
 		return err
 	}
-	if err := c.listDependentWorkflows(ctx, src, p, srcCat); err != nil {
-		return err
-	}
-	return c.listSandboxOnly(ctx, src, dst, p, srcCat, dstCat)
+	return c.listDependentWorkflows(ctx, src, p, p.srcCat)
 }
 
-// needColumns checks that cat's table has the named columns; it records a problem
-// and returns nil when not.
-func needColumns(p *Plan, cat *catalog, where, table string, cols ...string) *table {
+// needColumns returns cat's table when it has the named columns, else nil
+// (checkManifestColumns reports why).
+func needColumns(cat *catalog, table string, cols ...string) *table {
 	t := cat.tables[qualify(table)]
-	if t == nil {
-		return nil // reported by the schema checks or not needed
-	}
-	for _, name := range cols {
-		if name == "" {
-			continue
-		}
-		if _, ok := t.column(name); !ok {
-			p.Problems = append(p.Problems, fmt.Sprintf("manifest: column %s.%s (%s) does not exist in %s", t.name, name, where, p.From))
-			return nil
-		}
+	if t == nil || missingColumn(t, cols) != "" {
+		return nil
 	}
 	return t
+}
+
+func missingColumn(t *table, cols []string) string {
+	for _, name := range cols {
+		if _, ok := t.column(name); name != "" && !ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// checkManifestColumns reports integrations and workflows columns the manifest
+// names but a database lacks.
+func (c *Cloner) checkManifestColumns(p *Plan, cat *catalog, where string) {
+	check := func(section, table string, cols ...string) {
+		if t := cat.tables[qualify(table)]; t != nil {
+			if name := missingColumn(t, cols); name != "" {
+				p.Problems = append(p.Problems, fmt.Sprintf("manifest %s: column %s.%s does not exist in %s", section, t.name, name, where))
+			}
+		}
+	}
+	if in := c.manifest.Integrations; in != nil {
+		check("integrations", in.Table, in.Label, in.Kind)
+	}
+	if w := c.manifest.Workflows; w != nil {
+		check("workflows", w.Table, append([]string{w.Name}, w.Key...)...)
+		for _, s := range w.Steps {
+			check("workflows.steps", s.Table, s.Workflow, s.Integration)
+		}
+	}
 }
 
 func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat *catalog) error {
@@ -97,7 +119,7 @@ func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat
 	if spec == nil {
 		return nil
 	}
-	t := needColumns(p, cat, "integrations", spec.Table, spec.Label, spec.Kind)
+	t := needColumns(cat, spec.Table, spec.Label, spec.Kind)
 	if t == nil {
 		return nil
 	}
@@ -125,15 +147,15 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if w == nil || in == nil {
 		return nil
 	}
-	wt := needColumns(p, cat, "workflows", w.Table, w.Name)
-	it := needColumns(p, cat, "integrations", in.Table, in.Label)
+	wt := needColumns(cat, w.Table, w.Name)
+	it := needColumns(cat, in.Table, in.Label)
 	if wt == nil || it == nil || len(wt.pk) != 1 || len(it.pk) != 1 {
 		return nil
 	}
 	found := map[string][]string{}
 	var order []string
 	for _, s := range w.Steps {
-		st := needColumns(p, cat, "workflows.steps", s.Table, s.Workflow, s.Integration)
+		st := needColumns(cat, s.Table, s.Workflow, s.Integration)
 		if st == nil || s.Integration == "" {
 			continue
 		}
@@ -190,7 +212,7 @@ func (c *Cloner) listSandboxOnly(ctx context.Context, src, dst querier, p *Plan,
 		return nil
 	}
 	cols := append([]string{w.Name}, w.Key...)
-	st, dt := needColumns(p, srcCat, "workflows", w.Table, cols...), needColumns(p, dstCat, "workflows", w.Table, cols...)
+	st, dt := needColumns(srcCat, w.Table, cols...), needColumns(dstCat, w.Table, cols...)
 	if st == nil || dt == nil {
 		return nil
 	}
