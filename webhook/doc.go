@@ -8,7 +8,8 @@
 // requests or that the bot caused itself, and hand the rest to a Sink. The Sink the
 // service uses, Intake, records the delivery and enqueues at most one pending
 // ticket sync per ticket in a single transaction, so the 202 is only sent once the
-// work is durable, and retried or repeated deliveries add nothing.
+// work is durable, and retried or repeated deliveries add nothing. Under load,
+// deliveries arriving together share one transaction (one commit for the group).
 //
 // The worker re-reads the ticket through the Zendesk API: nothing in a payload is
 // trusted beyond "this ticket changed".
