@@ -31,6 +31,15 @@ func (w *cloneWorker) Work(ctx context.Context, job *river.Job[CloneArgs]) error
 // runClone runs an approved request's clone and records how it ended.
 func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) error {
 	log := s.log.WithFields(logrus.Fields{"ticket": args.TicketID, "attempt": attempt})
+	release, ok, err := s.holdRunLock(ctx, args.TicketID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		log.Info("this request's clone is already running elsewhere")
+		return nil
+	}
+	defer release()
 	r, err := s.start(ctx, args)
 	if err != nil || r == nil {
 		return err
@@ -71,6 +80,30 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	return s.finish(ctx, r, Ready, report, nil)
 }
 
+// runLockSpace keys the session lock a clone's runner holds for its whole run.
+// Session locks die with their connection, so a free lock on a running request
+// means its runner is gone.
+const runLockSpace int32 = 0x636c6e // "cln"
+
+// holdRunLock takes the run lock of a ticket on a connection kept for the run.
+func (s *Service) holdRunLock(ctx context.Context, ticketID int64) (release func(), ok bool, err error) {
+	conn, err := s.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", runLockSpace, int32(ticketID)).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		if err != nil {
+			return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", runLockSpace, int32(ticketID))
+		conn.Release()
+	}, true, nil
+}
+
 // start moves a scheduled request to running; nil when the job is stale (the
 // request was changed, held, cancelled or already done since it was queued).
 func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
@@ -81,7 +114,7 @@ func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
 			return err
 		}
 		if r.State == Running {
-			started = r // a replica died mid-clone; the copy rolled back, so run it again
+			started = r // we hold the run lock, so the last runner died; its copy rolled back
 			return nil
 		}
 		if r.State != Scheduled {

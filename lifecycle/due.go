@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,7 @@ type dueWorker struct {
 }
 
 func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
-	err := w.s.startDue(ctx)
+	err := errors.Join(w.s.rescueInterrupted(ctx), w.s.startDue(ctx), w.s.countStates(ctx))
 	w.s.observe(job.Kind, err)
 	return err
 }
@@ -47,6 +48,86 @@ func (s *Service) startDue(ctx context.Context) error {
 		}
 		return s.requeueOutbox(ctx, tx)
 	})
+}
+
+// rescueInterrupted restarts clones whose runner died (its run lock is free while
+// the request is still running): the sandbox transaction died with it, so the
+// sandbox is as it was. The ticket is told, and the clone runs again.
+func (s *Service) rescueInterrupted(ctx context.Context) error {
+	rows, err := s.cfg.Pool.Query(ctx, "SELECT ticket_id FROM clone_requests WHERE state = $1", Running)
+	if err != nil {
+		return fmt.Errorf("find running clones: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("find running clones: %w", err)
+	}
+	for _, id := range ids {
+		release, free, err := s.holdRunLock(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !free {
+			continue
+		}
+		err = s.restart(ctx, id)
+		release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) restart(ctx context.Context, ticketID int64) error {
+	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		r, err := loadForUpdate(ctx, tx, ticketID)
+		if err != nil || r == nil || r.State != Running {
+			return err
+		}
+		s.log.WithField("ticket", ticketID).Warn("clone interrupted: its runner stopped; restarting it")
+		r.State = Scheduled
+		id, err := appendAudit(ctx, tx, ticketID, Running, Scheduled, "clone interrupted; restarting", 0, nil)
+		if err != nil {
+			return err
+		}
+		if err := save(ctx, tx, r, nil); err != nil {
+			return err
+		}
+		items, err := s.render(ticketID, MsgInterrupted, Scheduled, s.messageData(r), id)
+		if err != nil {
+			return err
+		}
+		if err := s.queue(ctx, tx, ticketID, items); err != nil {
+			return err
+		}
+		return insertCloneRun(ctx, tx, r, r.Attempts)
+	})
+}
+
+// countStates refreshes the requests-by-state gauge.
+func (s *Service) countStates(ctx context.Context) error {
+	rows, err := s.cfg.Pool.Query(ctx, "SELECT state, count(*) FROM clone_requests GROUP BY state")
+	if err != nil {
+		return fmt.Errorf("count requests by state: %w", err)
+	}
+	counts := map[State]float64{}
+	for rows.Next() {
+		var st State
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("count requests by state: %w", err)
+		}
+		counts[st] = float64(n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count requests by state: %w", err)
+	}
+	for _, st := range States {
+		s.cfg.Metrics.RequestsByState.WithLabelValues(string(st)).Set(counts[st])
+	}
+	return nil
 }
 
 // requeueOutbox queues delivery for tickets with announcements left undelivered for

@@ -13,6 +13,9 @@ func (TicketSyncArgs) Kind() string { return "ticket_sync" }
 type CloneArgs struct {
 	TicketID    int64  `json:"ticket_id"`
 	Fingerprint string `json:"fingerprint"`
+	// Run tells a restart after an interruption from the run it replaces, since
+	// River keeps one job per distinct arguments.
+	Run int `json:"run,omitempty"`
 }
 
 // Kind is the River job kind.

@@ -35,10 +35,11 @@ const (
 	MsgExport           Message = "export"
 	MsgReady            Message = "ready"
 	MsgFailed           Message = "failed"
+	MsgInterrupted      Message = "interrupted"
 )
 
 // Messages lists them all, for the golden tests.
-var Messages = []Message{MsgAwaitingApproval, MsgNeedsInfo, MsgApprovalRefused, MsgScheduled, MsgChanged, MsgWithdrawn, MsgOnHold, MsgPreflight, MsgRejected, MsgCancelled, MsgRunning, MsgExport, MsgReady, MsgFailed}
+var Messages = []Message{MsgAwaitingApproval, MsgNeedsInfo, MsgApprovalRefused, MsgScheduled, MsgChanged, MsgWithdrawn, MsgOnHold, MsgPreflight, MsgRejected, MsgCancelled, MsgRunning, MsgExport, MsgReady, MsgFailed, MsgInterrupted}
 
 // MessageData is what the templates may use.
 type MessageData struct {

@@ -242,7 +242,12 @@ func (s *Service) queue(ctx context.Context, tx pgx.Tx, ticketID int64, items []
 
 // insertClone queues the clone job; River's uniqueness keeps it to one per request.
 func insertClone(ctx context.Context, tx pgx.Tx, r *row) error {
-	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint}, &river.InsertOpts{
+	return insertCloneRun(ctx, tx, r, 0)
+}
+
+// insertCloneRun queues run number run of a request's clone.
+func insertCloneRun(ctx context.Context, tx pgx.Tx, r *row, run int) error {
+	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint, Run: run}, &river.InsertOpts{
 		Queue: QueueClone, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true},
 	})
 	if err != nil {
