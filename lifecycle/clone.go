@@ -40,6 +40,12 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 		return nil
 	}
 	defer release()
+	// Read the ticket once more: a request withdrawn, held or changed since it was
+	// scheduled must not run, even if its webhook never arrived.
+	if err := s.syncTicket(ctx, args.TicketID); err != nil {
+		log.WithError(err).Warn("cannot re-read the ticket before the clone; waiting")
+		return river.JobSnooze(time.Minute)
+	}
 	r, err := s.start(ctx, args)
 	if err != nil || r == nil {
 		return err
@@ -119,6 +125,11 @@ func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
 		}
 		if r.State != Scheduled {
 			return nil
+		}
+		if now := s.now(); !s.windowFor(r.Tenant).Next(now).Equal(now) {
+			// Late (the queue was down, or a retry): wait for the next window.
+			r.ScheduledFor = s.windowFor(r.Tenant).Next(now)
+			return save(ctx, tx, r, nil)
 		}
 		r.State = Running
 		r.Attempts++

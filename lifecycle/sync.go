@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/notifier"
@@ -248,7 +249,13 @@ func insertClone(ctx context.Context, tx pgx.Tx, r *row) error {
 // insertCloneRun queues run number run of a request's clone.
 func insertCloneRun(ctx context.Context, tx pgx.Tx, r *row, run int) error {
 	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint, Run: run}, &river.InsertOpts{
-		Queue: QueueClone, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true},
+		Queue: QueueClone, MaxAttempts: 5,
+		// Not "completed": a failed clone's job completes, and a re-approval of the
+		// same request must be able to queue it again.
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled,
+		}},
 	})
 	if err != nil {
 		return fmt.Errorf("queue clone of ticket %d: %w", r.TicketID, err)
