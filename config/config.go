@@ -25,6 +25,19 @@ type Config struct {
 	// is taken from the configuration file's folder.
 	Manifest string   `yaml:"manifest"`
 	Tenants  []Tenant `yaml:"tenants"`
+	// Jobs tunes the background work; the defaults suit production.
+	Jobs Jobs `yaml:"jobs"`
+}
+
+// Jobs tunes the job workers.
+type Jobs struct {
+	// DueInterval is how often due clones are started, clones whose runner died are
+	// restarted and undelivered announcements are swept. Default 15s.
+	DueInterval time.Duration `yaml:"due_interval"`
+	// RescueAfter is how long a job may stay running before it is presumed lost
+	// with its process and run again. Keep it longer than any job but a clone
+	// (whose rescue goes by its run lock instead). Default 15m.
+	RescueAfter time.Duration `yaml:"rescue_after"`
 }
 
 // Zendesk is how clonebot reaches Zendesk and reads its tickets.

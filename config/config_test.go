@@ -43,6 +43,9 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute {
 		t.Errorf("zendesk defaults not applied: %+v", cfg.Zendesk)
 	}
+	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute {
+		t.Errorf("jobs defaults not applied: %+v", cfg.Jobs)
+	}
 	if cfg.Zendesk.APIToken != secret {
 		t.Errorf("api_token not expanded")
 	}
@@ -81,6 +84,8 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		{"bad time zone", func(s string) string { return strings.Replace(s, "America/Toronto", "Mars/Olympus", 1) }, nil, "tenants[0].timezone"},
 		{"bad window", func(s string) string { return s + "window: {start: \"25:00\", end: \"05:00\"}\n" }, nil, "window.start"},
 		{"empty window", func(s string) string { return s + "window: {start: \"03:00\", end: \"03:00\"}\n" }, nil, "window.end"},
+		{"due interval too short", func(s string) string { return s + "jobs: {due_interval: 100ms}\n" }, nil, "jobs.due_interval"},
+		{"rescue after shorter than a job", func(s string) string { return s + "jobs: {rescue_after: 30s}\n" }, nil, "jobs.rescue_after"},
 		{"no tenants", func(s string) string { return s[:strings.Index(s, "tenants:")] }, nil, "tenants"},
 		{"token and oauth", func(s string) string {
 			return strings.Replace(s, "  bot_user_id:", "  oauth: {client_id: a, client_secret: b}\n  bot_user_id:", 1)
@@ -103,6 +108,16 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 				t.Errorf("error leaks a secret:\n%s", msg)
 			}
 		})
+	}
+}
+
+func TestParseJobs(t *testing.T) {
+	cfg, err := Parse([]byte(minimal(t)+"jobs: {due_interval: 2s, rescue_after: 90s}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Jobs.DueInterval != 2*time.Second || cfg.Jobs.RescueAfter != 90*time.Second {
+		t.Errorf("jobs = %+v", cfg.Jobs)
 	}
 }
 

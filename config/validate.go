@@ -22,6 +22,12 @@ func (c *Config) applyDefaults() {
 	t.Approve = orDefault(t.Approve, "clone_approved")
 	t.Hold = orDefault(t.Hold, "clone_hold")
 	t.Reject = orDefault(t.Reject, "clone_rejected")
+	if c.Jobs.DueInterval == 0 {
+		c.Jobs.DueInterval = 15 * time.Second
+	}
+	if c.Jobs.RescueAfter == 0 {
+		c.Jobs.RescueAfter = 15 * time.Minute
+	}
 	c.Window.Start = orDefault(c.Window.Start, "02:00")
 	c.Window.End = orDefault(c.Window.End, "05:00")
 	for i := range c.Tenants {
@@ -53,6 +59,7 @@ func (c *Config) validate() Errors {
 	}
 	c.Zendesk.validate(add)
 	c.Window.validate(add)
+	c.Jobs.validate(add)
 	c.validateTenants(add)
 	return es
 }
@@ -127,6 +134,15 @@ func (w Window) validate(add addFunc) {
 	}
 	if errS == nil && errE == nil && start == end {
 		add("window.end", "equals window.start; the window would be empty")
+	}
+}
+
+func (j Jobs) validate(add addFunc) {
+	if j.DueInterval < time.Second {
+		add("jobs.due_interval", "must be at least 1s, e.g. 15s")
+	}
+	if j.RescueAfter < time.Minute {
+		add("jobs.rescue_after", "must be at least 1m (jobs other than clones may run a minute), e.g. 15m")
 	}
 }
 

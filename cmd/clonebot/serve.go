@@ -24,7 +24,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Listen = *listen
 	}
 	log := newLogger(stdout, cfg.LogLevel)
-	b, err := bot.New(ctx, bot.Options{Config: cfg, Logger: log})
+	b, err := bot.New(ctx, bot.Options{
+		Config: cfg, Logger: log, DueInterval: cfg.Jobs.DueInterval, RescueAfter: cfg.Jobs.RescueAfter,
+	})
 	if err != nil {
 		return err
 	}
