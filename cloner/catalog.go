@@ -23,6 +23,7 @@ type column struct {
 	hasDefault bool // a default or an identity
 	generated  bool
 	hashable   bool // has a default hash operator class: checksummed without text
+	builtin    bool // a built-in type (or array of one): its binary COPY form names no local OID
 }
 
 type table struct {
@@ -73,7 +74,8 @@ const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, 
        a.atthasdef OR a.attidentity <> '', a.attgenerated <> '',
        EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_type ty ON ty.oid = a.atttypid
                WHERE am.amname = 'hash' AND oc.opcdefault
-                 AND oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END)
+                 AND oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END),
+       a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid)
 FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 
@@ -136,7 +138,7 @@ func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32
 	for rows.Next() {
 		var oid uint32
 		var c column
-		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hashable); err != nil {
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hashable, &c.builtin); err != nil {
 			return fmt.Errorf("list columns: %w", err)
 		}
 		byOID[oid].columns = append(byOID[oid].columns, c)

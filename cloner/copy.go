@@ -19,6 +19,7 @@ type copySpec struct {
 	columns  []string // target columns, in order
 	source   []string // production expressions for them: the column or a typed NULL
 	hashable []bool   // per column: hashed as is, or through its text
+	text     bool     // some column has a user-defined type: copy in text format
 	nulled   []string // columns set to NULL: references to excluded rows
 	scrubbed []string // columns never read from production
 }
@@ -26,6 +27,7 @@ type copySpec struct {
 func (s *copySpec) add(c column, null bool) {
 	s.columns = append(s.columns, c.name)
 	s.hashable = append(s.hashable, c.hashable)
+	s.text = s.text || !c.builtin
 	if null {
 		s.source = append(s.source, "NULL::"+c.typ)
 		s.nulled = append(s.nulled, c.name)
@@ -51,16 +53,26 @@ func (s *copySpec) columnList() string {
 	return strings.Join(q, ", ")
 }
 
+// format is binary, the cheapest to produce and parse, unless a column's type is
+// user-defined: binary arrays and records carry type OIDs, which differ between
+// databases.
+func (s *copySpec) format() string {
+	if s.text {
+		return "FORMAT text"
+	}
+	return "FORMAT binary"
+}
+
 // sourceSQL reads the production rows with the transformations applied.
 func (s *copySpec) sourceSQL() string {
-	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + ") TO STDOUT (FORMAT binary)"
+	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + ") TO STDOUT (" + s.format() + ")"
 }
 
 // targetSQL loads the sandbox table. FREEZE is allowed because the table was
 // truncated in this transaction; it writes rows already frozen, sparing the sandbox
 // a later anti-wraparound rewrite.
 func (s *copySpec) targetSQL() string {
-	opts := "FORMAT binary"
+	opts := s.format()
 	if s.table.kind != "p" {
 		opts += ", FREEZE"
 	}

@@ -11,9 +11,11 @@ import (
 // A schema unrelated to the platform's, with its own manifest: the cloner knows
 // nothing but what the manifest says.
 const shopSchema = `CREATE SCHEMA shop;
+CREATE TYPE shop.colour AS ENUM ('red', 'green', 'blue');
+CREATE DOMAIN shop.price AS numeric CHECK (VALUE >= 0);
 CREATE TABLE shop.staff (id serial PRIMARY KEY, name text NOT NULL);
 CREATE TABLE shop.products (
-  sku text PRIMARY KEY, title text NOT NULL, price numeric NOT NULL, tags text[], attrs jsonb,
+  sku text PRIMARY KEY, title text NOT NULL, price shop.price NOT NULL, tags text[], attrs jsonb, colours shop.colour[], meta json,
   supplier_api_key text NOT NULL DEFAULT 'redacted',
   owner_id int REFERENCES shop.staff (id));
 CREATE TABLE shop.product_notes (
@@ -38,9 +40,11 @@ func TestCloneGenericSchema(t *testing.T) {
 	}
 	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
 	execSQL(t, prod, shopSchema)
-	execSQL(t, sbx, shopSchema)
+	// Types get other OIDs in the sandbox, as they would in a database with another history.
+	execSQL(t, sbx, "CREATE TYPE spare AS ENUM ('x'); CREATE DOMAIN spare_d AS int;"+shopSchema)
 	execSQL(t, prod, `INSERT INTO shop.staff (name) VALUES ('Ann'), ('Bob');
-INSERT INTO shop.products SELECT 'SKU' || i, 'Product ' || i, i * 1.5, ARRAY['a', 'b' || i], jsonb_build_object('i', i), 'sk_supplier_' || i, 1 + i % 2 FROM generate_series(1, 500) i;
+INSERT INTO shop.products SELECT 'SKU' || i, 'Product ' || i, i * 1.5, ARRAY['a', 'b' || i], jsonb_build_object('i', i),
+  ARRAY['red', 'blue']::shop.colour[], json_build_object('j', i), 'sk_supplier_' || i, 1 + i % 2 FROM generate_series(1, 500) i;
 INSERT INTO shop.product_notes (sku, body, author_id) SELECT 'SKU' || (1 + i % 500), 'note ' || i, 1 FROM generate_series(1, 1000) i;
 INSERT INTO shop.orders (sku, customer) SELECT 'SKU' || (1 + i % 500), 'customer ' || i FROM generate_series(1, 300) i;`)
 	execSQL(t, sbx, `INSERT INTO shop.staff (name) VALUES ('Tester');
