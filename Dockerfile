@@ -5,11 +5,14 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/clonebot ./cmd/clonebot
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/clonebot ./cmd/clonebot \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/clonebot-fixtures ./cmd/clonebot-fixtures
 
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/clonebot /usr/local/bin/clonebot
-USER nonroot:nonroot
+# busybox for the compose file's shell steps; the binaries are static.
+FROM busybox:1.37-musl
+RUN adduser -D -u 65532 nonroot
+COPY --from=build /out/clonebot /out/clonebot-fixtures /usr/local/bin/
+USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/clonebot"]
 CMD ["serve", "--config", "/etc/clonebot/clonebot.yaml"]

@@ -111,7 +111,7 @@ func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.
 		RetryPolicy:          cappedRetry{base: 500 * time.Millisecond, max: cmp.Or(opts.RetryCap, time.Minute)},
 		SoftStopTimeout:      b.shutdown,
 	}
-	addWorkers(cfg, svc)
+	b.addWorkers(cfg, svc)
 	client, err := river.NewClient(riverpgxv5.New(b.pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bot: job queue client: %w", err)

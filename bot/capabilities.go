@@ -88,12 +88,13 @@ func (b *Bot) registerWebhook() error {
 	return nil
 }
 
-// addWorkers registers the life cycle's workers and periodic jobs on cfg.
-func addWorkers(cfg *river.Config, svc *lifecycle.Service) {
+// addWorkers registers the life cycle's workers, housekeeping and periodic jobs on cfg.
+func (b *Bot) addWorkers(cfg *river.Config, svc *lifecycle.Service) {
 	workers := river.NewWorkers()
 	svc.Register(workers)
+	river.AddWorker(workers, &pruneWorker{pool: b.pool, log: b.log})
 	cfg.Workers = workers
-	cfg.PeriodicJobs = svc.PeriodicJobs()
+	cfg.PeriodicJobs = append(svc.PeriodicJobs(), b.pruneJob())
 	cfg.Queues = map[string]river.QueueConfig{
 		river.QueueDefault:   {MaxWorkers: 20},
 		lifecycle.QueueClone: {MaxWorkers: 2},

@@ -72,6 +72,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: ParserOptions(cfg.Settings), windows: map[string]Window{}}
+	if err := s.parse.Validate(); err != nil {
+		return nil, fmt.Errorf("lifecycle: instance registry: %w", err)
+	}
 	for _, t := range cfg.Settings.Tenants {
 		w, err := NewWindow(cfg.Settings.Window, t.Location())
 		if err != nil {
