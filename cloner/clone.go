@@ -100,7 +100,7 @@ func orRefusal(err error, p *Plan) error {
 
 // lock opens the sandbox transaction and takes the clone lock before anything else.
 func (r *run) lock(ctx context.Context, conn *pgx.Conn) (pgx.Tx, error) {
-	tx, err := conn.Begin(ctx) // READ COMMITTED: it reads nothing that needs a snapshot
+	tx, err := conn.Begin(ctx) // READ COMMITTED; from the wipe on, TRUNCATE's locks keep other sessions out
 	if err != nil {
 		return nil, fmt.Errorf("begin sandbox transaction: %w", err)
 	}
