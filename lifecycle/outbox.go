@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/notifier"
 )
@@ -99,5 +100,6 @@ func (s *Service) post(ctx context.Context, conn *pgx.Conn, ticketID, id int64, 
 	if _, err := conn.Exec(ctx, "UPDATE outbox SET posted_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", id); err != nil {
 		return fmt.Errorf("record %s as posted: %w", it.Key, err)
 	}
+	s.log.WithFields(logrus.Fields{"ticket": ticketID, "key": it.Key, "public": it.Public}).Info("announcement posted")
 	return nil
 }

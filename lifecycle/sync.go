@@ -148,6 +148,7 @@ func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket,
 		d := Decide(r.record(), snap)
 		s.remember(r, snap, t)
 		if d.Reason == ReasonNone {
+			log.WithField("state", r.State).Info("ticket synced; no change")
 			return save(ctx, tx, r, snap.Problems)
 		}
 		log.WithFields(logrus.Fields{"from": r.State, "to": d.Next, "reason": d.Reason}).Info("request moves")

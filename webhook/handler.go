@@ -193,10 +193,13 @@ func refuse(status int, word string, err error) answer {
 }
 
 // record logs the request without its body or any secret: refusals as warnings,
-// failures as errors, the rest at debug level.
+// failures as errors, accepted deliveries at info (so one ticket can be followed
+// from its webhook on), ignored and duplicate ones at debug.
 func (h *Handler) record(c echo.Context, ev Event, inv string, a answer) {
 	level := logrus.DebugLevel
 	switch {
+	case a.status == http.StatusAccepted:
+		level = logrus.InfoLevel
 	case a.status >= 500:
 		level = logrus.ErrorLevel
 	case a.status >= 400:
@@ -210,7 +213,7 @@ func (h *Handler) record(c echo.Context, ev Event, inv string, a answer) {
 		fields["reason"] = a.reason
 	}
 	if ev.TicketID != 0 {
-		fields["ticket_id"] = ev.TicketID
+		fields["ticket"] = ev.TicketID
 	}
 	if a.err != nil && a.status >= 500 {
 		fields["error"] = a.err.Error()

@@ -412,7 +412,7 @@ func TestDatabaseDown(t *testing.T) {
 			t.Fatalf("counts = %+v, want nothing stored", c)
 		}
 		entries := s.logs.AllEntries()
-		if len(entries) != 1 || entries[0].Level != logrus.ErrorLevel || entries[0].Data["ticket_id"] != int64(4) {
+		if len(entries) != 1 || entries[0].Level != logrus.ErrorLevel || entries[0].Data["ticket"] != int64(4) {
 			t.Errorf("want one error line naming the ticket, got %+v", entries)
 		}
 	})
