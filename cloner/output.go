@@ -34,7 +34,7 @@ func WritePlan(w io.Writer, p *Plan) error {
 			if c.Cloned {
 				action = "cloned"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t\n", c.Name, action, c.Rows, humanBytes(c.Bytes), c.SandboxRows)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t\n", c.Name, action, c.Rows, HumanBytes(c.Bytes), c.SandboxRows)
 		}
 		tw.Flush()
 	}
@@ -51,7 +51,7 @@ func WriteReport(w io.Writer, r *Report) error {
 		status = "NOT committed"
 	}
 	ew.printf("Clone %s -> %s (tenant %s): %s\n", r.From, r.To, r.Tenant, status)
-	ew.printf("Production snapshot at %s; %d rows, %s streamed in %.2fs\n", r.SnapshotAt.UTC().Format("2006-01-02 15:04:05 MST"), r.Rows, humanBytes(r.Bytes), r.Seconds)
+	ew.printf("Production snapshot at %s; %d rows, %s streamed in %.2fs\n", r.SnapshotAt.UTC().Format("2006-01-02 15:04:05 MST"), r.Rows, HumanBytes(r.Bytes), r.Seconds)
 	phases := make([]string, len(r.Phases))
 	for i, ph := range r.Phases {
 		phases[i] = fmt.Sprintf("%s %.2fs", ph.Name, ph.Seconds)
@@ -64,7 +64,7 @@ func WriteReport(w io.Writer, r *Report) error {
 		if c.Cloned {
 			action = "cloned"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t\n", c.Name, action, c.Tables, c.Rows, humanBytes(c.Bytes), c.WipedRows)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t\n", c.Name, action, c.Tables, c.Rows, HumanBytes(c.Bytes), c.WipedRows)
 	}
 	tw.Flush()
 	v := r.Verification
@@ -120,7 +120,8 @@ func list(ew *errWriter, title string, items []string) {
 	}
 }
 
-func humanBytes(n int64) string {
+// HumanBytes writes a size as people read it: 2.0 MiB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -175,9 +176,9 @@ func ProgressPrinter(w io.Writer, terminal bool) func(Progress) {
 			if terminal {
 				fmt.Fprint(w, "\r\033[K")
 			}
-			fmt.Fprintf(w, "[%d/%d] %s: %d rows, %s (total %s)\n", p.TableIndex, p.Tables, p.Table, p.Rows, humanBytes(p.TableBytes), humanBytes(p.TotalBytes))
+			fmt.Fprintf(w, "[%d/%d] %s: %d rows, %s (total %s)\n", p.TableIndex, p.Tables, p.Table, p.Rows, HumanBytes(p.TableBytes), HumanBytes(p.TotalBytes))
 		case terminal:
-			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %s (total %s)", p.TableIndex, p.Tables, p.Table, humanBytes(p.TableBytes), humanBytes(p.TotalBytes))
+			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %s (total %s)", p.TableIndex, p.Tables, p.Table, HumanBytes(p.TableBytes), HumanBytes(p.TotalBytes))
 		}
 	}
 }

@@ -92,7 +92,7 @@ func NewMessenger() (*Messenger, error) {
 	t, err := template.New("messages").Option("missingkey=error").Funcs(template.FuncMap{
 		"category": categoryTitle,
 		"num":      formatCount,
-		"bytes":    formatBytes,
+		"bytes":    cloner.HumanBytes,
 		"join":     strings.Join,
 		"rows":     formatRows,
 		"firstWF":  firstWorkflows,
@@ -175,17 +175,4 @@ func formatCount(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
