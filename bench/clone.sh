@@ -23,7 +23,23 @@ BIN=$(mktemp -d)
 trap 'rm -rf "$BIN"' EXIT
 
 go build -o "$BIN/clonebot-fixtures" ./cmd/clonebot-fixtures
-go build -o "$BIN/clonebench" ./bench/clonebench
+go build -o "$BIN/clonebot" ./cmd/clonebot
+# clonebot clone reads the instances from a configuration like any operator's.
+cat > "$BIN/clonebot.yaml" <<EOF
+database_url: "postgres://127.0.0.1/unused"
+zendesk:
+  url: "http://127.0.0.1:1"
+  email: "bench@example.com"
+  api_token: "unused"
+  webhook_secrets: ["unused"]
+  bot_user_id: 1
+  fields: {production_instance: 1, sandbox_instance: 2, wipe_confirmation: 3, users: 4}
+tenants:
+  - name: bench
+    instances:
+      - {name: bench-prod, environment: production, database_url: "$PROD"}
+      - {name: bench-sandbox, environment: sandbox, database_url: "$SBX"}
+EOF
 
 if [ -z "${REUSE:-}" ]; then  # REUSE=1 keeps the production database of the last run
   echo "== generating production: ${CONFIG_MB} MB configuration, ${CUSTOMER_MB} MB customer data"
@@ -66,7 +82,7 @@ for run in $(seq 1 "$RUNS"); do
   echo "$t1 - $t0" | bc -l >> "$BIN/ref.s"
   psql -q "$PROD" -c "CHECKPOINT"
   t0=$(now)
-  /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebench" --from "$PROD" --to "$SBX" > "$BIN/report.txt"
+  /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebot" clone --config "$BIN/clonebot.yaml" --from bench-prod --to bench-sandbox --yes > "$BIN/report.txt" 2>/dev/null
   t1=$(now)
   echo "$t1 - $t0" | bc -l >> "$BIN/cb.s"
   grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}' >> "$BIN/rss.kb"
