@@ -188,7 +188,8 @@ type replica struct {
 	addr string
 	cmd  *exec.Cmd
 	logs *logBuffer
-	done chan error
+	// exited is closed once the process has exited.
+	exited chan struct{}
 }
 
 // logBuffer keeps a process's output for the test to read while it runs.
@@ -229,18 +230,19 @@ func startReplica(t *testing.T, name, configPath, addr, botURL string) *replica 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{name: name, addr: addr, cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1)}
+	r := &replica{name: name, addr: addr, cmd: cmd, logs: &logBuffer{}, exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
 			r.logs.add(sc.Text())
 		}
-		r.done <- cmd.Wait()
+		_ = cmd.Wait() // killed by the test; the logs say why if not
+		close(r.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-r.done
+		<-r.exited
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", name, tail(r.logs.String(), 60))
 		}
