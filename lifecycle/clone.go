@@ -43,6 +43,9 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	// Read the ticket once more: a request withdrawn, held or changed since it was
 	// scheduled must not run, even if its webhook never arrived.
 	if err := s.syncTicket(ctx, args.TicketID); err != nil {
+		if errors.Is(err, errPreflight) {
+			return s.failUnplanned(ctx, args, err)
+		}
 		log.WithError(err).Warn("cannot re-read the ticket before the clone; waiting")
 		return river.JobSnooze(time.Minute)
 	}
@@ -84,6 +87,18 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	}
 	log.WithFields(logrus.Fields{"rows": report.Rows, "bytes": report.Bytes, "seconds": report.Seconds}).Info("clone ready")
 	return s.finish(ctx, r, Ready, report, nil)
+}
+
+// failUnplanned records as failed a clone whose instances did not answer its
+// preflight: waiting would leave the ticket silent for as long as they stay down,
+// while the failure names the cause and an agent retries once it is fixed.
+func (s *Service) failUnplanned(ctx context.Context, args CloneArgs, cause error) error {
+	r, err := s.start(ctx, args)
+	if err != nil || r == nil {
+		return err
+	}
+	s.log.WithError(cause).WithField("ticket", args.TicketID).Error("clone failed: its preflight could not reach an instance")
+	return s.finish(ctx, r, Failed, nil, cause)
 }
 
 // runLockSpace keys the session lock a clone's runner holds for its whole run.

@@ -96,7 +96,7 @@ func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (S
 	}
 	plan, err := s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox)
 	if err != nil {
-		return snap, fmt.Errorf("preflight %s -> %s: %w", snap.Request.Production, snap.Request.Sandbox, err)
+		return snap, fmt.Errorf("%w %s -> %s: %w", errPreflight, snap.Request.Production, snap.Request.Sandbox, err)
 	}
 	snap.plan = plan
 	snap.PlanProblems = plan.Problems
@@ -107,6 +107,10 @@ func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (S
 	}
 	return snap, nil
 }
+
+// errPreflight marks a sync that read the ticket but could not plan the clone: an
+// instance did not answer.
+var errPreflight = errors.New("preflight")
 
 // approval finds who added the approval tag most recently, from the audits: the
 // webhook's word for it is never trusted.
