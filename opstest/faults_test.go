@@ -1,0 +1,211 @@
+package opstest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/pgtest"
+	"github.com/gaiia/clonebot/zendesksim"
+)
+
+// setConnections opens or closes a database to new sessions, ending the open ones
+// when closing: as if its server went away, without touching other tests' databases.
+func setConnections(t *testing.T, dbURL string, allow bool) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{name}.Sanitize(), allow)); err != nil {
+		t.Fatal(err)
+	}
+	if !allow {
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readyz(r *replica) int {
+	resp, err := http.Get("http://" + r.addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The bot database goes away while tickets change: both replicas answer 503, the
+// simulator retries, and once the database is back every delivery is accepted and
+// the requests move on.
+func TestBotDatabaseOutageDuringIntakeLosesNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{replicas: 2, webhookAttempts: 8, webhookRetryDelay: 250 * time.Millisecond})
+	setConnections(t, w.botURL, false)
+	down := time.Now()
+	for _, r := range w.replicas {
+		w.waitFor(30*time.Second, r.name+" unready", func(context.Context) (bool, error) { return readyz(r) == http.StatusServiceUnavailable, nil })
+	}
+	ids := []int64{w.fileRequest(), w.fileRequest()}
+	w.update(ids[1], w.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Thanks!", Public: true}})
+	time.Sleep(4 * time.Second)
+	setConnections(t, w.botURL, true)
+	outage := time.Since(down)
+	restored := time.Now()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.sim.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	drained := time.Since(restored)
+	for _, id := range ids {
+		w.waitAnnounced(id, "awaiting_approval", time.Minute)
+	}
+	announced := time.Since(restored)
+
+	var retried, failedAttempts, accepted, duplicates int
+	for _, h := range w.sim.Webhooks() {
+		switch h.Status {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusOK:
+			duplicates++
+		default:
+			t.Errorf("delivery %s to %s ended with %d %s after %d attempts", h.InvocationID, h.URL, h.Status, h.Err, h.Attempts)
+		}
+		if h.Attempts > 1 {
+			retried++
+			failedAttempts += h.Attempts - 1
+		}
+		if h.Status == http.StatusAccepted {
+			if n := w.count("SELECT count(*) FROM webhook_deliveries WHERE invocation_id = $1", h.InvocationID); n != 1 {
+				t.Errorf("delivery %s was accepted but not recorded", h.InvocationID)
+			}
+		}
+	}
+	if retried == 0 {
+		t.Error("no delivery was retried: the outage was not exercised")
+	}
+	unavailable := 0
+	for _, r := range w.replicas {
+		unavailable += metricSum(t, r, `clonebot_webhook_requests_total{`, `status="503"`)
+	}
+	for _, id := range ids {
+		if got := w.announcements(id); !slices.Equal(got, []string{"awaiting_approval", "awaiting_approval/internal"}) {
+			t.Errorf("ticket %d announcements = %v", id, got)
+		}
+	}
+	outcome(t, "bot database outage: %s down; %d webhook answers 503 across both replicas; %d deliveries retried (%d failed attempts), all then answered: %d accepted, %d duplicates or ignored; webhook queue drained %s after the restore; both requests announced %s after it",
+		outage.Round(time.Millisecond), unavailable, retried, failedAttempts, accepted, duplicates, drained.Round(time.Millisecond), announced.Round(time.Millisecond))
+}
+
+// metricSum adds the values of a replica's metric lines that start with prefix and
+// contain label.
+func metricSum(t *testing.T, r *replica, prefix, label string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + r.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf strings.Builder
+	if _, err := bufioCopy(&buf, resp); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, label) {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				total += int(v)
+			}
+		}
+	}
+	return total
+}
+
+// The sandbox's database is unreachable when the approved clone starts: the request
+// fails with the sandbox intact and the reason on the ticket; once it is back, the
+// agent approves again and the clone completes.
+func TestInstanceUnreachableAtCloneTimeFailsThenRetries(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{})
+	before := digests(t, w.sbxURL)
+	id := w.fileRequest()
+	w.waitAnnounced(id, "awaiting_approval", time.Minute)
+
+	// Hold the approval's sync after its preflight (the role lookup comes last),
+	// and close the sandbox meanwhile.
+	w.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/users/", Delay: 2 * time.Second})
+	approved := time.Now()
+	w.approve(id)
+	w.waitFor(30*time.Second, "the approval's audit read", func(context.Context) (bool, error) {
+		return w.requested("GET", fmt.Sprintf("/api/v2/tickets/%d/audits", id), approved), nil
+	})
+	setConnections(t, w.sbxURL, false)
+	w.waitState(id, "failed", time.Minute)
+	failedIn := time.Since(approved)
+	w.waitAnnounced(id, "failed", time.Minute)
+	setConnections(t, w.sbxURL, true)
+	if changed := diff(before, digests(t, w.sbxURL)); len(changed) > 0 {
+		t.Errorf("the failed clone changed the sandbox: %v", changed)
+	}
+	comments := w.sim.Comments(id)
+	note := comments[len(comments)-1]
+	if note.Public || !strings.Contains(note.Body, "Error:") || !strings.Contains(note.Body, "acme-sandbox") || !strings.Contains(note.Body, "accepting connections") {
+		t.Errorf("the last comment should be an internal note naming the failure, got public=%v:\n%s", note.Public, note.Body)
+	}
+
+	// Retry: the agent removes and re-adds the approval, after the failure.
+	w.update(id, w.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	time.Sleep(1100 * time.Millisecond) // Zendesk stamps audits to the second
+	reapproved := time.Now()
+	w.approve(id)
+	w.waitState(id, "ready", time.Minute)
+	w.waitAnnounced(id, "ready", time.Minute)
+	readyIn := time.Since(reapproved)
+
+	want := []string{"awaiting_approval", "awaiting_approval/internal", "scheduled", "running", "failed", "failed/internal", "scheduled", "running", "export", "ready", "ready/internal"}
+	if got := w.announcements(id); !slices.Equal(got, want) {
+		t.Errorf("announcements = %v, want %v", got, want)
+	}
+	if got := w.statusTags(id); !slices.Equal(got, []string{"clone_status_ready"}) {
+		t.Errorf("status tags = %v", got)
+	}
+	outcome(t, "instance unreachable: request failed %s after approval, sandbox intact, reason on the ticket; ready %s after re-approval", failedIn.Round(time.Millisecond), readyIn.Round(time.Millisecond))
+}
+
+// requested reports whether the simulator answered method path since.
+func (w *world) requested(method, path string, since time.Time) bool {
+	for _, r := range w.sim.Requests() {
+		if r.Method == method && strings.TrimSuffix(r.Path, ".json") == path && !r.At.Before(since.Truncate(time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+func bufioCopy(dst *strings.Builder, resp *http.Response) (int64, error) {
+	n, err := io.Copy(dst, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("read %s: %w", resp.Request.URL, err)
+	}
+	return n, nil
+}
