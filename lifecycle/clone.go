@@ -47,7 +47,7 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 			return s.failUnplanned(ctx, args, err)
 		}
 		log.WithError(err).Warn("cannot re-read the ticket before the clone; waiting")
-		return river.JobSnooze(time.Minute)
+		return river.JobSnooze(15 * time.Second)
 	}
 	r, err := s.start(ctx, args)
 	if err != nil || r == nil {

@@ -29,14 +29,14 @@ func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
 
 func (s *Service) startDue(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT ticket_id, fingerprint FROM clone_requests
+		rows, err := tx.Query(ctx, `SELECT ticket_id, fingerprint, attempts FROM clone_requests
 			WHERE state = $1 AND scheduled_for <= $2`, Scheduled, s.now())
 		if err != nil {
 			return fmt.Errorf("find due clones: %w", err)
 		}
 		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			return x, r.Scan(&x.TicketID, &x.Fingerprint)
+			return x, r.Scan(&x.TicketID, &x.Fingerprint, &x.Attempts)
 		})
 		if err != nil {
 			return fmt.Errorf("find due clones: %w", err)

@@ -246,9 +246,12 @@ func (s *Service) queue(ctx context.Context, tx pgx.Tx, ticketID int64, items []
 	return nil
 }
 
-// insertClone queues the clone job; River's uniqueness keeps it to one per request.
+// insertClone queues the clone job; River's uniqueness keeps it to one per request
+// and run. The run is the number of clones started so far, so a retry after a
+// failure is a new job even while the job of a killed runner is still marked
+// running.
 func insertClone(ctx context.Context, tx pgx.Tx, r *row) error {
-	return insertCloneRun(ctx, tx, r, 0)
+	return insertCloneRun(ctx, tx, r, r.Attempts)
 }
 
 // insertCloneRun queues run number run of a request's clone.
