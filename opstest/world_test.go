@@ -433,6 +433,20 @@ func (w *world) count(sql string, args ...any) int64 {
 	return queryOne[int64](w.t, w.botURL, sql, args...)
 }
 
+// countEventually polls a count until it equals want or ten seconds pass, and
+// returns the last count.
+func (w *world) countEventually(want int64, sql string, args ...any) int64 {
+	w.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := w.count(sql, args...)
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func queryOne[T any](t *testing.T, dbURL, sql string, args ...any) T {
 	t.Helper()
 	ctx := context.Background()
