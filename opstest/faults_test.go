@@ -5,42 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/gaiia/clonebot/zendesksim"
 )
-
-// setConnections opens or closes a database to new sessions, ending the open ones
-// when closing: as if its server went away, without touching other tests' databases.
-func setConnections(t *testing.T, dbURL string, allow bool) {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{name}.Sanitize(), allow)); err != nil {
-		t.Fatal(err)
-	}
-	if !allow {
-		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func readyz(r *replica) int {
 	resp, err := http.Get("http://" + r.addr + "/readyz")
@@ -57,7 +29,7 @@ func readyz(r *replica) int {
 func TestBotDatabaseOutageDuringIntakeLosesNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, options{replicas: 2, webhookAttempts: 8, webhookRetryDelay: 250 * time.Millisecond})
-	setConnections(t, w.botURL, false)
+	pgtest.SetConnections(t, w.botURL, false)
 	down := time.Now()
 	for _, r := range w.replicas {
 		w.waitFor(30*time.Second, r.name+" unready", func(context.Context) (bool, error) { return readyz(r) == http.StatusServiceUnavailable, nil })
@@ -65,7 +37,7 @@ func TestBotDatabaseOutageDuringIntakeLosesNothing(t *testing.T) {
 	ids := []int64{w.fileRequest(), w.fileRequest()}
 	w.update(ids[1], w.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Thanks!", Public: true}})
 	time.Sleep(4 * time.Second)
-	setConnections(t, w.botURL, true)
+	pgtest.SetConnections(t, w.botURL, true)
 	outage := time.Since(down)
 	restored := time.Now()
 
@@ -159,11 +131,11 @@ func TestInstanceUnreachableAtCloneTimeFailsThenRetries(t *testing.T) {
 	w.waitFor(30*time.Second, "the approval's audit read", func(context.Context) (bool, error) {
 		return w.requested("GET", fmt.Sprintf("/api/v2/tickets/%d/audits", id), approved), nil
 	})
-	setConnections(t, w.sbxURL, false)
+	pgtest.SetConnections(t, w.sbxURL, false)
 	w.waitState(id, "failed", time.Minute)
 	failedIn := time.Since(approved)
 	w.waitAnnounced(id, "failed", time.Minute)
-	setConnections(t, w.sbxURL, true)
+	pgtest.SetConnections(t, w.sbxURL, true)
 	if changed := diff(before, digests(t, w.sbxURL)); len(changed) > 0 {
 		t.Errorf("the failed clone changed the sandbox: %v", changed)
 	}

@@ -13,6 +13,7 @@ import (
 	"hash/fnv"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,31 @@ func redact(raw string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
+}
+
+// SetConnections opens or closes the database at dbURL to new sessions, ending the
+// open ones when closing: to a client it is as if the server went away, while other
+// tests' databases on the same server are untouched.
+func SetConnections(t testing.TB, dbURL string, allow bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", redact(AdminURL()), err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{name}.Sanitize(), allow)); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if !allow {
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/gaiia/clonebot/pgtest"
 )
@@ -137,26 +133,6 @@ func (p *serveProcess) waitStatus(t *testing.T, path string, want int) {
 	}
 }
 
-func setConnections(t *testing.T, dbURL string, allow bool) {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	u, _ := url.Parse(dbURL)
-	name := strings.TrimPrefix(u.Path, "/")
-	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", pgx.Identifier{name}.Sanitize(), allow)); err != nil {
-		t.Fatal(err)
-	}
-	if !allow {
-		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestServeHealthReadinessOutageAndGracefulStop(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	p := startServe(t, writeConfig(t, dbURL))
@@ -168,12 +144,12 @@ func TestServeHealthReadinessOutageAndGracefulStop(t *testing.T) {
 		t.Fatalf("/metrics = %d", got)
 	}
 
-	setConnections(t, dbURL, false)
+	pgtest.SetConnections(t, dbURL, false)
 	p.waitStatus(t, "/readyz", http.StatusServiceUnavailable)
 	if got := p.get(t, "/healthz"); got != http.StatusOK {
 		t.Fatalf("/healthz during outage = %d, want 200 (the process is alive)", got)
 	}
-	setConnections(t, dbURL, true)
+	pgtest.SetConnections(t, dbURL, true)
 	p.waitStatus(t, "/readyz", http.StatusOK)
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
