@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/pgtest"
@@ -78,27 +77,12 @@ func statusTags(e *Env, ticketID int64) []string {
 	return tags
 }
 
-func query[T any](t *testing.T, url, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
-}
-
 // tableDigest is a table's content as one hash, to compare instances.
 const tableDigest = `SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM %s t`
 
 func TestStoryFromRequestToReadyNotice(t *testing.T) {
 	e := start(t, Options{})
-	prodBefore := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows"))
+	prodBefore := pgtest.QueryOne[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows"))
 	id, err := e.Story(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -139,28 +123,28 @@ func TestStoryFromRequestToReadyNotice(t *testing.T) {
 
 	// The sandbox: a copy of production's configuration and nothing else.
 	for _, table := range []string{"plans", "workflows", "workflow_steps", "roles", "communication_templates"} {
-		p := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, table))
-		s := query[string](t, e.SandboxURL(), fmt.Sprintf(tableDigest, table))
+		p := pgtest.QueryOne[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, table))
+		s := pgtest.QueryOne[string](t, e.SandboxURL(), fmt.Sprintf(tableDigest, table))
 		if table != "workflows" && table != "workflow_steps" && table != "plans" && table != "communication_templates" && p != s {
 			t.Errorf("%s differs: production %s, sandbox %s", table, p, s)
 		}
 	}
 	for _, table := range []string{"users", "accounts", "integrations", "integration_credentials"} {
-		if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM "+table); n != 0 {
+		if n := pgtest.QueryOne[int64](t, e.SandboxURL(), "SELECT count(*) FROM "+table); n != 0 {
 			t.Errorf("sandbox %s has %d rows, want 0", table, n)
 		}
 	}
-	if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows WHERE created_by IS NOT NULL"); n != 0 {
+	if n := pgtest.QueryOne[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows WHERE created_by IS NOT NULL"); n != 0 {
 		t.Errorf("%d workflows still reference production users", n)
 	}
-	if n := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM tenant_settings WHERE webhook_signing_key IS NOT NULL"); n != 0 {
+	if n := pgtest.QueryOne[int64](t, e.SandboxURL(), "SELECT count(*) FROM tenant_settings WHERE webhook_signing_key IS NOT NULL"); n != 0 {
 		t.Error("the scrubbed signing key reached the sandbox")
 	}
-	if after := query[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows")); after != prodBefore {
+	if after := pgtest.QueryOne[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows")); after != prodBefore {
 		t.Error("production changed")
 	}
-	prodN := query[int64](t, e.ProductionURL(), "SELECT count(*) FROM workflows")
-	sbN := query[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows")
+	prodN := pgtest.QueryOne[int64](t, e.ProductionURL(), "SELECT count(*) FROM workflows")
+	sbN := pgtest.QueryOne[int64](t, e.SandboxURL(), "SELECT count(*) FROM workflows")
 	if prodN != sbN {
 		t.Errorf("sandbox has %d workflows, production %d", sbN, prodN)
 	}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gaiia/clonebot/pgtest"
 )
 
 // killScale sizes production so that the clone takes seconds: long enough to kill
@@ -65,8 +67,8 @@ func TestKilledReplicaMidCloneIsRescued(t *testing.T) {
 	}
 
 	restarted := w.auditTime(id, "scheduled", "running", 1)
-	seconds := queryOne[float64](t, w.botURL, "SELECT (report->>'seconds')::float8 FROM clone_requests WHERE ticket_id = $1", id)
-	bytes := queryOne[int64](t, w.botURL, "SELECT (report->>'bytes')::bigint FROM clone_requests WHERE ticket_id = $1", id)
+	seconds := pgtest.QueryOne[float64](t, w.botURL, "SELECT (report->>'seconds')::float8 FROM clone_requests WHERE ticket_id = $1", id)
+	bytes := pgtest.QueryOne[int64](t, w.botURL, "SELECT (report->>'bytes')::bigint FROM clone_requests WHERE ticket_id = $1", id)
 	stuck := w.count("SELECT count(*) FROM river_job WHERE kind = 'clone' AND state = 'running'")
 	outcome(t, "kill: sandbox read right after the kill: %s; %d MB copied per clone; approval to copy under way %s; killed %s in the copy after %s; rescue (restart by %s) %s after the kill; rescued clone took %.1fs; ready notice %s after the kill; %d dead clone job(s) left 'running' in river_job",
 		afterKill, bytes>>20, copying.Sub(approved).Round(time.Millisecond), runner.name, killed.Sub(copying).Round(time.Millisecond),
@@ -87,7 +89,7 @@ func (w *world) sandboxIs(before, cloned map[string]string) string {
 	}
 	_, excluded, _ := tables()
 	for _, table := range excluded {
-		if n := queryOne[int64](w.t, w.sbxURL, "SELECT count(*) FROM "+table); n != 0 {
+		if n := pgtest.QueryOne[int64](w.t, w.sbxURL, "SELECT count(*) FROM "+table); n != 0 {
 			w.t.Logf("excluded table %s has %d rows", table, n)
 			return "mixed"
 		}
@@ -115,7 +117,7 @@ func (w *world) waitCopying(timeout time.Duration) {
 // connection's application_name.
 func (w *world) runner(id int64) *replica {
 	w.t.Helper()
-	app := queryOne[string](w.t, w.botURL, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+	app := pgtest.QueryOne[string](w.t, w.botURL, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.granted`, runLockSpace, id)
 	for _, r := range w.replicas {
 		if r.name == app {
@@ -138,6 +140,6 @@ func (w *world) survivor(dead *replica) *replica {
 // auditTime is when the nth (from 0) from->to transition of the ticket was recorded.
 func (w *world) auditTime(id int64, from, to string, nth int) time.Time {
 	w.t.Helper()
-	return queryOne[time.Time](w.t, w.botURL, `SELECT created_at FROM audit_log WHERE ticket_id = $1 AND from_state = $2 AND to_state = $3
+	return pgtest.QueryOne[time.Time](w.t, w.botURL, `SELECT created_at FROM audit_log WHERE ticket_id = $1 AND from_state = $2 AND to_state = $3
 		ORDER BY id OFFSET $4 LIMIT 1`, id, from, to, nth)
 }

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gaiia/clonebot/fixtures"
@@ -430,7 +429,7 @@ func (w *world) statusTags(id int64) []string {
 // count runs a count query on the bot database.
 func (w *world) count(sql string, args ...any) int64 {
 	w.t.Helper()
-	return queryOne[int64](w.t, w.botURL, sql, args...)
+	return pgtest.QueryOne[int64](w.t, w.botURL, sql, args...)
 }
 
 // countEventually polls a count until it equals want or ten seconds pass, and
@@ -445,21 +444,6 @@ func (w *world) countEventually(want int64, sql string, args ...any) int64 {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func queryOne[T any](t *testing.T, dbURL, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
 }
 
 // outcome records a scenario's figures in the test log.

@@ -198,3 +198,20 @@ func SetConnections(t testing.TB, dbURL string, allow bool) {
 		}
 	}
 }
+
+// QueryOne runs a query that returns one value on the database at dbURL, failing t
+// on any error.
+func QueryOne[T any](t testing.TB, dbURL, sql string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	var v T
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+	return v
+}
