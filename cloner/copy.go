@@ -63,8 +63,13 @@ func (s *copySpec) format() string {
 	return "FORMAT binary"
 }
 
-// sourceSQL reads the production rows with the transformations applied.
+// sourceSQL reads the production rows with the transformations applied. A plain
+// table with nothing to NULL is read by COPY directly, which skips the executor and
+// costs production noticeably less CPU than COPY of a query.
 func (s *copySpec) sourceSQL() string {
+	if len(s.nulled) == 0 && s.table.kind != "p" {
+		return "COPY " + s.table.ident() + " (" + s.columnList() + ") TO STDOUT (" + s.format() + ")"
+	}
 	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + ") TO STDOUT (" + s.format() + ")"
 }
 
