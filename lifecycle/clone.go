@@ -212,7 +212,11 @@ func (s *Service) finish(ctx context.Context, r *row, state State, report *clone
 			data.ExportFile = exportFile(r)
 			detail = map[string]any{"verification": report.Verification, "snapshot_at": report.SnapshotAt, "rows": report.Rows}
 		}
-		id, err := appendAudit(ctx, tx, r.TicketID, Running, state, string(msg), 0, detail)
+		reason := "clone verified and committed"
+		if state == Failed {
+			reason = "clone failed; sandbox unchanged"
+		}
+		id, err := appendAudit(ctx, tx, r.TicketID, Running, state, reason, 0, detail)
 		if err != nil {
 			return err
 		}
