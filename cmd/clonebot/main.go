@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // tenants' time zones must resolve in a minimal container image too
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
