@@ -11,12 +11,10 @@ import (
 )
 
 func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, found := s.tickets[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	t := s.ticketLocked(w, r)
+	if t == nil {
 		return
 	}
 	items := make([]any, 0, len(t.comments))
@@ -27,12 +25,10 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListAudits(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, found := s.tickets[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	t := s.ticketLocked(w, r)
+	if t == nil {
 		return
 	}
 	items := make([]any, 0, len(t.audits))

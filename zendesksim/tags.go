@@ -16,12 +16,10 @@ const (
 )
 
 func (s *Server) handleGetTags(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, found := s.tickets[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	t := s.ticketLocked(w, r)
+	if t == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tags": slices.Clone(t.Tags)})
@@ -40,12 +38,10 @@ func (s *Server) handleTags(op tagOp) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "InvalidJSON", err.Error())
 			return
 		}
-		id, ok := pathID(r)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		t, found := s.tickets[id]
-		if !ok || !found {
-			writeChangeError(w, errNotFound)
+		t := s.ticketLocked(w, r)
+		if t == nil {
 			return
 		}
 		ch := change{actor: s.apiActorLocked(), via: "api", stamp: req.UpdatedStamp, safe: req.SafeUpdate}

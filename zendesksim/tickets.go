@@ -8,12 +8,10 @@ import (
 )
 
 func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, found := s.tickets[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	t := s.ticketLocked(w, r)
+	if t == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": s.ticketJSON(baseURL(r), t)})
@@ -48,12 +46,10 @@ func (s *Server) handleUpdateTicket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidJSON", err.Error())
 		return
 	}
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, found := s.tickets[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	t := s.ticketLocked(w, r)
+	if t == nil {
 		return
 	}
 	ch, err := s.changeFromUpdateLocked(req)
@@ -105,4 +101,16 @@ func (s *Server) changeFromUpdateLocked(req ticketUpdate) (change, error) {
 		ch.comment = ci
 	}
 	return ch, nil
+}
+
+// ticketLocked finds the ticket named in the request path; s.mu must be held. When
+// there is none it answers 404 itself and returns nil.
+func (s *Server) ticketLocked(w http.ResponseWriter, r *http.Request) *ticket {
+	id, ok := pathID(r)
+	t, found := s.tickets[id]
+	if !ok || !found {
+		writeChangeError(w, errNotFound)
+		return nil
+	}
+	return t
 }
