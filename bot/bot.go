@@ -92,12 +92,6 @@ func (b *Bot) assemble(opts Options) error {
 	return b.registerWebhook()
 }
 
-// Metrics exposes the bot's collectors, for tests.
-func (b *Bot) Metrics() *metrics.Metrics { return b.metrics }
-
-// Pool exposes the bot database pool, for tests and the demo.
-func (b *Bot) Pool() *pgxpool.Pool { return b.pool }
-
 func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.Tx], error) {
 	rescue := opts.RescueAfter
 	if rescue == 0 {

@@ -9,13 +9,12 @@ import (
 
 // Record is what the bot remembers of a request between ticket changes.
 type Record struct {
-	State               State
-	Fingerprint         string
-	FingerprintSince    time.Time
-	ApprovedFingerprint string
-	FailedAt            time.Time
-	RefusedApprovals    []time.Time
-	ProblemsKey         string // fingerprint of the last problems announced
+	State            State
+	Fingerprint      string
+	FingerprintSince time.Time
+	FailedAt         time.Time
+	RefusedApprovals []time.Time
+	ProblemsKey      string // fingerprint of the last problems announced
 }
 
 // Approval is the newest change of the approval tag found in the ticket's audits.

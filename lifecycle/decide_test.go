@@ -44,7 +44,6 @@ func TestDecideEveryState(t *testing.T) {
 
 	base := Record{Fingerprint: "fp1", FingerprintSince: t0}
 	rec := func(s State) Record { r := base; r.State = s; return r }
-	approvedRec := func(s State) Record { r := rec(s); r.ApprovedFingerprint = "fp1"; return r }
 
 	cases := []struct {
 		name string
@@ -78,14 +77,14 @@ func TestDecideEveryState(t *testing.T) {
 		{"awaiting closed", rec(AwaitingApproval), closed, Decision{Cancelled, ReasonCancelled, false}},
 		{"awaiting now invalid", rec(AwaitingApproval), problems, Decision{NeedsInfo, ReasonProblems, false}},
 		// approved / scheduled
-		{"scheduled stays while approved", approvedRec(Scheduled), agent, none},
-		{"scheduled request edited loses approval", approvedRec(Scheduled), changed, Decision{AwaitingApproval, ReasonChanged, false}},
-		{"scheduled approval withdrawn", approvedRec(Scheduled), valid(), Decision{AwaitingApproval, ReasonWithdrawn, false}},
-		{"scheduled held", approvedRec(Scheduled), hold, Decision{OnHold, ReasonHold, false}},
-		{"scheduled rejected", approvedRec(Scheduled), reject, Decision{Rejected, ReasonRejected, false}},
-		{"scheduled cancelled by closing", approvedRec(Scheduled), closed, Decision{Cancelled, ReasonCancelled, false}},
-		{"scheduled cancelled by removing the tag", approvedRec(Scheduled), untagged, Decision{Cancelled, ReasonCancelled, false}},
-		{"approved edited", approvedRec(Approved), changed, Decision{AwaitingApproval, ReasonChanged, false}},
+		{"scheduled stays while approved", rec(Scheduled), agent, none},
+		{"scheduled request edited loses approval", rec(Scheduled), changed, Decision{AwaitingApproval, ReasonChanged, false}},
+		{"scheduled approval withdrawn", rec(Scheduled), valid(), Decision{AwaitingApproval, ReasonWithdrawn, false}},
+		{"scheduled held", rec(Scheduled), hold, Decision{OnHold, ReasonHold, false}},
+		{"scheduled rejected", rec(Scheduled), reject, Decision{Rejected, ReasonRejected, false}},
+		{"scheduled cancelled by closing", rec(Scheduled), closed, Decision{Cancelled, ReasonCancelled, false}},
+		{"scheduled cancelled by removing the tag", rec(Scheduled), untagged, Decision{Cancelled, ReasonCancelled, false}},
+		{"approved edited", rec(Approved), changed, Decision{AwaitingApproval, ReasonChanged, false}},
 		// on_hold
 		{"hold stays", rec(OnHold), hold, none},
 		{"hold released, still approved", rec(OnHold), agent, Decision{Scheduled, ReasonApproved, true}},
@@ -97,8 +96,8 @@ func TestDecideEveryState(t *testing.T) {
 		{"cancelled stays", rec(Cancelled), closed, none},
 		{"cancelled re-requested", rec(Cancelled), valid(), Decision{AwaitingApproval, ReasonValid, false}},
 		// running and ready belong to the clone
-		{"running ignores edits", approvedRec(Running), changed, none},
-		{"running ignores closing", approvedRec(Running), closed, none},
+		{"running ignores edits", rec(Running), changed, none},
+		{"running ignores closing", rec(Running), closed, none},
 		{"ready is final", rec(Ready), agent, none},
 		{"ready ignores closing", rec(Ready), closed, none},
 		// failed: a retry needs a fresh approval

@@ -36,7 +36,7 @@ type row struct {
 func (r *row) record() Record {
 	return Record{
 		State: r.State, Fingerprint: r.Fingerprint, FingerprintSince: r.FingerprintSince,
-		ApprovedFingerprint: r.ApprovedFingerprint, FailedAt: r.FailedAt,
+		FailedAt:         r.FailedAt,
 		RefusedApprovals: r.RefusedApprovals, ProblemsKey: r.ProblemsKey,
 	}
 }

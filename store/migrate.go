@@ -65,31 +65,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// Pending reports whether migrations remain to be applied.
-func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return false, fmt.Errorf("river migrator: %w", err)
-	}
-	existing, err := migrator.ExistingVersions(ctx)
-	if err != nil {
-		return false, fmt.Errorf("river versions: %w", err)
-	}
-	if len(existing) < len(migrator.AllVersions()) {
-		return true, nil
-	}
-	provider, db, err := gooseProvider(pool)
-	if err != nil {
-		return false, err
-	}
-	defer db.Close()
-	current, target, err := provider.GetVersions(ctx)
-	if err != nil {
-		return false, fmt.Errorf("clonebot versions: %w", err)
-	}
-	return current < target, nil
-}
-
 func gooseProvider(pool *pgxpool.Pool) (*goose.Provider, interface{ Close() error }, error) {
 	db := stdlib.OpenDBFromPool(pool)
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, MigrationFiles(),
