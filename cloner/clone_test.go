@@ -48,8 +48,9 @@ func TestCloneFixture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("clone: %v", err)
 	}
-	if !rep.Verification.OK || rep.Verification.TablesChecked != 24 || rep.Verification.ForeignKeysValidated == 0 {
-		t.Errorf("verification: %+v", rep.Verification)
+	v := rep.Verification
+	if !v.OK || v.TablesChecked != 24 || v.ForeignKeysValidated == 0 || v.ForeignKeysNull != len(plan.NulledReferences) || v.NulledColumnsChecked != len(plan.NulledReferences) {
+		t.Errorf("verification: %+v, nulled references %v", v, plan.NulledReferences)
 	}
 	if strings.Join(phases, ",") != "preflight,export,wipe,rebuild,sequences,verify,commit,done" {
 		t.Errorf("phases: %v", phases)
@@ -121,6 +122,9 @@ func TestCloneFixture(t *testing.T) {
 		q = "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'"
 		if a, b := queryInt(t, prod, q), queryInt(t, sbx, q); a != b {
 			t.Errorf("constraints: production %d, sandbox %d", a, b)
+		}
+		if n := queryInt(t, sbx, "SELECT count(*) FROM pg_constraint WHERE NOT convalidated"); n != 0 {
+			t.Errorf("%d sandbox constraints are left NOT VALID", n)
 		}
 	})
 	t.Run("report and plan render", func(t *testing.T) {
@@ -196,6 +200,26 @@ func TestCloneRefusals(t *testing.T) {
 			sameFingerprint(t, "sandbox", before, fingerprint(t, e.sbx))
 		})
 	}
+}
+
+// A sandbox trigger that fires even during the load (ENABLE ALWAYS) and fills a
+// reference to an excluded table must fail the verification, naming the column.
+func TestVerificationCatchesValueInNulledColumn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	execSQL(t, e.sbx, `CREATE FUNCTION fill_creator() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.created_by := 424242; RETURN NEW; END $$;
+CREATE TRIGGER fill_creator BEFORE INSERT ON workflows FOR EACH ROW EXECUTE FUNCTION fill_creator();
+ALTER TABLE workflows ENABLE ALWAYS TRIGGER fill_creator`)
+	before := fingerprint(t, e.sbx)
+	rep, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
+	if err == nil || !strings.Contains(err.Error(), "public.workflows") || !strings.Contains(err.Error(), "hold a value in created_by") {
+		t.Fatalf("clone error %v, want a verification failure naming workflows.created_by", err)
+	}
+	if rep == nil || rep.Verification.OK {
+		t.Errorf("report: %+v", rep)
+	}
+	sameFingerprint(t, "sandbox", before, fingerprint(t, e.sbx))
 }
 
 func TestBeforeWipeFailureAborts(t *testing.T) {

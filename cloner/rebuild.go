@@ -3,6 +3,7 @@ package cloner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,11 +34,18 @@ func (d ddl) create(isIndex bool) string {
 
 // rebuild holds the cloned tables' indexes and constraints: foreign keys from or to
 // them, their key constraints (primary, unique, exclusion) and plain indexes.
+//
+// A foreign key from a cloned table to an excluded one whose columns the copy sets
+// to NULL is kept in place instead: every row satisfies it by construction, the
+// verification checks that the columns are NULL in every row, and re-adding it would
+// cost a scan of the table that can find nothing.
 type rebuild struct {
 	foreignKeys, keys, indexes []ddl
+	kept                       []ddl // foreign keys left in place, all their columns NULLed
 }
 
-const captureForeignKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid)
+const captureForeignKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid),
+       co.conrelid, co.confrelid = ANY($1::oid[]), ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k)
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype = 'f' AND co.conparentid = 0 AND (co.conrelid = ANY($1::oid[]) OR co.confrelid = ANY($1::oid[]))
 ORDER BY 1, 2, 3`
@@ -58,15 +66,32 @@ ORDER BY 1, 2, 3`
 // tables keep their indexes: their partitions' indexes are attached, not rebuilt.
 func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild, error) {
 	var oids []uint32
+	nulled := map[uint32][]string{}
 	for _, s := range specs {
 		if s.table.kind == "r" {
 			oids = append(oids, s.table.oid)
+			nulled[s.table.oid] = s.nulled
 		}
 	}
 	r := &rebuild{}
-	var err error
-	if r.foreignKeys, err = captureDDL(ctx, tx, captureForeignKeysSQL, oids); err != nil {
+	rows, err := tx.Query(ctx, captureForeignKeysSQL, oids)
+	if err != nil {
 		return nil, fmt.Errorf("capture foreign keys: %w", err)
+	}
+	fks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (foreignKeyDDL, error) {
+		var f foreignKeyDDL
+		err := row.Scan(&f.schema, &f.table, &f.name, &f.def, &f.tableOID, &f.toCloned, &f.columns)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("capture foreign keys: %w", err)
+	}
+	for _, f := range fks {
+		if !f.toCloned && allIn(f.columns, nulled[f.tableOID]) {
+			r.kept = append(r.kept, f.ddl)
+		} else {
+			r.foreignKeys = append(r.foreignKeys, f.ddl)
+		}
 	}
 	if r.keys, err = captureDDL(ctx, tx, captureKeysSQL, oids); err != nil {
 		return nil, fmt.Errorf("capture key constraints: %w", err)
@@ -75,6 +100,27 @@ func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild,
 		return nil, fmt.Errorf("capture indexes: %w", err)
 	}
 	return r, nil
+}
+
+// foreignKeyDDL is a captured foreign key with what decides whether it is kept.
+type foreignKeyDDL struct {
+	ddl
+	tableOID uint32   // the referencing table
+	toCloned bool     // the referenced table is a cloned one: its keys are rebuilt
+	columns  []string // the referencing columns
+}
+
+// allIn reports whether every one of cols is in set (and there is at least one).
+func allIn(cols, set []string) bool {
+	if len(cols) == 0 {
+		return false
+	}
+	for _, c := range cols {
+		if !slices.Contains(set, c) {
+			return false
+		}
+	}
+	return true
 }
 
 func captureDDL(ctx context.Context, tx pgx.Tx, sql string, oids []uint32) ([]ddl, error) {

@@ -72,9 +72,11 @@ type ExportSummary struct {
 // Verification is what the clone checked inside its transaction before commit.
 type Verification struct {
 	OK                   bool             `json:"ok"`
-	TablesChecked        int              `json:"tables_checked"`   // row count and checksum equal to production
-	ExcludedChecked      int              `json:"excluded_checked"` // excluded tables found empty
-	ForeignKeysValidated int              `json:"foreign_keys_validated"`
+	TablesChecked        int              `json:"tables_checked"`         // row count and checksum equal to production
+	ExcludedChecked      int              `json:"excluded_checked"`       // excluded tables found empty
+	ForeignKeysValidated int              `json:"foreign_keys_validated"` // re-added after the load, every row checked
+	ForeignKeysNull      int              `json:"foreign_keys_null"`      // to excluded tables, kept: their columns checked NULL in every row
+	NulledColumnsChecked int              `json:"nulled_columns_checked"` // references to excluded rows found NULL in every row
 	Sequences            []SequenceReport `json:"sequences"`
 	Failures             []string         `json:"failures,omitempty"`
 }

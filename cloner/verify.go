@@ -14,8 +14,9 @@ import (
 // Order-independent, computed in SQL on both sides with the same expressions,
 // nothing streamed.
 type Checksum struct {
-	Rows int64  `json:"rows"`
-	Sum  string `json:"sum"`
+	Rows   int64  `json:"rows"`
+	Sum    string `json:"sum"`
+	filled int64  // sandbox rows with a value in a column the copy set to NULL
 }
 
 // textSettings make row text identical on both servers whatever their defaults.
@@ -36,7 +37,9 @@ func applySettings(ctx context.Context, tx pgx.Tx, settings []string) error {
 	return nil
 }
 
-func checksumSQL(s *copySpec, exprs []string) string {
+// checksumSQL sums the rows of exprs. On the sandbox (nonNull set) it also counts
+// the rows where a column the copy set to NULL holds a value, in the same scan.
+func checksumSQL(s *copySpec, exprs []string, nonNull []string) string {
 	hashed := make([]string, len(exprs))
 	for i, e := range exprs {
 		hashed[i] = e
@@ -44,21 +47,41 @@ func checksumSQL(s *copySpec, exprs []string) string {
 			hashed[i] = "(" + e + ")::text"
 		}
 	}
-	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0) FROM (SELECT hash_record_extended(ROW(" +
-		strings.Join(hashed, ", ") + "), 0) AS h FROM " + s.from() + ") s"
+	filled := "0"
+	if len(nonNull) > 0 {
+		conds := make([]string, len(nonNull))
+		for i, c := range nonNull {
+			conds[i] = col(c) + " IS NOT NULL"
+		}
+		filled = "count(*) FILTER (WHERE " + strings.Join(conds, " OR ") + ")"
+	}
+	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0), " + filled +
+		" FROM (SELECT hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0) AS h" + nulledColumns(nonNull) + " FROM " + s.from() + ") s"
 }
 
+// nulledColumns carries the checked columns out of the hashing subquery.
+func nulledColumns(cols []string) string {
+	var b strings.Builder
+	for _, c := range cols {
+		b.WriteString(", " + col(c))
+	}
+	return b.String()
+}
+
+// checksum sums a cloned table: on production with the copy's source expressions;
+// on the sandbox with its columns, counting in Filled the rows where a column that
+// the copy set to NULL holds a value.
 func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Checksum, error) {
-	exprs := s.source
+	exprs, nonNull := s.source, []string(nil)
 	if !production {
-		exprs = make([]string, len(s.columns))
+		exprs, nonNull = make([]string, len(s.columns)), s.nulled
 		for i, c := range s.columns {
 			exprs[i] = col(c)
 		}
 	}
 	var sum Checksum
 	var hi, lo int64
-	if err := q.QueryRow(ctx, checksumSQL(s, exprs)).Scan(&sum.Rows, &hi, &lo); err != nil {
+	if err := q.QueryRow(ctx, checksumSQL(s, exprs, nonNull)).Scan(&sum.Rows, &hi, &lo, &sum.filled); err != nil {
 		return sum, fmt.Errorf("checksum table %s: %w", s.table.name, err)
 	}
 	sum.Sum = fmt.Sprintf("%016x%016x", uint64(hi), uint64(lo))

@@ -260,7 +260,7 @@ func readyView(r *cloner.Report, loc *time.Location) *ReadyView {
 		SnapshotAt:         r.SnapshotAt.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST"),
 		Duration:           (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
 		ExcludedChecked:    r.Verification.ExcludedChecked,
-		ForeignKeys:        r.Verification.ForeignKeysValidated,
+		ForeignKeys:        r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
 		Integrations:       r.Integrations,
 		DependentWorkflows: r.DependentWorkflows,
 	}

@@ -64,7 +64,7 @@ type ReadyView struct {
 	Cloned             []CategoryCount
 	Tables             []TableCheck
 	ExcludedChecked    int // excluded tables verified empty
-	ForeignKeys        int // foreign keys validated after the load
+	ForeignKeys        int // foreign keys validated after the load, or kept with their columns checked NULL
 	Integrations       []cloner.Integration
 	DependentWorkflows []cloner.DependentWorkflow
 }
