@@ -242,7 +242,7 @@ func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) err
 	if prod.err != nil {
 		return prod.err
 	}
-	r.report.Integrations, r.report.DependentWorkflows = r.plan.Integrations, r.plan.DependentWorkflows
+	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
 	for i := range r.plan.copies {
 		s, got := &r.plan.copies[i], got[i]
 		want := prod.sums[s.table.name]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -199,6 +200,46 @@ func TestCloneRefusals(t *testing.T) {
 			}
 			sameFingerprint(t, "sandbox", before, fingerprint(t, e.sbx))
 		})
+	}
+}
+
+// The plan names the first MaxListedWorkflows dependent workflows by name, and
+// counts them all.
+func TestDependentWorkflowsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	before, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.DependentWorkflowCount != len(before.DependentWorkflows) || before.DependentWorkflowCount == 0 {
+		t.Fatalf("small fixture: count %d, listed %d", before.DependentWorkflowCount, len(before.DependentWorkflows))
+	}
+	extra := MaxListedWorkflows + 50
+	execSQL(t, e.prod, fmt.Sprintf(`WITH w AS (
+  INSERT INTO workflows (key, name, status, trigger_event)
+  SELECT 'bulk-' || g, 'AAA bulk ' || lpad(g::text, 4, '0'), 'active', 'x' FROM generate_series(1, %d) g RETURNING id)
+INSERT INTO workflow_steps (workflow_id, position, action, integration_id)
+SELECT w.id, p, 'call', (SELECT min(id) FROM integrations) FROM w, generate_series(1, 2) p`, extra))
+	after, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.DependentWorkflowCount != before.DependentWorkflowCount+extra || len(after.DependentWorkflows) != MaxListedWorkflows {
+		t.Errorf("count %d (want %d), listed %d (want %d)", after.DependentWorkflowCount, before.DependentWorkflowCount+extra, len(after.DependentWorkflows), MaxListedWorkflows)
+	}
+	if first := after.DependentWorkflows[0]; first.Workflow != "AAA bulk 0001" || len(first.Integrations) != 1 {
+		t.Errorf("first listed: %+v, want AAA bulk 0001 with one integration", first)
+	}
+	var b bytes.Buffer
+	if err := WritePlan(&b, after); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("reinstalled: %d\n", after.DependentWorkflowCount)
+	more := fmt.Sprintf("... and %d more", after.DependentWorkflowCount-listLimit)
+	if !strings.Contains(b.String(), want) || !strings.Contains(b.String(), more) {
+		t.Errorf("plan output lacks %q or %q:\n%s", want, more, b.String())
 	}
 }
 

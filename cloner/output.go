@@ -38,8 +38,8 @@ func WritePlan(w io.Writer, p *Plan) error {
 		}
 		tw.Flush()
 	}
-	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows)
-	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows)
+	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount)
+	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows, len(p.SandboxOnlyWorkflows))
 	return ew.err
 }
 
@@ -73,8 +73,8 @@ func WriteReport(w io.Writer, r *Report) error {
 	for _, f := range v.Failures {
 		ew.printf("  failure: %s\n", f)
 	}
-	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows)
-	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%d bytes of JSON)", r.Export.JSONBytes), r.Export.Workflows)
+	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount)
+	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%d bytes of JSON)", r.Export.JSONBytes), r.Export.Workflows, len(r.Export.Workflows))
 	return ew.err
 }
 
@@ -88,9 +88,9 @@ func countMatches(ts []TableReport) int {
 	return n
 }
 
-func writeWork(ew *errWriter, nulled, scrubbed []string, ins []Integration, deps []DependentWorkflow) {
-	list(ew, "References to excluded rows set to NULL", nulled)
-	list(ew, "Scrubbed columns (never read from production)", scrubbed)
+func writeWork(ew *errWriter, nulled, scrubbed []string, ins []Integration, deps []DependentWorkflow, depCount int) {
+	list(ew, "References to excluded rows set to NULL", nulled, len(nulled))
+	list(ew, "Scrubbed columns (never read from production)", scrubbed, len(scrubbed))
 	names := make([]string, len(ins))
 	for i, in := range ins {
 		names[i] = in.Label
@@ -98,25 +98,28 @@ func writeWork(ew *errWriter, nulled, scrubbed []string, ins []Integration, deps
 			names[i] += " (" + in.Kind + ")"
 		}
 	}
-	list(ew, "Integrations to reinstall in the sandbox", names)
+	list(ew, "Integrations to reinstall in the sandbox", names, len(names))
 	wf := make([]string, len(deps))
 	for i, d := range deps {
 		wf[i] = d.Workflow + ": needs " + strings.Join(d.Integrations, ", ")
 	}
-	list(ew, "Workflows that will fail until their integrations are reinstalled", wf)
+	list(ew, "Workflows that will fail until their integrations are reinstalled", wf, max(depCount, len(wf)))
 }
 
-// listLimit keeps long lists readable; the JSON report has them all.
+// listLimit keeps long lists readable; the JSON report has more.
 const listLimit = 25
 
-func list(ew *errWriter, title string, items []string) {
-	ew.printf("\n%s: %d\n", title, len(items))
+// list prints the first items of a list of total.
+func list(ew *errWriter, title string, items []string, total int) {
+	ew.printf("\n%s: %d\n", title, total)
 	for i, it := range items {
 		if i == listLimit {
-			ew.printf("  ... and %d more\n", len(items)-listLimit)
 			break
 		}
 		ew.printf("  - %s\n", it)
+	}
+	if shown := min(len(items), listLimit); total > shown {
+		ew.printf("  ... and %d more\n", total-shown)
 	}
 }
 

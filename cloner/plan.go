@@ -33,8 +33,9 @@ type Plan struct {
 	// credentials for (names and kinds only).
 	Integrations []Integration `json:"integrations"`
 	// DependentWorkflows will fail in the sandbox until their integrations are
-	// reinstalled.
-	DependentWorkflows []DependentWorkflow `json:"dependent_workflows"`
+	// reinstalled: the first MaxListedWorkflows by name, of DependentWorkflowCount.
+	DependentWorkflows     []DependentWorkflow `json:"dependent_workflows"`
+	DependentWorkflowCount int                 `json:"dependent_workflow_count"`
 	// SandboxOnlyWorkflows are in the sandbox but not in production (by natural
 	// key); the clone exports them before the wipe.
 	SandboxOnlyWorkflows []string `json:"sandbox_only_workflows"`

@@ -25,10 +25,11 @@ type Report struct {
 	NulledReferences []string `json:"nulled_references"`
 	Scrubbed         []string `json:"scrubbed"`
 	// Integrations to reinstall in the sandbox, and the workflows that fail until then.
-	Integrations       []Integration       `json:"integrations"`
-	DependentWorkflows []DependentWorkflow `json:"dependent_workflows"`
-	Export             ExportSummary       `json:"export"`
-	Verification       Verification        `json:"verification"`
+	Integrations           []Integration       `json:"integrations"`
+	DependentWorkflows     []DependentWorkflow `json:"dependent_workflows"` // the first MaxListedWorkflows by name
+	DependentWorkflowCount int                 `json:"dependent_workflow_count"`
+	Export                 ExportSummary       `json:"export"`
+	Verification           Verification        `json:"verification"`
 }
 
 // Phase is the wall time of one step of the clone.
@@ -83,7 +84,7 @@ type Verification struct {
 
 func (r *Report) fromPlan(p *Plan) {
 	r.NulledReferences, r.Scrubbed = p.NulledReferences, p.Scrubbed
-	r.Integrations, r.DependentWorkflows = p.Integrations, p.DependentWorkflows
+	r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount = p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount
 	r.Categories = r.Categories[:0]
 	for _, c := range p.Categories {
 		r.Categories = append(r.Categories, CategoryReport{Name: c.Name, Cloned: c.Cloned, Tables: len(c.Tables), WipedRows: c.SandboxRows})

@@ -3,6 +3,7 @@ package cloner
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -142,6 +143,14 @@ func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat
 	return rows.Err()
 }
 
+// MaxListedWorkflows bounds the dependent workflows a plan or report names, so
+// that memory and the stored report stay small whatever production holds; the
+// count is always complete.
+const MaxListedWorkflows = 200
+
+// listDependentWorkflows finds, in one query over every step table, the workflows
+// with a step that calls an integration: their count, and the first ones by name
+// with the integrations they call.
 func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Plan, cat *catalog) error {
 	w, in := c.manifest.Workflows, c.manifest.Integrations
 	if w == nil || in == nil {
@@ -152,48 +161,38 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if wt == nil || it == nil || len(wt.pk) != 1 || len(it.pk) != 1 {
 		return nil
 	}
-	found := map[string][]string{}
-	var order []string
+	var parts []string
 	for _, s := range w.Steps {
 		st := needColumns(cat, s.Table, s.Workflow, s.Integration)
 		if st == nil || s.Integration == "" {
 			continue
 		}
-		q := fmt.Sprintf(`SELECT w.%s::text, i.%s::text FROM %s w JOIN %s s ON s.%s = w.%s JOIN %s i ON i.%s = s.%s GROUP BY 1, 2 ORDER BY 1, 2`,
-			col(w.Name), col(in.Label), wt.ident(), st.ident(), col(s.Workflow), col(wt.pk[0]), it.ident(), col(it.pk[0]), col(s.Integration))
-		rows, err := src.Query(ctx, q)
-		if err != nil {
-			return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
-		}
-		for rows.Next() {
-			var name, label string
-			if err := rows.Scan(&name, &label); err != nil {
-				rows.Close()
-				return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
-			}
-			if _, ok := found[name]; !ok {
-				order = append(order, name)
-			}
-			found[name] = appendUnique(found[name], label)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("find workflows of %s that call integrations: %w", st.name, err)
-		}
+		parts = append(parts, fmt.Sprintf(`SELECT coalesce(w.%s::text, '(no name)') AS name, coalesce(i.%s::text, '(no label)') AS label FROM %s w JOIN %s s ON s.%s = w.%s JOIN %s i ON i.%s = s.%s`,
+			col(w.Name), col(in.Label), wt.ident(), st.ident(), col(s.Workflow), col(wt.pk[0]), it.ident(), col(it.pk[0]), col(s.Integration)))
 	}
-	for _, name := range order {
-		p.DependentWorkflows = append(p.DependentWorkflows, DependentWorkflow{Workflow: name, Integrations: found[name]})
+	if len(parts) == 0 {
+		return nil
+	}
+	q := "SELECT name, array_agg(DISTINCT label ORDER BY label), count(*) OVER () FROM (" + strings.Join(parts, " UNION ALL ") +
+		") d GROUP BY name ORDER BY name LIMIT " + strconv.Itoa(MaxListedWorkflows)
+	rows, err := src.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("find workflows that call integrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d DependentWorkflow
+		var total int64
+		if err := rows.Scan(&d.Workflow, &d.Integrations, &total); err != nil {
+			return fmt.Errorf("find workflows that call integrations: %w", err)
+		}
+		p.DependentWorkflows = append(p.DependentWorkflows, d)
+		p.DependentWorkflowCount = int(total)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find workflows that call integrations: %w", err)
 	}
 	return nil
-}
-
-func appendUnique(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }
 
 // keyExpr is the text of a workflow's natural key, comparable across instances

@@ -257,12 +257,13 @@ func saveOutcome(ctx context.Context, tx pgx.Tx, ticketID int64, report *cloner.
 // readyView picks what the ready notice shows from a report.
 func readyView(r *cloner.Report, loc *time.Location) *ReadyView {
 	v := &ReadyView{
-		SnapshotAt:         r.SnapshotAt.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST"),
-		Duration:           (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
-		ExcludedChecked:    r.Verification.ExcludedChecked,
-		ForeignKeys:        r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
-		Integrations:       r.Integrations,
-		DependentWorkflows: r.DependentWorkflows,
+		SnapshotAt:             r.SnapshotAt.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST"),
+		Duration:               (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
+		ExcludedChecked:        r.Verification.ExcludedChecked,
+		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
+		Integrations:           r.Integrations,
+		DependentWorkflows:     r.DependentWorkflows,
+		DependentWorkflowCount: max(r.DependentWorkflowCount, len(r.DependentWorkflows)),
 	}
 	for _, c := range r.Categories {
 		if c.Cloned {

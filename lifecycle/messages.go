@@ -59,14 +59,15 @@ type MessageData struct {
 
 // ReadyView is the part of a clone report the ready notice shows.
 type ReadyView struct {
-	SnapshotAt         string
-	Duration           string
-	Cloned             []CategoryCount
-	Tables             []TableCheck
-	ExcludedChecked    int // excluded tables verified empty
-	ForeignKeys        int // foreign keys validated after the load, or kept with their columns checked NULL
-	Integrations       []cloner.Integration
-	DependentWorkflows []cloner.DependentWorkflow
+	SnapshotAt             string
+	Duration               string
+	Cloned                 []CategoryCount
+	Tables                 []TableCheck
+	ExcludedChecked        int // excluded tables verified empty
+	ForeignKeys            int // foreign keys validated after the load, or kept with their columns checked NULL
+	Integrations           []cloner.Integration
+	DependentWorkflows     []cloner.DependentWorkflow // the first ones by name
+	DependentWorkflowCount int                        // all of them
 }
 
 // CategoryCount is the rows copied for one category.
@@ -98,6 +99,7 @@ func NewMessenger() (*Messenger, error) {
 		"firstWF":  firstWorkflows,
 		"firstStr": firstStrings,
 		"moreThan": func(n, limit int) int { return max(n-limit, 0) },
+		"max":      func(a, b int) int { return max(a, b) },
 	}).ParseFS(messageFiles, "messages/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse message templates: %w", err)

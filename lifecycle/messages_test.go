@@ -32,11 +32,12 @@ func sampleData() MessageData {
 				{Name: "workflows", Cloned: true, Rows: 64, Bytes: 81920, SandboxRows: 70},
 				{Name: "customer_data", Cloned: false, SandboxRows: 12},
 			},
-			NulledReferences:     []string{"public.workflows.created_by -> public.users"},
-			Scrubbed:             []string{"public.tenant_settings.webhook_signing_key"},
-			Integrations:         []cloner.Integration{{Label: "Stripe", Kind: "billing"}, {Label: "Calix SMx", Kind: "provisioning"}},
-			DependentWorkflows:   []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
-			SandboxOnlyWorkflows: []string{"Draft: new onboarding"},
+			NulledReferences:       []string{"public.workflows.created_by -> public.users"},
+			Scrubbed:               []string{"public.tenant_settings.webhook_signing_key"},
+			Integrations:           []cloner.Integration{{Label: "Stripe", Kind: "billing"}, {Label: "Calix SMx", Kind: "provisioning"}},
+			DependentWorkflows:     []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
+			DependentWorkflowCount: 1,
+			SandboxOnlyWorkflows:   []string{"Draft: new onboarding"},
 		},
 		PlanProblems: []string{"table public.promo_codes is not classified in the manifest"},
 		Tags:         config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
@@ -51,9 +52,10 @@ func sampleData() MessageData {
 				{Table: "public.plans", Rows: 1520, Checksum: cloner.Checksum{Rows: 1520, Sum: "9f2c41d07a1be3c2"}},
 				{Table: "public.workflows", Rows: 64, Checksum: cloner.Checksum{Rows: 64, Sum: "03bb7d9e21f0aa4c"}},
 			},
-			Integrations:       []cloner.Integration{{Label: "Stripe", Kind: "billing"}},
-			DependentWorkflows: []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
-			Verification:       cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9},
+			Integrations:           []cloner.Integration{{Label: "Stripe", Kind: "billing"}},
+			DependentWorkflows:     []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
+			DependentWorkflowCount: 1,
+			Verification:           cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9},
 		}, mustLoc("America/Toronto")),
 		Error:   "copy table public.plans: connection reset by peer",
 		Attempt: 1,
@@ -136,11 +138,29 @@ func TestLongListsAreCut(t *testing.T) {
 	for i := range 20 {
 		d.Ready.DependentWorkflows = append(d.Ready.DependentWorkflows, cloner.DependentWorkflow{Workflow: "wf" + string(rune('a'+i)), Integrations: []string{"Stripe"}})
 	}
+	d.Ready.DependentWorkflowCount = 20
 	public, _, err := m.Render(MsgReady, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Count(public, "(uses Stripe)") != listLimit || !strings.Contains(public, "and 5 more") {
 		t.Errorf("20 workflows should show %d and 'and 5 more':\n%s", listLimit, public)
+	}
+	// A report names the first workflows only; the count covers them all.
+	d.Ready.DependentWorkflowCount = 4000
+	public, _, err = m.Render(MsgReady, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(public, "(uses Stripe)") != listLimit || !strings.Contains(public, "and 3985 more") {
+		t.Errorf("4000 workflows, 20 named, should show %d and 'and 3985 more':\n%s", listLimit, public)
+	}
+	d.Plan.DependentWorkflows, d.Plan.DependentWorkflowCount = d.Ready.DependentWorkflows, 4000
+	_, internal, err := m.Render(MsgAwaitingApproval, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(internal, "and 3985 more") {
+		t.Errorf("plan of 4000 workflows should end 'and 3985 more':\n%s", internal)
 	}
 }
