@@ -1,6 +1,7 @@
 package opstest
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -56,6 +57,12 @@ func TestTwoReplicasEveryWebhookTwiceOneClone(t *testing.T) {
 	}
 
 	// Every webhook reached both replicas twice; each replica answered each one.
+	// The last ones (Zendesk's events for the ready notice) may still be in flight.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.sim.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
 	hooks := w.sim.Webhooks()
 	byStatus := map[int]int{}
 	for _, h := range hooks {
