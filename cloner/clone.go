@@ -77,7 +77,7 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	}
 	defer snap.close(context.WithoutCancel(ctx))
 	r.report.SnapshotAt = snap.at
-	if err := r.c.preflight(ctx, snap.tx, tx, p, false); err != nil {
+	if err := r.c.preflight(ctx, snap.tx, tx, p, estimates); err != nil {
 		return err
 	}
 	r.plan = p

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,11 @@ func TestCloneFixture(t *testing.T) {
 	plan, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
 	if err != nil || !plan.OK() {
 		t.Fatalf("plan: %v %v", err, plan.Problems)
+	}
+	// Check reads no rows: nothing counted, nothing listed.
+	checked, err := e.cloner.Check(ctx, "acme-prod", "acme-sandbox")
+	if err != nil || !checked.OK() || len(checked.Categories) != 0 || checked.DependentWorkflowCount != 0 || len(checked.SandboxOnlyWorkflows) != 0 {
+		t.Errorf("check: %v %+v", err, checked)
 	}
 	if len(plan.SandboxOnlyWorkflows) != 3 || len(plan.Integrations) != 6 || len(plan.DependentWorkflows) == 0 {
 		t.Errorf("plan: sandbox-only %v, integrations %v, dependent %d", plan.SandboxOnlyWorkflows, plan.Integrations, len(plan.DependentWorkflows))
@@ -193,6 +199,10 @@ func TestCloneRefusals(t *testing.T) {
 			}
 			if plan.OK() || !strings.Contains(strings.Join(plan.Problems, "\n"), tc.wantInPlan) {
 				t.Errorf("plan problems %q, want one with %q", plan.Problems, tc.wantInPlan)
+			}
+			checked, err := e.cloner.Check(context.Background(), from, to)
+			if err != nil || !slices.Equal(checked.Problems, plan.Problems) {
+				t.Errorf("check: %v, problems %q, want the plan's %q", err, checked.Problems, plan.Problems)
 			}
 			_, err = e.cloner.Clone(context.Background(), from, to, Options{})
 			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.wantInPlan) {

@@ -79,9 +79,30 @@ type DependentWorkflow struct {
 	Integrations []string `json:"integrations"`
 }
 
-// Plan runs the preflight read-only. The error is for infrastructure failures only;
-// refusals are in Plan.Problems.
+// Plan runs the preflight read-only, with exact row counts. The error is for
+// infrastructure failures only; refusals are in Plan.Problems.
 func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
+	return c.plan(ctx, from, to, exactCounts)
+}
+
+// Check runs the preflight's checks only: the pair of instances, the
+// classification of every table, the schemas and the references to excluded
+// tables. It reads the catalogs and no row, so that it can run on every ticket
+// event without loading production; its plan has Problems and nothing to show.
+func (c *Cloner) Check(ctx context.Context, from, to string) (*Plan, error) {
+	return c.plan(ctx, from, to, checksOnly)
+}
+
+// planDepth is how much of the preflight runs.
+type planDepth int
+
+const (
+	checksOnly  planDepth = iota // problems only: catalogs, no rows read
+	estimates                    // production rows from planner statistics (inside a clone)
+	exactCounts                  // every row counted
+)
+
+func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*Plan, error) {
 	src, dst, problems := c.checkPair(from, to)
 	p := &Plan{From: from, To: to, Tenant: src.Tenant, Problems: problems}
 	if len(problems) > 0 {
@@ -107,8 +128,11 @@ func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
 		return nil, fmt.Errorf("begin sandbox read: %w", err)
 	}
 	defer dstTx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
-	if err := c.preflight(ctx, srcTx, dstTx, p, true); err != nil {
+	if err := c.preflight(ctx, srcTx, dstTx, p, depth); err != nil {
 		return nil, err
+	}
+	if depth == checksOnly {
+		return p, nil
 	}
 	if err := c.describeIntegrations(ctx, srcTx, p); err != nil {
 		return nil, err
@@ -135,8 +159,8 @@ func connect(ctx context.Context, in Instance, p *Plan) (*pgx.Conn, error) {
 }
 
 // preflight fills p from the production snapshot src and the sandbox dst.
-func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, exact bool) error {
-	p.Estimated = !exact
+func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, depth planDepth) error {
+	p.Estimated = depth == estimates
 	srcCat, err := readCatalog(ctx, src)
 	if err != nil {
 		return fmt.Errorf("production %s: %w", p.From, err)
@@ -155,7 +179,10 @@ func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, exact
 	c.checkManifestColumns(p, srcCat, "production "+p.From)
 	c.checkManifestColumns(p, dstCat, "sandbox "+p.To)
 	c.buildCopies(p, srcCat, dstCat)
-	if err := c.count(ctx, src, dst, p, srcCat, dstCat, exact); err != nil {
+	if depth == checksOnly {
+		return nil
+	}
+	if err := c.count(ctx, src, dst, p, srcCat, dstCat, depth == exactCounts); err != nil {
 		return err
 	}
 	p.srcCat = srcCat

@@ -102,6 +102,20 @@ func TestStoryFromRequestToReadyNotice(t *testing.T) {
 		t.Errorf("status tags = %v, want only clone_status_ready", got)
 	}
 	comments := e.Sim.Comments(id)
+	// The agents' note of a valid request shows the counted plan: syncs only check
+	// the instances, and the move to awaiting approval plans in full.
+	var plan string
+	for _, c := range comments {
+		if !c.Public && strings.HasPrefix(c.Body, "Preflight plan:") {
+			plan = c.Body
+			break
+		}
+	}
+	for _, re := range []string{`Configuration to copy:\n- Product catalog [^\n]*: [1-9][0-9,]* rows`, "Stripe billing", `Workflows that will fail until then:\n- Workflow `, "Sandbox draft"} {
+		if !regexp.MustCompile(re).MatchString(plan) {
+			t.Errorf("the awaiting-approval note lacks %q:\n%s", re, plan)
+		}
+	}
 	ready := comments[len(comments)-2]
 	for _, s := range []string{"acme-prod", "acme-sandbox", "Stripe billing", "dana@acme-fiber.example", "Create test data", "What was not cloned"} {
 		if !strings.Contains(ready.Body, s) || !ready.Public {

@@ -25,8 +25,9 @@ type Zendesk interface {
 	Announce(ctx context.Context, ticketID int64, a notifier.Announcement) error
 }
 
-// Cloner plans and runs clones.
+// Cloner checks, plans and runs clones.
 type Cloner interface {
+	Check(ctx context.Context, from, to string) (*cloner.Plan, error)
 	Plan(ctx context.Context, from, to string) (*cloner.Plan, error)
 	Clone(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
 }

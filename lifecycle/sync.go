@@ -46,8 +46,21 @@ func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
 	if err != nil {
 		return zendeskJobError(err)
 	}
+	err = s.apply(ctx, log, t, snap)
+	if !errors.Is(err, errNeedPlan) {
+		return err
+	}
+	// The request becomes valid: its announcement shows the whole plan.
+	if snap.plan, err = s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox); err != nil {
+		return zendeskJobError(fmt.Errorf("%w %s -> %s: %w", errPreflight, snap.Request.Production, snap.Request.Sandbox, err))
+	}
+	snap.PlanProblems = snap.plan.Problems
 	return s.apply(ctx, log, t, snap)
 }
+
+// errNeedPlan stops a sync whose decision announces the plan, which the snapshot
+// only checked: the sync plans in full, outside the transaction, and applies again.
+var errNeedPlan = errors.New("the announcement needs the full plan")
 
 // readTicket fetches and decodes a ticket. A deleted ticket reads as a closed,
 // untagged one, which cancels a pending request.
@@ -94,12 +107,13 @@ func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (S
 	if snap.Request == nil || snap.Hold || snap.Reject {
 		return snap, nil
 	}
-	plan, err := s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox)
+	// Checks only (catalogs, no rows): a sync runs on every ticket event, and only
+	// the move to awaiting approval shows the counted plan (see errNeedPlan).
+	checked, err := s.cfg.Cloner.Check(ctx, snap.Request.Production, snap.Request.Sandbox)
 	if err != nil {
 		return snap, fmt.Errorf("%w %s -> %s: %w", errPreflight, snap.Request.Production, snap.Request.Sandbox, err)
 	}
-	snap.plan = plan
-	snap.PlanProblems = plan.Problems
+	snap.PlanProblems = checked.Problems
 	if t.HasTag(tags.Approve) {
 		if snap.Approval, err = s.approval(ctx, t.ID, tags.Approve); err != nil {
 			return snap, err
@@ -150,6 +164,9 @@ func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket,
 			return nil
 		}
 		d := Decide(r.record(), snap)
+		if messageFor[d.Reason] == MsgAwaitingApproval && snap.plan == nil {
+			return errNeedPlan
+		}
 		s.remember(r, snap, t)
 		if d.Reason == ReasonNone {
 			log.WithField("state", r.State).Info("ticket synced; no change")
