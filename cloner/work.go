@@ -3,7 +3,6 @@ package cloner
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -161,20 +160,27 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if wt == nil || it == nil || len(wt.pk) != 1 || len(it.pk) != 1 {
 		return nil
 	}
+	// Steps are reduced to (workflow, integration) pairs before anything is joined
+	// by name; the integrations, a handful of rows, are read once into an array
+	// (a join there leads the planner into an index scan of every step).
 	var parts []string
 	for _, s := range w.Steps {
 		st := needColumns(cat, s.Table, s.Workflow, s.Integration)
 		if st == nil || s.Integration == "" {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf(`SELECT coalesce(w.%s::text, '(no name)') AS name, coalesce(i.%s::text, '(no label)') AS label FROM %s w JOIN %s s ON s.%s = w.%s JOIN %s i ON i.%s = s.%s`,
-			col(w.Name), col(in.Label), wt.ident(), st.ident(), col(s.Workflow), col(wt.pk[0]), it.ident(), col(it.pk[0]), col(s.Integration)))
+		parts = append(parts, fmt.Sprintf(`SELECT s.%s AS wid, s.%s AS iid FROM %s s WHERE s.%s = ANY(ARRAY(SELECT i.%s FROM %s i))`,
+			col(s.Workflow), col(s.Integration), st.ident(), col(s.Integration), col(it.pk[0]), it.ident()))
 	}
 	if len(parts) == 0 {
 		return nil
 	}
-	q := "SELECT name, array_agg(DISTINCT label ORDER BY label), count(*) OVER () FROM (" + strings.Join(parts, " UNION ALL ") +
-		") d GROUP BY name ORDER BY name LIMIT " + strconv.Itoa(MaxListedWorkflows)
+	q := fmt.Sprintf(`SELECT coalesce(w.%s::text, '(no name)'),
+  ARRAY(SELECT coalesce(i.%s::text, '(no label)') FROM %s i WHERE i.%s = ANY(g.iids) ORDER BY 1),
+  count(*) OVER ()
+FROM (SELECT d.wid, array_agg(DISTINCT d.iid) AS iids FROM (%s) d GROUP BY d.wid) g JOIN %s w ON w.%s = g.wid
+ORDER BY 1, g.wid LIMIT %d`,
+		col(w.Name), col(in.Label), it.ident(), col(it.pk[0]), strings.Join(parts, " UNION ALL "), wt.ident(), col(wt.pk[0]), MaxListedWorkflows)
 	rows, err := src.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("find workflows that call integrations: %w", err)
