@@ -22,10 +22,13 @@ CREATE TABLE shop.product_notes (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sku text NOT NULL REFERENCES shop.products (sku),
   body text, author_id int REFERENCES shop.staff (id), upper_body text GENERATED ALWAYS AS (upper(body)) STORED);
 CREATE INDEX product_notes_sku ON shop.product_notes (sku);
-CREATE TABLE shop.orders (id serial PRIMARY KEY, sku text NOT NULL REFERENCES shop.products (sku), customer text NOT NULL);`
+CREATE TABLE shop.orders (id serial PRIMARY KEY, sku text NOT NULL REFERENCES shop.products (sku), customer text NOT NULL);
+CREATE SEQUENCE shop.media_ids;
+CREATE TABLE shop.product_docs (id bigint PRIMARY KEY DEFAULT nextval('shop.media_ids'), sku text NOT NULL REFERENCES shop.products (sku), url text);
+CREATE TABLE shop.product_images (id integer PRIMARY KEY DEFAULT nextval('shop.media_ids'), sku text NOT NULL REFERENCES shop.products (sku), url text);`
 
 const shopManifest = `cloned:
-  products: [shop.products, shop.product_notes]
+  products: [shop.products, shop.product_notes, shop.product_docs, shop.product_images]
 excluded:
   people: [shop.staff]
   sales: [shop.orders]
@@ -46,7 +49,9 @@ func TestCloneGenericSchema(t *testing.T) {
 INSERT INTO shop.products SELECT 'SKU' || i, 'Product ' || i, i * 1.5, ARRAY['a', 'b' || i], jsonb_build_object('i', i),
   ARRAY['red', 'blue']::shop.colour[], json_build_object('j', i), 'sk_supplier_' || i, 1 + i % 2 FROM generate_series(1, 500) i;
 INSERT INTO shop.product_notes (sku, body, author_id) SELECT 'SKU' || (1 + i % 500), 'note ' || i, 1 FROM generate_series(1, 1000) i;
-INSERT INTO shop.orders (sku, customer) SELECT 'SKU' || (1 + i % 500), 'customer ' || i FROM generate_series(1, 300) i;`)
+INSERT INTO shop.orders (sku, customer) SELECT 'SKU' || (1 + i % 500), 'customer ' || i FROM generate_series(1, 300) i;
+INSERT INTO shop.product_docs (sku, url) SELECT 'SKU' || i, 'doc' FROM generate_series(1, 40) i;
+INSERT INTO shop.product_images (sku, url) SELECT 'SKU' || i, 'img' FROM generate_series(1, 60) i;`)
 	execSQL(t, sbx, `INSERT INTO shop.staff (name) VALUES ('Tester');
 INSERT INTO shop.products (sku, title, price) VALUES ('OLD', 'Old', 1);
 INSERT INTO shop.orders (sku, customer) VALUES ('OLD', 'dummy');`)
@@ -74,7 +79,12 @@ INSERT INTO shop.orders (sku, customer) VALUES ('OLD', 'dummy');`)
 		}
 	}
 	execSQL(t, sbx, "INSERT INTO shop.product_notes (sku, body) VALUES ('SKU1', 'after clone')")
-	if rep.Verification.TablesChecked != 2 || len(rep.Integrations) != 0 || len(rep.Export.Workflows) != 0 {
+	// One sequence numbers two tables through their defaults: it moves past both.
+	execSQL(t, sbx, "INSERT INTO shop.product_docs (sku) VALUES ('SKU1'); INSERT INTO shop.product_images (sku) VALUES ('SKU1')")
+	if n := queryInt(t, conn, "SELECT min(id) FROM (SELECT id FROM shop.product_docs WHERE url IS NULL UNION ALL SELECT id FROM shop.product_images WHERE url IS NULL) s"); n != 101 {
+		t.Errorf("first ids after the clone start at %d, want 101 (past the 100 copied)", n)
+	}
+	if rep.Verification.TablesChecked != 4 || len(rep.Integrations) != 0 || len(rep.Export.Workflows) != 0 {
 		t.Errorf("report: %+v", rep.Verification)
 	}
 	if !strings.Contains(strings.Join(rep.NulledReferences, " "), "shop.products.owner_id -> shop.staff") {

@@ -16,46 +16,82 @@ type SequenceReport struct {
 	OK       bool   `json:"ok"`
 }
 
-const ownedSequencesSQL = `SELECT sn.nspname::text, s.relname::text, n.nspname::text, c.relname::text, a.attname::text
-FROM pg_depend d
-JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
-JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-  AND d.refobjid = ANY($1::oid[])
-ORDER BY 1, 2`
+// sequencesSQL finds the sequences that number the cloned tables' integer columns:
+// serial and identity ones (owned by a column), and any a column's default calls
+// with nextval, such as one sequence shared by several tables.
+const sequencesSQL = `SELECT DISTINCT sn.nspname::text, s.relname::text, n.nspname::text, c.relname::text, a.attname::text
+FROM (SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS att FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        AND d.refobjid = ANY($1::oid[])
+      UNION
+      SELECT d.refobjid, ad.adrelid, ad.adnum FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+      WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND ad.adrelid = ANY($1::oid[])) x
+JOIN pg_class s ON s.oid = x.seq AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_class c ON c.oid = x.rel JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = x.rel AND a.attnum = x.att
+WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)
+ORDER BY 1, 2, 3, 4, 5`
 
-// advanceSequences sets every serial and identity sequence of the cloned tables to
-// the largest copied id, so the sandbox's next insert does not collide.
+// advanceSequences sets every sequence that numbers a cloned table to the largest
+// id copied into any column it numbers, so the sandbox's next insert does not
+// collide.
 func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]SequenceReport, error) {
 	oids := make([]uint32, len(specs))
 	for i, s := range specs {
 		oids[i] = s.table.oid
 	}
-	rows, err := tx.Query(ctx, ownedSequencesSQL, oids)
+	rows, err := tx.Query(ctx, sequencesSQL, oids)
 	if err != nil {
 		return nil, fmt.Errorf("list sequences: %w", err)
 	}
-	type owned struct{ seqSchema, seq, schema, table, column string }
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (owned, error) {
-		var o owned
-		err := row.Scan(&o.seqSchema, &o.seq, &o.schema, &o.table, &o.column)
-		return o, err
+	type use struct{ seqSchema, seq, schema, table, column string }
+	uses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (use, error) {
+		var u use
+		err := row.Scan(&u.seqSchema, &u.seq, &u.schema, &u.table, &u.column)
+		return u, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list sequences: %w", err)
 	}
 	var out []SequenceReport
-	for _, o := range list {
-		seq := pgx.Identifier{o.seqSchema, o.seq}.Sanitize()
-		r := SequenceReport{Sequence: o.seqSchema + "." + o.seq, Column: o.schema + "." + o.table + "." + o.column}
-		q := fmt.Sprintf(`SELECT coalesce(m, 0), CASE WHEN m IS NULL THEN (SELECT last_value FROM %[1]s) ELSE setval($1::regclass, m) END
-FROM (SELECT max(%[2]s)::bigint AS m FROM %[3]s) s`, seq, col(o.column), pgx.Identifier{o.schema, o.table}.Sanitize())
-		if err := tx.QueryRow(ctx, q, seq).Scan(&r.MaxID, &r.Value); err != nil {
-			return nil, fmt.Errorf("advance sequence %s of table %s.%s: %w", r.Sequence, o.schema, o.table, err)
+	for len(uses) > 0 { // grouped by sequence: the rows are sorted
+		n := 1
+		for n < len(uses) && uses[n].seqSchema == uses[0].seqSchema && uses[n].seq == uses[0].seq {
+			n++
 		}
-		r.OK = r.Value >= r.MaxID
-		out = append(out, r)
+		group := uses[:n]
+		uses = uses[n:]
+		seq := pgx.Identifier{group[0].seqSchema, group[0].seq}.Sanitize()
+		name := group[0].seqSchema + "." + group[0].seq
+		var top *int64
+		start := len(out)
+		for _, u := range group {
+			var m *int64
+			q := fmt.Sprintf("SELECT max(%s)::bigint FROM %s", col(u.column), pgx.Identifier{u.schema, u.table}.Sanitize())
+			if err := tx.QueryRow(ctx, q).Scan(&m); err != nil {
+				return nil, fmt.Errorf("largest id of %s.%s.%s: %w", u.schema, u.table, u.column, err)
+			}
+			r := SequenceReport{Sequence: name, Column: u.schema + "." + u.table + "." + u.column}
+			if m != nil {
+				r.MaxID = *m
+				if top == nil || *m > *top {
+					top = m
+				}
+			}
+			out = append(out, r)
+		}
+		var value int64
+		q := "SELECT setval($1::regclass, greatest($2, (SELECT seqmin FROM pg_sequence WHERE seqrelid = $1::regclass)))"
+		args := []any{seq, top}
+		if top == nil {
+			q, args = "SELECT last_value FROM "+seq, nil
+		}
+		if err := tx.QueryRow(ctx, q, args...).Scan(&value); err != nil {
+			return nil, fmt.Errorf("advance sequence %s: %w", name, err)
+		}
+		for i := start; i < len(out); i++ {
+			out[i].Value, out[i].OK = value, value >= out[i].MaxID
+		}
 	}
 	return out, nil
 }
