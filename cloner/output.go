@@ -103,7 +103,7 @@ func writeWork(ew *errWriter, nulled, scrubbed []string, ins []Integration, deps
 	for i, d := range deps {
 		wf[i] = d.Workflow + ": needs " + strings.Join(d.Integrations, ", ")
 	}
-	list(ew, "Workflows that will fail until their integrations are reinstalled", wf, max(depCount, len(wf)))
+	list(ew, "Workflows that will fail until their integrations are reinstalled", wf, depCount)
 }
 
 // listLimit keeps long lists readable; the JSON report has more.

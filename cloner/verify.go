@@ -69,7 +69,7 @@ func nulledColumns(cols []string) string {
 }
 
 // checksum sums a cloned table: on production with the copy's source expressions;
-// on the sandbox with its columns, counting in Filled the rows where a column that
+// on the sandbox with its columns, counting in filled the rows where a column that
 // the copy set to NULL holds a value.
 func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Checksum, error) {
 	exprs, nonNull := s.source, []string(nil)

@@ -263,7 +263,7 @@ func readyView(r *cloner.Report, loc *time.Location) *ReadyView {
 		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
 		Integrations:           r.Integrations,
 		DependentWorkflows:     r.DependentWorkflows,
-		DependentWorkflowCount: max(r.DependentWorkflowCount, len(r.DependentWorkflows)),
+		DependentWorkflowCount: r.DependentWorkflowCount,
 	}
 	for _, c := range r.Categories {
 		if c.Cloned {

@@ -99,7 +99,6 @@ func NewMessenger() (*Messenger, error) {
 		"firstWF":  firstWorkflows,
 		"firstStr": firstStrings,
 		"moreThan": func(n, limit int) int { return max(n-limit, 0) },
-		"max":      func(a, b int) int { return max(a, b) },
 	}).ParseFS(messageFiles, "messages/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse message templates: %w", err)

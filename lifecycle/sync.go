@@ -52,7 +52,7 @@ func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
 	}
 	// The request becomes valid: its announcement shows the whole plan.
 	if snap.plan, err = s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox); err != nil {
-		return zendeskJobError(fmt.Errorf("%w %s -> %s: %w", errPreflight, snap.Request.Production, snap.Request.Sandbox, err))
+		return zendeskJobError(preflightFailed(snap.Request, err))
 	}
 	snap.PlanProblems = snap.plan.Problems
 	return s.apply(ctx, log, t, snap)
@@ -111,7 +111,7 @@ func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (S
 	// the move to awaiting approval shows the counted plan (see errNeedPlan).
 	checked, err := s.cfg.Cloner.Check(ctx, snap.Request.Production, snap.Request.Sandbox)
 	if err != nil {
-		return snap, fmt.Errorf("%w %s -> %s: %w", errPreflight, snap.Request.Production, snap.Request.Sandbox, err)
+		return snap, preflightFailed(snap.Request, err)
 	}
 	snap.PlanProblems = checked.Problems
 	if t.HasTag(tags.Approve) {
@@ -125,6 +125,10 @@ func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (S
 // errPreflight marks a sync that read the ticket but could not plan the clone: an
 // instance did not answer.
 var errPreflight = errors.New("preflight")
+
+func preflightFailed(r *parser.Request, err error) error {
+	return fmt.Errorf("%w %s -> %s: %w", errPreflight, r.Production, r.Sandbox, err)
+}
 
 // approval finds who added the approval tag most recently, from the audits: the
 // webhook's word for it is never trusted.
