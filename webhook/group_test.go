@@ -60,24 +60,34 @@ func TestGroupDeliversEveryEventOnce(t *testing.T) {
 func TestGroupAbandonWhileQueued(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	var seen atomic.Int64
+	releaseAll := sync.OnceFunc(func() { close(release) })
+	defer releaseAll() // also when the test stops early
+	var started, seen atomic.Int64
 	g := group{run: func(_ context.Context, evs []Event) []reply {
+		started.Add(int64(len(evs)))
 		<-release
 		seen.Add(int64(len(evs)))
 		return make([]reply, len(evs))
 	}}
 	var wg sync.WaitGroup
-	for range maxLeaders { // occupy every leader
+	// Occupy every leader, one delivery at a time: each waits until the previous one
+	// is inside its transaction, so that it leads a group of its own (two arriving
+	// together may share one group, leaving a leader free).
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range maxLeaders {
 		wg.Go(func() { _, _ = g.deliver(context.Background(), Event{}) })
-	}
-	for {
-		g.mu.Lock()
-		busy := g.leaders == maxLeaders && len(g.queue) == 0
-		g.mu.Unlock()
-		if busy {
-			break
+		for started.Load() != int64(i+1) {
+			if time.Now().After(deadline) {
+				t.Fatalf("delivery %d never started", i+1)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+	}
+	g.mu.Lock()
+	leaders, queued := g.leaders, len(g.queue)
+	g.mu.Unlock()
+	if leaders != maxLeaders || queued != 0 {
+		t.Fatalf("%d leaders, %d queued; want every leader busy and none queued", leaders, queued)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -85,7 +95,7 @@ func TestGroupAbandonWhileQueued(t *testing.T) {
 		t.Fatalf("queued delivery: %v, want deadline exceeded", err)
 	}
 	wg.Go(func() { _, _ = g.deliver(context.Background(), Event{}) })
-	close(release)
+	releaseAll()
 	wg.Wait()
 	if seen.Load() != maxLeaders+1 {
 		t.Errorf("delivered %d, want %d (the abandoned one dropped)", seen.Load(), maxLeaders+1)
