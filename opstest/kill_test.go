@@ -117,8 +117,11 @@ func (w *world) waitCopying(timeout time.Duration) {
 // connection's application_name.
 func (w *world) runner(id int64) *replica {
 	w.t.Helper()
+	// Advisory locks belong to a database: other tests' worlds share the server,
+	// with the same ticket ids and replica names.
 	app := pgtest.QueryOne[string](w.t, w.botURL, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.granted`, runLockSpace, id)
+		WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND l.classid = $1 AND l.objid = $2 AND l.granted`, runLockSpace, id)
 	for _, r := range w.replicas {
 		if r.name == app {
 			return r
