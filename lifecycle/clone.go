@@ -54,9 +54,10 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 		return err
 	}
 	log = log.WithFields(logrus.Fields{"production": r.Production, "sandbox": r.Sandbox})
-	// Post "started" before anything the clone itself posts, so the ticket reads in
-	// order; if Zendesk is down the outbox retries it later, and the clone goes on.
-	if err := s.deliver(ctx, r.TicketID); err != nil {
+	// Post "started" before anything the clone itself posts (the export), so the
+	// ticket reads in order, waiting for another replica that is delivering it; if
+	// Zendesk is down the outbox retries it later, and the clone goes on.
+	if err := s.deliverFirst(ctx, r.TicketID, 10*time.Second); err != nil {
 		log.WithError(err).Info("started notice not delivered yet")
 	}
 	log.Info("clone starting")

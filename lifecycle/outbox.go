@@ -25,8 +25,33 @@ const outboxLockSpace int32 = 0x6f7862 // "oxb"
 
 func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) error {
 	err := w.s.deliver(ctx, job.Args.TicketID)
+	if errors.Is(err, errOutboxBusy) {
+		err = river.JobSnooze(2 * time.Second)
+	}
 	w.s.observe(job.Kind, err)
 	return err
+}
+
+// errOutboxBusy says another worker is delivering the ticket's announcements.
+var errOutboxBusy = errors.New("another worker is delivering the announcements")
+
+// deliverFirst posts the ticket's pending announcements before the caller posts one
+// of its own, waiting up to wait while another worker delivers them, so that the
+// ticket reads in order. An error (Zendesk down, or still busy) is for the caller to
+// weigh: the outbox delivers the rest later.
+func (s *Service) deliverFirst(ctx context.Context, ticketID int64, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := s.deliver(ctx, ticketID)
+		if !errors.Is(err, errOutboxBusy) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // deliver posts a ticket's pending announcements oldest first, one worker per ticket
@@ -42,7 +67,7 @@ func (s *Service) deliver(ctx context.Context, ticketID int64) error {
 		return fmt.Errorf("lock announcements of ticket %d: %w", ticketID, err)
 	}
 	if !locked {
-		return river.JobSnooze(2 * time.Second) // another worker is delivering them
+		return errOutboxBusy
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", outboxLockSpace, int32(ticketID)) //nolint:errcheck
 	for {
