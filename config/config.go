@@ -63,6 +63,10 @@ type Zendesk struct {
 type OAuth struct {
 	ClientID     string `yaml:"client_id"`
 	ClientSecret string `yaml:"client_secret"`
+	// Scopes are the scopes the bot asks for. Empty means the notifier's default,
+	// [read, write]: it reads tickets, audits and users, and writes comments, tags
+	// and uploads.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Fields are the ids of the four ticket fields of the clone request form. Required.

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +95,15 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		}, nil, "zendesk.oauth"},
 		{"wrong type hides value", func(s string) string {
 			return strings.Replace(s, "bot_user_id: 9000000001", "bot_user_id: \"${ZENDESK_API_TOKEN}\"", 1)
-		}, nil, "(value)"},
+		}, nil, "zendesk.bot_user_id: must be a whole number (line 7)"},
+		{"wrong type of a duration", func(s string) string { return s + "jobs: {due_interval: a value}\n" }, nil, "jobs.due_interval: must be a duration"},
+		{"wrong type inside a flow mapping", func(s string) string { return strings.Replace(s, "users: 360004", "users: many", 1) }, nil, "zendesk.fields.users: must be a whole number (line 8)"},
+		{"wrong type in a list", func(s string) string {
+			return strings.Replace(s, "zendesk_organization_ids: [360099887766]", "zendesk_organization_ids: [360099887766, acme]", 1)
+		}, nil, "tenants[0].zendesk_organization_ids[1]: must be a whole number (line 12)"},
+		{"unknown key inside a flow mapping", func(s string) string {
+			return strings.Replace(s, "environment: sandbox,", "environment: sandbox, tier: gold,", 1)
+		}, nil, "tenants[0].instances[1].tier: unknown key (line 15)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,5 +140,45 @@ func TestParseOAuthWithoutToken(t *testing.T) {
 	}
 	if cfg.Zendesk.OAuth == nil || cfg.Zendesk.OAuth.ClientSecret != secret {
 		t.Fatalf("oauth not decoded: %+v", cfg.Zendesk.OAuth)
+	}
+}
+
+func TestLoadInstancesNeedsOnlyInstanceSettings(t *testing.T) {
+	noZendesk := env(map[string]string{"ZENDESK_API_TOKEN": "", "ZENDESK_WEBHOOK_SECRET": "", "CLONEBOT_DATABASE_URL": ""})
+	path := "testdata/minimal.yaml"
+	if _, err := Load(path, noZendesk); err == nil {
+		t.Fatal("Load accepted a configuration without Zendesk credentials")
+	}
+	cfg, err := LoadInstances(path, noZendesk)
+	if err != nil {
+		t.Fatalf("LoadInstances: %v", err)
+	}
+	if _, in, ok := cfg.TenantOf("acme-prod"); !ok || !strings.Contains(in.DatabaseURL, "acme_prod") {
+		t.Errorf("instance not loaded: %+v", in)
+	}
+	if cfg.Zendesk.APIToken != "" {
+		t.Errorf("an unset variable outside the instance settings left %q", cfg.Zendesk.APIToken)
+	}
+	_, err = LoadInstances(path, env(map[string]string{"ACME_PROD_DATABASE_URL": ""}))
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].instances[0].database_url") {
+		t.Errorf("LoadInstances without an instance's URL: %v, want an error naming the key", err)
+	}
+	bad := strings.Replace(minimal(t), "environment: sandbox", "environment: staging", 1) + "listne: x\n"
+	file := filepath.Join(t.TempDir(), "clonebot.yaml")
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadInstances(file, noZendesk)
+	for _, want := range []string{"tenants[0].instances[1].environment", "listne"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadInstances of a bad file: %v, want it to name %s", err, want)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
+// defaultListen is serve's HTTP address when the file names none.
+const defaultListen = ":8080"
+
 func (c *Config) applyDefaults() {
-	if c.Listen == "" {
-		c.Listen = ":8080"
-	}
+	c.Listen = orDefault(c.Listen, defaultListen)
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -42,25 +43,28 @@ func orDefault(v, def string) string {
 	return v
 }
 
-func (c *Config) validate() Errors {
+func (c *Config) validate(sc scope) Errors {
 	var es Errors
 	add := func(key, format string, args ...any) {
 		es = append(es, Error{Key: key, Message: fmt.Sprintf(format, args...)})
-	}
-	if c.DatabaseURL == "" {
-		add("database_url", "required: the bot's own PostgreSQL database, e.g. postgres://clonebot@db/clonebot")
-	} else if !isDatabaseURL(c.DatabaseURL) {
-		add("database_url", "must be a postgres:// URL")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log_level", "must be one of debug, info, warn, error")
 	}
+	c.validateTenants(add)
+	if sc == scopeInstances {
+		return es
+	}
+	if c.DatabaseURL == "" {
+		add("database_url", "required: the bot's own PostgreSQL database, e.g. postgres://clonebot@db/clonebot")
+	} else if !isDatabaseURL(c.DatabaseURL) {
+		add("database_url", "must be a postgres:// URL")
+	}
 	c.Zendesk.validate(add)
 	c.Window.validate(add)
 	c.Jobs.validate(add)
-	c.validateTenants(add)
 	return es
 }
 
@@ -85,6 +89,11 @@ func (z *Zendesk) validate(add addFunc) {
 		}
 		if z.OAuth.ClientSecret == "" {
 			add("zendesk.oauth.client_secret", "required: the OAuth client's secret, e.g. \"${ZENDESK_OAUTH_SECRET}\"")
+		}
+		for i, sc := range z.OAuth.Scopes {
+			if sc == "" || strings.ContainsAny(sc, " \t,") {
+				add(fmt.Sprintf("zendesk.oauth.scopes[%d]", i), "a scope is one word, e.g. read, write or tickets:write")
+			}
 		}
 	}
 	if len(z.WebhookSecrets) == 0 {
