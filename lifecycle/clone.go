@@ -23,8 +23,9 @@ type cloneWorker struct {
 func (w *cloneWorker) Timeout(*river.Job[CloneArgs]) time.Duration { return -1 }
 
 func (w *cloneWorker) Work(ctx context.Context, job *river.Job[CloneArgs]) error {
+	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.runClone(ctx, job.Args, job.Attempt)
-	w.s.observe(job.Kind, err)
+	w.s.observe(job.JobRow, job.Args.TicketID, err)
 	return err
 }
 

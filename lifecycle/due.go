@@ -23,7 +23,7 @@ type dueWorker struct {
 
 func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
 	err := errors.Join(w.s.rescueInterrupted(ctx), w.s.startDue(ctx), w.s.countStates(ctx))
-	w.s.observe(job.Kind, err)
+	w.s.observe(job.JobRow, 0, err)
 	return err
 }
 

@@ -24,11 +24,12 @@ type outboxWorker struct {
 const outboxLockSpace int32 = 0x6f7862 // "oxb"
 
 func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) error {
+	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.deliver(ctx, job.Args.TicketID)
 	if errors.Is(err, errOutboxBusy) {
 		err = river.JobSnooze(2 * time.Second)
 	}
-	w.s.observe(job.Kind, err)
+	w.s.observe(job.JobRow, job.Args.TicketID, err)
 	return err
 }
 

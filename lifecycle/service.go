@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/cloner"
@@ -121,8 +122,10 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	}
 }
 
-// observe counts a finished job by kind and outcome.
-func (s *Service) observe(kind string, err error) {
+// observe counts a finished job by kind and outcome, and logs a failure with the
+// job, its attempt, the ticket (0 for jobs about no ticket) and the cause.
+func (s *Service) observe(job *rivertype.JobRow, ticket int64, err error) {
+	kind := job.Kind
 	outcome := "ok"
 	var snooze *river.JobSnoozeError
 	var cancel *river.JobCancelError
@@ -136,7 +139,11 @@ func (s *Service) observe(kind string, err error) {
 		outcome = "retry"
 	}
 	if outcome == "retry" || outcome == "cancel" {
-		s.log.WithError(err).WithField("job", kind).Warn("job failed")
+		log := s.log.WithError(err).WithFields(logrus.Fields{"job": kind, "job_id": job.ID, "attempt": job.Attempt, "outcome": outcome})
+		if ticket != 0 {
+			log = log.WithField("ticket", ticket)
+		}
+		log.Warn("job failed")
 	}
 	s.cfg.Metrics.Jobs.WithLabelValues(kind, outcome).Inc()
 }

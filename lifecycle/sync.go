@@ -21,8 +21,9 @@ type syncWorker struct {
 }
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[TicketSyncArgs]) error {
+	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.syncTicket(ctx, job.Args.TicketID)
-	w.s.observe(job.Kind, err)
+	w.s.observe(job.JobRow, job.Args.TicketID, err)
 	return err
 }
 

@@ -1,16 +1,16 @@
 package notifier
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // errTokenFetch marks a failure to obtain an OAuth token: nothing reached the API,
@@ -29,7 +29,7 @@ func newAuthTransport(cfg Config, next http.RoundTripper) *authTransport {
 	t := &authTransport{next: next}
 	switch {
 	case cfg.OAuth != nil:
-		t.oauth = &tokenSource{cfg: cfg, next: next}
+		t.oauth = newTokenSource(cfg, next)
 	case cfg.BearerToken != "":
 		t.static = "Bearer " + cfg.BearerToken
 	default:
@@ -70,15 +70,29 @@ func withAuth(req *http.Request, value string) *http.Request {
 }
 
 // tokenSource caches a client-credentials access token and fetches a new one a
-// little before it expires. One fetch runs at a time.
+// little before it expires, on the notifier's clock. One fetch runs at a time. The
+// grant itself (the request, its errors) is golang.org/x/oauth2's.
 type tokenSource struct {
-	cfg  Config
-	next http.RoundTripper
+	cfg   Config
+	grant *clientcredentials.Config
+	http  *http.Client // carries the token requests, observed like the API's
 
 	mu      sync.Mutex
 	access  string
 	expires time.Time
 	margin  time.Duration
+}
+
+func newTokenSource(cfg Config, next http.RoundTripper) *tokenSource {
+	return &tokenSource{
+		cfg: cfg,
+		grant: &clientcredentials.Config{
+			ClientID: cfg.OAuth.ClientID, ClientSecret: cfg.OAuth.ClientSecret,
+			TokenURL: cfg.URL + "/oauth/tokens", Scopes: cfg.OAuth.Scopes,
+			AuthStyle: oauth2.AuthStyleInParams, // Zendesk documents the credentials in the body
+		},
+		http: &http.Client{Transport: observed{next: next, observer: cfg.Observer}},
+	}
 }
 
 func (s *tokenSource) token(ctx context.Context) (string, error) {
@@ -105,39 +119,37 @@ func (s *tokenSource) invalidate(tok string) {
 }
 
 func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
-	body, _ := json.Marshal(map[string]string{
-		"grant_type": "client_credentials", "client_id": s.cfg.OAuth.ClientID,
-		"client_secret": s.cfg.OAuth.ClientSecret, "scope": s.cfg.OAuth.Scope,
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL+"/oauth/tokens", bytes.NewReader(body))
+	tok, err := s.grant.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		return "", 0, newStatusError(re.Response.StatusCode, re.Body)
+	}
 	if err != nil {
 		return "", 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.next.RoundTrip(req)
-	if err != nil {
-		return "", 0, err
+	// The library dates the expiry on the system clock; the cache runs on the
+	// notifier's, so keep the lifetime only.
+	ttl := time.Until(tok.Expiry).Round(time.Second)
+	if tok.Expiry.IsZero() || ttl <= 0 {
+		ttl = 30 * time.Minute // Zendesk's default lifetime of an access token
 	}
-	defer resp.Body.Close()
-	if s.cfg.Observer != nil {
-		s.cfg.Observer(http.MethodPost, "/oauth/tokens", resp.StatusCode, false)
+	return tok.AccessToken, ttl, nil
+}
+
+// observed reports each token request to the observer, as the API's are.
+type observed struct {
+	next     http.RoundTripper
+	observer func(method, route string, status int, retry bool)
+}
+
+func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := o.next.RoundTrip(req)
+	if o.observer != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		o.observer(req.Method, Route(req.URL.Path), status, false)
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", 0, newStatusError(resp.StatusCode, raw)
-	}
-	var out struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int64  `json:"expires_in"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil || out.AccessToken == "" {
-		return "", 0, errors.New("token response has no access_token")
-	}
-	if out.ExpiresIn <= 0 {
-		out.ExpiresIn = 1800
-	}
-	return out.AccessToken, time.Duration(out.ExpiresIn) * time.Second, nil
+	return resp, err
 }

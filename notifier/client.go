@@ -44,6 +44,16 @@ func New(cfg Config) (*Client, error) {
 	return &Client{zd: zd, http: hc, api: api, bot: cfg.BotUserID, log: cfg.Logger}, nil
 }
 
+// Calls are the method and route of every call the client makes, as Observer
+// reports them, so that metrics can export each at zero from the start.
+func Calls() [][2]string {
+	return [][2]string{
+		{"GET", "/api/v2/tickets/:id"}, {"PUT", "/api/v2/tickets/:id"}, {"GET", "/api/v2/tickets/:id/comments"},
+		{"GET", "/api/v2/tickets/:id/audits"}, {"GET", "/api/v2/tickets/:id/tags"}, {"PUT", "/api/v2/tickets/:id/tags"},
+		{"DELETE", "/api/v2/tickets/:id/tags"}, {"POST", "/api/v2/uploads"}, {"GET", "/api/v2/users/:id"},
+	}
+}
+
 // TicketJSON returns the raw body of GET /api/v2/tickets/{id}.json, for the parser
 // to decode (go-zendesk cannot decode numeric custom field values).
 func (c *Client) TicketJSON(ctx context.Context, id int64) ([]byte, error) {

@@ -19,8 +19,8 @@ type Config struct {
 	// Email and APIToken authenticate with Basic "email/token:APIToken".
 	Email    string
 	APIToken string
-	// OAuth authenticates with a client-credentials token from URL/oauth/tokens,
-	// refreshed before it expires. It takes precedence over BearerToken and APIToken.
+	// OAuth authenticates with a client-credentials token from URL/oauth/tokens
+	// (form-encoded, as OAuth 2.0 defines the grant), refreshed before it expires. It takes precedence over BearerToken and APIToken.
 	OAuth *OAuthConfig
 	// BearerToken is a static OAuth access token; it takes precedence over APIToken.
 	BearerToken string
@@ -56,9 +56,13 @@ type Config struct {
 type OAuthConfig struct {
 	ClientID     string
 	ClientSecret string
-	// Scope defaults to "read write".
-	Scope string
+	// Scopes asked for. Default DefaultScopes: the bot reads tickets and users and
+	// writes comments, tags and uploads.
+	Scopes []string
 }
+
+// DefaultScopes are the OAuth scopes asked for when none are configured.
+func DefaultScopes() []string { return []string{"read", "write"} }
 
 func (c Config) withDefaults() (Config, error) {
 	u, err := url.Parse(c.URL)
@@ -71,8 +75,10 @@ func (c Config) withDefaults() (Config, error) {
 		if c.OAuth.ClientID == "" || c.OAuth.ClientSecret == "" {
 			return c, errors.New("notifier: zendesk oauth needs client_id and client_secret")
 		}
-		if c.OAuth.Scope == "" {
-			c.OAuth.Scope = "read write"
+		if len(c.OAuth.Scopes) == 0 {
+			o := *c.OAuth
+			o.Scopes = DefaultScopes()
+			c.OAuth = &o
 		}
 	case c.BearerToken != "":
 	case c.Email == "" || c.APIToken == "":

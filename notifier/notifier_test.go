@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gaiia/clonebot/notifier"
 	"github.com/jarcoal/httpmock"
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/gaiia/clonebot/notifier"
 )
 
 const zd = "https://acme.zendesk.com"
@@ -264,10 +268,14 @@ func TestOAuthTokenCachedAndRefreshed(t *testing.T) {
 	var mu sync.Mutex
 	issued := 0
 	f.mock.RegisterResponder("POST", zd+"/oauth/tokens", func(r *http.Request) (*http.Response, error) {
-		var req map[string]string
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		if req["grant_type"] != "client_credentials" || req["client_id"] != "clonebot" || req["client_secret"] != "s3cret" {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("client_id") != "clonebot" || r.PostForm.Get("client_secret") != "s3cret" {
 			return httpmock.NewStringResponse(401, `{"error":"invalid_client"}`), nil
+		}
+		if got := r.PostForm.Get("scope"); got != "read write" {
+			return httpmock.NewStringResponse(400, `{"error":"invalid_scope","error_description":"scope `+got+`"}`), nil
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -477,5 +485,64 @@ func TestReference(t *testing.T) {
 	a, b := notifier.Reference("a b"), notifier.Reference("a-b")
 	if a == b || !strings.HasPrefix(a, "Ref: clonebot/a-b-") {
 		t.Errorf("distinct keys collide: %q %q", a, b)
+	}
+}
+
+func TestOAuthScopesAndRefusedClient(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *notifier.Config) {
+		c.APIToken = ""
+		c.OAuth = &notifier.OAuthConfig{ClientID: "clonebot", ClientSecret: "wrong", Scopes: []string{"tickets:read", "tickets:write", "users:read"}}
+	})
+	var scopes []string
+	f.mock.RegisterResponder("POST", zd+"/oauth/tokens", func(r *http.Request) (*http.Response, error) {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		scopes = append(scopes, r.PostForm.Get("scope"))
+		if r.PostForm.Get("client_secret") != "s3cret" {
+			return httpmock.NewStringResponse(401, `{"error":"invalid_client","error_description":"Client authentication failed"}`), nil
+		}
+		return httpmock.NewJsonResponse(200, map[string]any{"access_token": "t1", "token_type": "bearer", "expires_in": 600})
+	})
+	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, "{}"))
+	// The refusal is retried like any token failure, then reported.
+	_, err := f.client.TicketJSON(context.Background(), 42)
+	var se *notifier.StatusError
+	if !errors.As(err, &se) || se.Status != 401 || !strings.Contains(se.Body, "invalid_client") {
+		t.Fatalf("refused client: err = %v, want a 401 StatusError naming invalid_client", err)
+	}
+	if want := "tickets:read tickets:write users:read"; len(scopes) == 0 || scopes[0] != want {
+		t.Errorf("scopes asked %q, want %q", scopes, want)
+	}
+	if !slices.Contains(f.calls, "POST /oauth/tokens 401 false") {
+		t.Errorf("token requests not observed: %v", f.calls)
+	}
+}
+
+func TestRetryLogNamesTicketAttemptAndCause(t *testing.T) {
+	t.Parallel()
+	logger, hook := logtest.NewNullLogger()
+	logger.SetLevel(logrus.DebugLevel)
+	f := setup(t, func(c *notifier.Config) { c.Logger = logrus.NewEntry(logger) })
+	f.mock.RegisterResponder("GET", zd+"/api/v2/users/7.json", seq(httpmock.NewStringResponse(502, ""), httpmock.NewStringResponse(200, `{"user":{"id":7,"role":"agent"}}`)))
+	ctx := notifier.WithTicket(context.Background(), 4200000001) // the user is looked up for this ticket
+	if _, err := f.client.UserRole(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	var retry *logrus.Entry
+	for _, e := range hook.AllEntries() {
+		if e.Message == "zendesk: retrying" {
+			retry = e
+		}
+	}
+	if retry == nil {
+		t.Fatal("no retry was logged")
+	}
+	want := logrus.Fields{"ticket": int64(4200000001), "attempt": 1, "cause": "HTTP 502", "route": "/api/v2/users/:id", "method": "GET"}
+	for k, v := range want {
+		if retry.Data[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, retry.Data[k], retry.Data[k], v)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 type noReplayKey struct{}
@@ -77,11 +79,47 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		drain(resp)
-		t.cfg.Logger.WithFields(map[string]any{"method": req.Method, "route": route, "attempt": attempt, "wait": wait.String()}).Info("zendesk: retrying")
+		t.retryLog(req, route, attempt, resp, err).WithField("wait", wait.String()).Info("zendesk: retrying")
 		if err := t.cfg.Sleep(req.Context(), wait); err != nil {
 			return nil, fmt.Errorf("wait to retry %s %s: %w", req.Method, route, err)
 		}
 	}
+}
+
+// retryLog says which call is retried, for which ticket, and why.
+func (t *retryTransport) retryLog(req *http.Request, route string, attempt int, resp *http.Response, err error) *logrus.Entry {
+	fields := logrus.Fields{"method": req.Method, "route": route, "attempt": attempt}
+	if id := ticketOf(req); id != 0 {
+		fields["ticket"] = id
+	}
+	switch {
+	case err != nil:
+		fields["cause"] = err.Error()
+	case resp != nil:
+		fields["cause"] = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return t.cfg.Logger.WithFields(fields)
+}
+
+type ticketKey struct{}
+
+// WithTicket names the ticket that calls made with ctx are about, for the logs.
+func WithTicket(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, ticketKey{}, id)
+}
+
+var ticketPath = regexp.MustCompile(`^/api/v2/tickets/([0-9]+)`)
+
+// ticketOf is the ticket a request is about: from its context, else its path.
+func ticketOf(req *http.Request) int64 {
+	if id, ok := req.Context().Value(ticketKey{}).(int64); ok {
+		return id
+	}
+	if m := ticketPath.FindStringSubmatch(req.URL.Path); m != nil {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		return id
+	}
+	return 0
 }
 
 // decide says how long to wait before the next attempt, whether to make one, and
