@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +43,15 @@ type Options struct {
 	RescueAfter time.Duration
 	// RetryCap is the longest wait before a failed job is retried. Default 1 minute.
 	RetryCap time.Duration
+	// Build names the running build in the start-up log line and in
+	// clonebot_build_info.
+	Build Build
+}
+
+// Build identifies the running binary.
+type Build struct {
+	Version string // default "dev"
+	Commit  string // default "unknown"
 }
 
 // Bot is one clonebot serve process.
@@ -54,6 +65,7 @@ type Bot struct {
 	echo     *echo.Echo
 	migrated atomic.Bool
 	shutdown time.Duration
+	build    Build
 }
 
 // New builds a Bot; it connects lazily, so it succeeds while the database is down.
@@ -61,7 +73,8 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	if opts.Config == nil || opts.Logger == nil {
 		return nil, errors.New("bot: Config and Logger are required")
 	}
-	b := &Bot{cfg: opts.Config, log: opts.Logger, now: opts.Now, metrics: metrics.New(), shutdown: opts.ShutdownTimeout}
+	b := &Bot{cfg: opts.Config, log: opts.Logger, now: opts.Now, metrics: metrics.New(), shutdown: opts.ShutdownTimeout,
+		build: Build{Version: cmp.Or(opts.Build.Version, "dev"), Commit: cmp.Or(opts.Build.Commit, "unknown")}}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -81,7 +94,12 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 }
 
 func (b *Bot) assemble(opts Options) error {
-	svc, err := b.newLifecycle(opts)
+	manifest, err := loadManifest(b.cfg)
+	if err != nil {
+		return err
+	}
+	b.initMetrics(manifest)
+	svc, err := b.newLifecycle(opts, manifest)
 	if err != nil {
 		return err
 	}
@@ -98,7 +116,7 @@ func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.
 		rescue = 15 * time.Minute
 	}
 	cfg := &river.Config{
-		Logger:               slog.New(slog.NewJSONHandler(b.log.Logger.Out, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:               newSlog(b.log.WithField("component", "river"), slog.LevelWarn),
 		FetchPollInterval:    500 * time.Millisecond,
 		JobTimeout:           time.Minute, // clone jobs set their own (none)
 		RescueStuckJobsAfter: rescue,
@@ -118,7 +136,11 @@ func (b *Bot) newRiver(svc *lifecycle.Service, opts Options) (*river.Client[pgx.
 // shutdown timeout and retried later by another replica), and Run returns nil.
 func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	defer b.pool.Close()
-	srv := &http.Server{Handler: b.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	errorLog := b.log.WithField("component", "http").WriterLevel(logrus.WarnLevel)
+	defer errorLog.Close()
+	srv := &http.Server{Handler: b.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		ErrorLog: log.New(errorLog, "", 0)}
+	b.log.WithFields(logrus.Fields{"version": b.build.Version, "commit": b.build.Commit, "go_version": runtime.Version()}).Info("starting")
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	b.log.WithField("addr", ln.Addr().String()).Info("listening")
@@ -175,17 +197,36 @@ func (b *Bot) startWhenMigrated(workCtx, ctx context.Context, started chan<- str
 	close(started)
 }
 
-// ready reports whether the bot can do its work: migrated, and the database answers.
+// errStarting says the database is ready but this process has not started its
+// job workers yet.
+var errStarting = errors.New("job workers not started yet")
+
+// ready reports whether the bot can do its work: the database answers, is
+// migrated, and this process's workers run.
 func (b *Bot) ready(ctx context.Context) error {
-	if !b.migrated.Load() {
-		return store.ErrNotMigrated
+	if err := store.Ready(ctx, b.pool); err != nil {
+		return err
 	}
-	return store.Ready(ctx, b.pool)
+	if !b.migrated.Load() {
+		return errStarting
+	}
+	return nil
 }
 
+// Readiness reasons, as /readyz gives them.
+const (
+	ReasonUnreachable = "database unreachable"
+	ReasonNotMigrated = "database not migrated"
+	ReasonStarting    = "starting"
+)
+
 func readinessReason(err error) string {
-	if errors.Is(err, store.ErrNotMigrated) {
-		return "database migrations pending"
+	switch {
+	case errors.Is(err, store.ErrNotMigrated):
+		return ReasonNotMigrated
+	case errors.Is(err, errStarting):
+		return ReasonStarting
+	default:
+		return ReasonUnreachable
 	}
-	return "database unreachable"
 }

@@ -15,14 +15,26 @@ import (
 
 // NewCloner builds the cloner of a configuration's registry and manifest.
 func NewCloner(cfg *config.Config, opts Options) (*cloner.Cloner, error) {
-	var manifest *cloner.Manifest
-	if cfg.Manifest != "" {
-		m, err := cloner.LoadManifest(cfg.Manifest)
-		if err != nil {
-			return nil, fmt.Errorf("manifest: %w", err)
-		}
-		manifest = m
+	manifest, err := loadManifest(cfg)
+	if err != nil {
+		return nil, err
 	}
+	return newCloner(cfg, manifest, opts)
+}
+
+// loadManifest reads the configured manifest, or returns the built-in one.
+func loadManifest(cfg *config.Config) (*cloner.Manifest, error) {
+	if cfg.Manifest == "" {
+		return cloner.DefaultManifest(), nil
+	}
+	m, err := cloner.LoadManifest(cfg.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return m, nil
+}
+
+func newCloner(cfg *config.Config, manifest *cloner.Manifest, opts Options) (*cloner.Cloner, error) {
 	var instances []cloner.Instance
 	for _, t := range cfg.Tenants {
 		for _, in := range t.Instances {
@@ -43,11 +55,11 @@ func (b *Bot) newNotifier() (*notifier.Client, error) {
 		URL: z.URL, Email: z.Email, APIToken: z.APIToken, BotUserID: z.BotUserID,
 		Logger: b.log.WithField("component", "zendesk"), Now: b.now,
 		Observer: func(method, route string, status int, retry bool) {
-			b.metrics.ZendeskCalls.WithLabelValues(method, route, strconv.Itoa(status), strconv.FormatBool(retry)).Inc()
+			b.metrics.ZendeskCalls.WithLabelValues(method, route, statusLabel(status), strconv.FormatBool(retry)).Inc()
 		},
 	}
 	if z.OAuth != nil {
-		nc.OAuth = &notifier.OAuthConfig{ClientID: z.OAuth.ClientID, ClientSecret: z.OAuth.ClientSecret}
+		nc.OAuth = &notifier.OAuthConfig{ClientID: z.OAuth.ClientID, ClientSecret: z.OAuth.ClientSecret, Scopes: z.OAuth.Scopes}
 	}
 	c, err := notifier.New(nc)
 	if err != nil {
@@ -56,9 +68,18 @@ func (b *Bot) newNotifier() (*notifier.Client, error) {
 	return c, nil
 }
 
+// statusLabel is a Zendesk call's status label: the HTTP status, or
+// "network_error" when no answer came (the notifier reports 0).
+func statusLabel(status int) string {
+	if status == 0 {
+		return "network_error"
+	}
+	return strconv.Itoa(status)
+}
+
 // newLifecycle builds the life-cycle service the workers run.
-func (b *Bot) newLifecycle(opts Options) (*lifecycle.Service, error) {
-	cl, err := NewCloner(b.cfg, opts)
+func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.Service, error) {
+	cl, err := newCloner(b.cfg, manifest, opts)
 	if err != nil {
 		return nil, err
 	}

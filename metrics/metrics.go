@@ -1,5 +1,9 @@
 // Package metrics defines clonebot's Prometheus metrics on a registry of its own, so
 // that each process (and each test) has separate counters and nothing is global.
+//
+// Every family is exported from the start: Init sets each known combination of
+// label values to zero, so that an alert on a rate or on an absent series works
+// before the first event.
 package metrics
 
 import (
@@ -23,11 +27,54 @@ type Metrics struct {
 	// RowsCopied and BytesCopied count what clones copied, by category.
 	RowsCopied  *prometheus.CounterVec
 	BytesCopied *prometheus.CounterVec
-	// ZendeskCalls counts Zendesk API calls by method, route, status and whether it
-	// was a retry.
+	// ZendeskCalls counts Zendesk API calls by method, route, status (the HTTP
+	// status, or "network_error" when no answer came) and whether it was a retry.
 	ZendeskCalls *prometheus.CounterVec
 	// RequestsByState is the number of clone requests in each state.
 	RequestsByState *prometheus.GaugeVec
+	// BuildInfo is 1, labelled with the running version, commit and Go version.
+	BuildInfo *prometheus.GaugeVec
+}
+
+// Known are the label values to export at zero from the start.
+type Known struct {
+	WebhookAnswers [][2]string // status, outcome
+	JobKinds       []string
+	JobOutcomes    []string
+	CloneOutcomes  []string
+	Categories     []string    // cloned categories
+	ZendeskCalls   [][2]string // method, route
+	States         []string
+}
+
+// Init exports every known combination of label values at zero.
+func (m *Metrics) Init(k Known) {
+	for _, a := range k.WebhookAnswers {
+		m.WebhookRequests.WithLabelValues(a[0], a[1])
+	}
+	for _, kind := range k.JobKinds {
+		for _, o := range k.JobOutcomes {
+			m.Jobs.WithLabelValues(kind, o)
+		}
+	}
+	for _, o := range k.CloneOutcomes {
+		m.CloneDuration.WithLabelValues(o)
+	}
+	for _, c := range k.Categories {
+		m.RowsCopied.WithLabelValues(c)
+		m.BytesCopied.WithLabelValues(c)
+	}
+	for _, c := range k.ZendeskCalls {
+		m.ZendeskCalls.WithLabelValues(c[0], c[1], "200", "false")
+	}
+	for _, s := range k.States {
+		m.RequestsByState.WithLabelValues(s)
+	}
+}
+
+// SetBuild records the running build in BuildInfo.
+func (m *Metrics) SetBuild(version, commit, goVersion string) {
+	m.BuildInfo.WithLabelValues(version, commit, goVersion).Set(1)
 }
 
 // New builds the collectors and registers them, with the Go and process collectors,
@@ -61,12 +108,15 @@ func New() *Metrics {
 		RequestsByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "clonebot_requests", Help: "Clone requests by state.",
 		}, []string{"state"}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "clonebot_build_info", Help: "Always 1; the labels say which build runs.",
+		}, []string{"version", "commit", "go_version"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration,
-		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState,
+		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState, m.BuildInfo,
 	)
 	return m
 }

@@ -188,6 +188,13 @@ func (h *Handler) handle(ctx context.Context, req *http.Request, inv string) (Ev
 	}
 }
 
+// Answers are the status and outcome pairs the handler answers with, so that
+// metrics can export each at zero from the start.
+func Answers() [][2]string {
+	return [][2]string{{"202", "accepted"}, {"200", "duplicate"}, {"200", "ignored"}, {"503", "unavailable"},
+		{"400", "refused"}, {"401", "refused"}, {"413", "refused"}}
+}
+
 func refuse(status int, word string, err error) answer {
 	return answer{status: status, word: word, outcome: "refused", reason: err.Error(), err: err}
 }
