@@ -168,7 +168,7 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 		return err
 	}
 	r.begin("rebuild")
-	if err := rb.create(ctx, tx, r.c.log); err != nil {
+	if err := rb.create(ctx, tx, r.c.log, r.stepper("rebuild")); err != nil {
 		return err
 	}
 	r.report.Verification.ForeignKeysValidated = len(rb.foreignKeys)
@@ -208,9 +208,11 @@ func truncate(ctx context.Context, tx pgx.Tx, tables []string) error {
 func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	r.begin("copy")
 	var total int64
+	planned, plannedTotal := r.plan.clonedBytes()
 	for i := range r.plan.copies {
 		s := &r.plan.copies[i]
-		pr := Progress{Phase: "copy", Table: s.table.name, TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total}
+		pr := Progress{Phase: "copy", Table: s.table.name, TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total,
+			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name]}
 		r.progress(pr)
 		start := time.Now()
 		rows, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
@@ -232,11 +234,13 @@ func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) err
 	v := &r.report.Verification
 	var failures []string
 	got := make([]Checksum, len(r.plan.copies))
+	step := r.stepper("verify")
 	for i := range r.plan.copies {
 		var err error
 		if got[i], err = checksum(ctx, tx, &r.plan.copies[i], false); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
+		step(i+1, len(r.plan.copies))
 	}
 	prod := sums.wait()
 	if prod.err != nil {
@@ -307,6 +311,13 @@ func (r *run) planCopies() []copySpec {
 		return nil
 	}
 	return r.plan.copies
+}
+
+// stepper reports the steps of a phase as they finish.
+func (r *run) stepper(phase string) func(done, steps int) {
+	return func(done, steps int) {
+		r.progress(Progress{Phase: phase, Tables: len(r.planCopies()), Done: done, Steps: steps})
+	}
 }
 
 func (r *run) progress(p Progress) {

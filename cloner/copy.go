@@ -94,6 +94,15 @@ type Progress struct {
 	TotalBytes int64  `json:"total_bytes"` // bytes streamed so far, all tables
 	TableDone  bool   `json:"table_done"`
 	Rows       int64  `json:"rows"` // rows of this table, once done
+	// PlannedBytes is the on-disk size of every cloned table in production, from
+	// the plan, and TablePlannedBytes that of this table: what the copy will stream
+	// is about that much (the wire format is not the disk format).
+	PlannedBytes      int64 `json:"planned_bytes"`
+	TablePlannedBytes int64 `json:"table_planned_bytes"`
+	// Done of Steps counts the phase's steps where it has several: indexes and
+	// constraints rebuilt, tables verified.
+	Done  int `json:"done"`
+	Steps int `json:"steps"`
 }
 
 // copyChunk is the size of the messages sent to the sandbox, and with the pipe the
@@ -142,6 +151,8 @@ func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick
 	pr.CloseWithError(io.ErrClosedPipe) // unblocks the reader if the sandbox stopped first
 	srcErr := <-srcDone
 	switch {
+	case ctx.Err() != nil: // the pipe's errors would hide why the copy stopped
+		return 0, 0, fmt.Errorf("copy table %s: %w", s.table.name, context.Cause(ctx))
 	case srcErr != nil:
 		return 0, 0, fmt.Errorf("read production table %s: %w", s.table.name, srcErr)
 	case dstErr != nil:

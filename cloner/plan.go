@@ -49,6 +49,21 @@ type Plan struct {
 // OK reports whether the clone is allowed.
 func (p *Plan) OK() bool { return len(p.Problems) == 0 }
 
+// clonedBytes returns the production size of each cloned table and their total.
+func (p *Plan) clonedBytes() (map[string]int64, int64) {
+	sizes, total := map[string]int64{}, int64(0)
+	for _, c := range p.Categories {
+		if !c.Cloned {
+			continue
+		}
+		for _, t := range c.Tables {
+			sizes[t.Table] = t.Bytes
+			total += t.Bytes
+		}
+	}
+	return sizes, total
+}
+
 // CategoryPlan is one manifest category.
 type CategoryPlan struct {
 	Name        string      `json:"name"`

@@ -152,17 +152,20 @@ func (r *rebuild) drop(ctx context.Context, tx pgx.Tx) error {
 
 // create rebuilds keys and indexes, then foreign keys. Adding a foreign key
 // validates every row, so a dangling reference fails the clone here.
-func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry) error {
-	for _, step := range []struct {
+func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry, step func(done, steps int)) error {
+	done, steps := 0, len(r.keys)+len(r.indexes)+len(r.foreignKeys)
+	for _, kind := range []struct {
 		list    []ddl
 		isIndex bool
 	}{{r.keys, false}, {r.indexes, true}, {r.foreignKeys, false}} {
-		for _, d := range step.list {
+		for _, d := range kind.list {
 			start := time.Now()
-			if _, err := tx.Exec(ctx, d.create(step.isIndex)); err != nil {
+			if _, err := tx.Exec(ctx, d.create(kind.isIndex)); err != nil {
 				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, err)
 			}
 			log.WithFields(logrus.Fields{"table": d.schema + "." + d.table, "name": d.name, "seconds": time.Since(start).Seconds()}).Debug("rebuilt")
+			done++
+			step(done, steps)
 		}
 	}
 	return nil

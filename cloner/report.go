@@ -2,6 +2,7 @@ package cloner
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -114,4 +115,18 @@ func (r *Report) table(name string) *TableReport {
 	}
 	r.Tables = append(r.Tables, TableReport{Table: name})
 	return &r.Tables[len(r.Tables)-1]
+}
+
+// HumanBytes writes a size as people read it: 2.0 MiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"time"
 
 	"github.com/gaiia/clonebot/bot"
 	"github.com/gaiia/clonebot/cloner"
@@ -19,8 +19,8 @@ type pairFlags struct {
 	from, to *string
 }
 
-func newPairFlags(name string, stderr io.Writer) pairFlags {
-	fs, path := newFlags(name, stderr)
+func newPairFlags(name string) pairFlags {
+	fs, path := newFlags(name)
 	return pairFlags{
 		fs: fs, config: path,
 		from: fs.String("from", "", "the production instance to copy (required)"),
@@ -33,71 +33,81 @@ func (p pairFlags) parse(args []string) error {
 		return err
 	}
 	if *p.from == "" || *p.to == "" {
-		return &exitError{code: 2, err: fmt.Errorf("%s: --from and --to are required", p.fs.Name())}
+		return usageError(p.fs.Name(), "--from and --to are required")
 	}
 	return nil
 }
 
-// newCloner loads the configuration and builds its cloner, logging to stderr.
-func newCloner(path string, getenv func(string) string, stderr io.Writer) (*cloner.Cloner, error) {
-	cfg, err := loadConfig(path, getenv)
+// newCloner loads the instance settings and builds their cloner, logging on con.
+func newCloner(path string, getenv func(string) string, con *console) (*cloner.Cloner, error) {
+	cfg, err := loadInstances(path, getenv)
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(stderr, "warn")
+	log := newConsoleLogger(con)
 	return bot.NewCloner(cfg, bot.Options{Config: cfg, Logger: log})
 }
 
 // runPlan prints the preflight plan; exit 2 when the clone would be refused.
 func runPlan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	p := newPairFlags("plan", stderr)
+	p := newPairFlags("plan")
 	if err := p.parse(args); err != nil {
 		return err
 	}
-	c, err := newCloner(*p.config, getenv, stderr)
+	c, err := newCloner(*p.config, getenv, newConsole(stderr))
 	if err != nil {
 		return err
 	}
 	plan, err := c.Plan(ctx, *p.from, *p.to)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, "plan")
 	}
-	if err := cloner.WritePlan(stdout, plan); err != nil {
+	if err := writePlan(stdout, plan); err != nil {
 		return err
 	}
 	if !plan.OK() {
-		return &exitError{code: 2, err: fmt.Errorf("a clone of %s into %s would be refused (%d problems above)", *p.from, *p.to, len(plan.Problems))}
+		return &exitError{code: 2, err: fmt.Errorf("a clone of %s into %s would be refused (%s above)", *p.from, *p.to, plural(int64(len(plan.Problems)), "problem", "problems"))}
 	}
 	return nil
 }
 
-// runClone runs an operator's immediate clone.
+// runClone runs an operator's immediate clone: progress on stderr, the report on
+// stdout.
 func runClone(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	p := newPairFlags("clone", stderr)
+	p := newPairFlags("clone")
 	yes := p.fs.Bool("yes", false, "confirm that the sandbox may be wiped (required)")
 	if err := p.parse(args); err != nil {
 		return err
 	}
 	if !*yes {
-		return &exitError{code: 2, err: fmt.Errorf("clone wipes %s; run it again with --yes to confirm", *p.to)}
+		return usageError("clone", fmt.Sprintf("clone wipes %s; run it again with --yes to confirm", *p.to))
 	}
-	c, err := newCloner(*p.config, getenv, stderr)
+	con := newConsole(stderr)
+	c, err := newCloner(*p.config, getenv, con)
 	if err != nil {
 		return err
 	}
-	terminal := false
-	if f, ok := stderr.(*os.File); ok {
-		terminal = cloner.IsTerminal(f)
-	}
-	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: cloner.ProgressPrinter(stderr, terminal)})
-	if errors.Is(err, cloner.ErrRefused) {
+	prog := newProgress(con, time.Now)
+	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: prog.update})
+	prog.stop(err)
+	switch {
+	case err == nil:
+		return writeReport(stdout, report)
+	case errors.Is(err, cloner.ErrRefused):
 		return &exitError{code: 2, err: err}
-	}
-	if errors.Is(err, cloner.ErrBusy) {
+	case errors.Is(err, cloner.ErrBusy):
 		return &exitError{code: 3, err: err}
+	case ctx.Err() != nil:
+		return &exitError{code: 130, err: fmt.Errorf("interrupted: the clone of %s into %s was stopped and rolled back; the sandbox is unchanged", *p.from, *p.to)}
 	}
-	if err != nil {
-		return fmt.Errorf("clone %s into %s: %w (the sandbox is unchanged)", *p.from, *p.to, err)
+	return fmt.Errorf("clone %s into %s: %w (the sandbox is unchanged)", *p.from, *p.to, err)
+}
+
+// interrupted turns the error of a command stopped by a signal into a plain
+// message, exit 130.
+func interrupted(ctx context.Context, err error, what string) error {
+	if err == nil || ctx.Err() == nil {
+		return err
 	}
-	return cloner.WriteReport(stdout, report)
+	return &exitError{code: 130, err: fmt.Errorf("interrupted: %s stopped before it finished", what)}
 }

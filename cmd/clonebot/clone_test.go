@@ -26,17 +26,19 @@ func instanceDB(t *testing.T, opts fixtures.GenerateOptions) string {
 	})
 }
 
-// instancesConfig writes a configuration with acme-prod and acme-sandbox.
+// instancesConfig writes a configuration with acme-prod and acme-sandbox whose bot
+// database and Zendesk settings name variables the commands do not set: plan and
+// clone need the instance settings only.
 func instancesConfig(t *testing.T) string {
 	t.Helper()
 	sbxOpts := small
 	sbxOpts.Kind, sbxOpts.Seed = fixtures.Sandbox, 8
-	cfg := fmt.Sprintf(`database_url: "postgres://127.0.0.1/unused"
+	cfg := fmt.Sprintf(`database_url: "${CLONEBOT_TEST_UNSET_DATABASE_URL}"
 zendesk:
   url: "http://127.0.0.1:1"
   email: "clonebot@example.com"
-  api_token: "token"
-  webhook_secrets: ["secret"]
+  api_token: "${CLONEBOT_TEST_UNSET_TOKEN}"
+  webhook_secrets: ["${CLONEBOT_TEST_UNSET_SECRET}"]
   bot_user_id: 1
   fields: {production_instance: 1, sandbox_instance: 2, wipe_confirmation: 3, users: 4}
 tenants:
@@ -54,14 +56,19 @@ tenants:
 
 func clonebot(args ...string) (string, int) {
 	out, err := exec.Command(binary, args...).CombinedOutput()
+	return string(out), exitStatus(err)
+}
+
+// exitStatus is a finished command's exit status, -1 when it could not run.
+func exitStatus(err error) int {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return string(out), ee.ExitCode()
+		return ee.ExitCode()
 	}
 	if err != nil {
-		return err.Error(), -1
+		return -1
 	}
-	return string(out), 0
+	return 0
 }
 
 func TestPlanAndCloneCommands(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, _ := newFlags("demo", stderr)
-	verbose := fs.Bool("v", false, "also print the bot's JSON logs (to stderr)")
+	fs := newFlagSet("demo")
+	verbose := fs.Bool("v", false, "also print the bot's JSON logs, on stderr")
 	keep := fs.Bool("keep", false, "keep the demo databases afterwards")
-	admin := fs.String("postgres", "", "maintenance database URL (default $CLONEBOT_TEST_DATABASE_URL or the local server)")
+	admin := fs.String("postgres", "", "maintenance database URL (default $CLONEBOT_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -20,7 +20,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		opts.AdminURL = getenv("CLONEBOT_TEST_DATABASE_URL")
 	}
 	if *verbose {
-		opts.Logger = newLogger(stderr, "info")
+		opts.Logger = newJSONLogger(stderr, "info")
 	}
-	return demo.Run(ctx, opts)
+	return interrupted(ctx, demo.Run(ctx, opts), "the demo")
 }

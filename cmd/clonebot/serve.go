@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/gaiia/clonebot/bot"
 	"github.com/gaiia/clonebot/store"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, path := newFlags("serve", stderr)
+	fs, path := newFlags("serve")
 	listen := fs.String("listen", "", "HTTP address, overriding the configuration's listen")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -23,9 +25,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	log := newJSONLogger(stdout, cfg.LogLevel)
 	b, err := bot.New(ctx, bot.Options{
 		Config: cfg, Logger: log, DueInterval: cfg.Jobs.DueInterval, RescueAfter: cfg.Jobs.RescueAfter,
+		Build: bot.Build{Version: version, Commit: commit},
 	})
 	if err != nil {
 		return err
@@ -38,7 +41,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, path := newFlags("migrate", stderr)
+	fs, path := newFlags("migrate")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,8 +55,22 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer pool.Close()
 	if err := store.Migrate(ctx, pool); err != nil {
-		return err
+		return interrupted(ctx, err, "migrate")
 	}
 	fmt.Fprintln(stdout, "bot database is up to date")
 	return nil
+}
+
+// newJSONLogger writes JSON lines to w at the configured level: serve's logs, and
+// every library's it runs (River's, the HTTP server's) in the same shape.
+func newJSONLogger(w io.Writer, level string) *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(w)
+	l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"})
+	lvl, err := logrus.ParseLevel(level)
+	if err != nil {
+		lvl = logrus.InfoLevel
+	}
+	l.SetLevel(lvl)
+	return logrus.NewEntry(l).WithField("service", "clonebot")
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,13 +20,16 @@ import (
 
 var binary string
 
+// The test binary's build stamp.
+const testVersion, testCommit = "v0.0.0-test", "0123abc"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "clonebot-bin")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "clonebot")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build := exec.Command("go", "build", "-race", "-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit, "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build clonebot:", err)
@@ -74,7 +78,13 @@ type serveProcess struct {
 // startServe runs `clonebot serve` and waits for its listening line.
 func startServe(t *testing.T, configPath string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--config", configPath)
+	return startServeWith(t, binary, configPath)
+}
+
+// startServeWith runs serve of the binary bin.
+func startServeWith(t *testing.T, bin, configPath string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", configPath)
 	cmd.Env = append(os.Environ(), "ZENDESK_API_TOKEN=token-not-for-logs", "ZENDESK_WEBHOOK_SECRET=whsec-not-for-logs")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -146,6 +156,9 @@ func TestServeHealthReadinessOutageAndGracefulStop(t *testing.T) {
 
 	pgtest.SetConnections(t, dbURL, false)
 	p.waitStatus(t, "/readyz", http.StatusServiceUnavailable)
+	if _, body := p.body(t, "/readyz"); !strings.Contains(body, `"reason":"database unreachable"`) {
+		t.Errorf("/readyz during the outage: %s", body)
+	}
 	if got := p.get(t, "/healthz"); got != http.StatusOK {
 		t.Fatalf("/healthz during outage = %d, want 200 (the process is alive)", got)
 	}
@@ -192,5 +205,79 @@ func TestRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not name %s:\n%s", want, out)
 		}
+	}
+}
+
+func (p *serveProcess) body(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// Every metric family is exported from the start, and every line serve logs has
+// one JSON shape; the first says which build runs.
+func TestServeExportsEveryFamilyAtStartAndLogsOneShape(t *testing.T) {
+	p := startServe(t, writeConfig(t, pgtest.NewDatabase(t)))
+	p.waitStatus(t, "/readyz", http.StatusOK)
+	_, metrics := p.body(t, "/metrics")
+	for _, want := range []string{
+		fmt.Sprintf(`clonebot_build_info{commit=%q,go_version=%q,version=%q} 1`, testCommit, runtime.Version(), testVersion),
+		`clonebot_jobs_total{kind="clone",outcome="retry"} 0`,
+		`clonebot_jobs_total{kind="ticket_sync",outcome="cancel"} 0`,
+		`clonebot_webhook_requests_total{outcome="refused",status="401"} 0`,
+		`clonebot_webhook_requests_total{outcome="accepted",status="202"} 0`,
+		`clonebot_requests{state="failed"} 0`,
+		`clonebot_clone_duration_seconds_count{outcome="failed"} 0`,
+		`clonebot_clone_rows_total{category="catalog"} 0`,
+		`clonebot_clone_bytes_total{category="workflows"} 0`,
+		`clonebot_zendesk_calls_total{method="PUT",retry="false",route="/api/v2/tickets/:id",status="200"} 0`,
+		`clonebot_outbox_pending 0`,
+		`clonebot_outbox_oldest_pending_seconds 0`,
+		`clonebot_last_successful_clone_timestamp_seconds{sandbox="acme-sandbox"} 0`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	var started bool
+	for _, line := range strings.Split(strings.TrimSpace(p.logs.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("a log line is not JSON: %q", line)
+			continue
+		}
+		for _, key := range []string{"time", "level", "msg", "service"} {
+			if _, ok := entry[key]; !ok {
+				t.Errorf("log line lacks %s: %s", key, line)
+			}
+		}
+		if entry["msg"] == "starting" {
+			started = entry["version"] == testVersion && entry["commit"] == testCommit && entry["go_version"] == runtime.Version()
+		}
+	}
+	if !started {
+		t.Errorf("no start line with the version, commit and Go version:\n%s", p.logs.String())
+	}
+}
+
+// /readyz names the real reason: a database that does not answer is not "pending
+// migrations".
+func TestReadyzSaysTheDatabaseIsUnreachable(t *testing.T) {
+	p := startServe(t, writeConfig(t, pgtest.URLFor("clonebot_test_never_created")))
+	code, body := p.body(t, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"database unreachable"`) {
+		t.Errorf("/readyz = %d %s, want 503 database unreachable", code, body)
 	}
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gaiia/clonebot/cloner"
+)
+
+// writePlan writes p for a person: whether the clone is allowed, what it copies and
+// wipes, and what to prepare.
+func writePlan(w io.Writer, p *cloner.Plan) error {
+	ew := &errWriter{w: w}
+	verdict := "ALLOWED"
+	if !p.OK() {
+		verdict = "REFUSED"
+	}
+	ew.printf("Clone plan %s -> %s (tenant %s): %s\n", p.From, p.To, p.Tenant, verdict)
+	for _, prob := range p.Problems {
+		ew.printf("  problem: %s\n", prob)
+	}
+	if len(p.Categories) > 0 {
+		rows := "rows"
+		if p.Estimated {
+			rows = "rows (est.)"
+		}
+		ew.printf("\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "category\taction\t%s\tsize\tsandbox rows wiped\t\n", rows)
+		for _, c := range p.Categories {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", c.Name, action(c.Cloned), count(c.Rows), cloner.HumanBytes(c.Bytes), count(c.SandboxRows))
+		}
+		tw.Flush()
+	}
+	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount)
+	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows, len(p.SandboxOnlyWorkflows))
+	return ew.err
+}
+
+// writeReport writes r for a person.
+func writeReport(w io.Writer, r *cloner.Report) error {
+	ew := &errWriter{w: w}
+	status := "verified and committed"
+	if !r.Verification.OK {
+		status = "NOT committed"
+	}
+	ew.printf("Clone %s -> %s (tenant %s): %s\n", r.From, r.To, r.Tenant, status)
+	ew.printf("Production snapshot at %s; %s, %s streamed in %.2fs\n", r.SnapshotAt.UTC().Format("2006-01-02 15:04:05 MST"),
+		plural(r.Rows, "row", "rows"), cloner.HumanBytes(r.Bytes), r.Seconds)
+	phases := make([]string, len(r.Phases))
+	for i, ph := range r.Phases {
+		phases[i] = fmt.Sprintf("%s %.2fs", ph.Name, ph.Seconds)
+	}
+	ew.printf("Phases: %s\n\n", strings.Join(phases, ", "))
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "category\taction\ttables\trows\tstreamed\tsandbox rows wiped\t\n")
+	for _, c := range r.Categories {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t\n", c.Name, action(c.Cloned), c.Tables, count(c.Rows), cloner.HumanBytes(c.Bytes), count(c.WipedRows))
+	}
+	tw.Flush()
+	v := r.Verification
+	ew.printf("\nVerification: %s production (rows and checksum), %s, %s validated (%s by their columns being NULL in every row), %s advanced\n",
+		plural(int64(countMatches(r.Tables)), "table matches", "tables match"), plural(int64(v.ExcludedChecked), "excluded table empty", "excluded tables empty"),
+		plural(int64(v.ForeignKeysValidated+v.ForeignKeysNull), "foreign key", "foreign keys"), count(int64(v.ForeignKeysNull)),
+		plural(int64(len(v.Sequences)), "sequence", "sequences"))
+	for _, f := range v.Failures {
+		ew.printf("  failure: %s\n", f)
+	}
+	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount)
+	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%s of JSON)", cloner.HumanBytes(int64(r.Export.JSONBytes))), r.Export.Workflows, len(r.Export.Workflows))
+	return ew.err
+}
+
+func action(cloned bool) string {
+	if cloned {
+		return "cloned"
+	}
+	return "excluded"
+}
+
+func countMatches(ts []cloner.TableReport) int {
+	n := 0
+	for _, t := range ts {
+		if t.Match {
+			n++
+		}
+	}
+	return n
+}
+
+func writeWork(ew *errWriter, nulled, scrubbed []string, ins []cloner.Integration, deps []cloner.DependentWorkflow, depCount int) {
+	list(ew, "References to excluded rows set to NULL", nulled, len(nulled))
+	list(ew, "Scrubbed columns (never read from production)", scrubbed, len(scrubbed))
+	names := make([]string, len(ins))
+	for i, in := range ins {
+		names[i] = in.Label
+		if in.Kind != "" {
+			names[i] += " (" + in.Kind + ")"
+		}
+	}
+	list(ew, "Integrations to reinstall in the sandbox", names, len(names))
+	wf := make([]string, len(deps))
+	for i, d := range deps {
+		wf[i] = d.Workflow + ": needs " + strings.Join(d.Integrations, ", ")
+	}
+	list(ew, "Workflows that will fail until their integrations are reinstalled", wf, depCount)
+}
+
+// listLimit keeps long lists readable; the JSON report has more.
+const listLimit = 25
+
+// list prints the first items of a list of total.
+func list(ew *errWriter, title string, items []string, total int) {
+	ew.printf("\n%s: %d\n", title, total)
+	for i, it := range items {
+		if i == listLimit {
+			break
+		}
+		ew.printf("  - %s\n", it)
+	}
+	if shown := min(len(items), listLimit); total > shown {
+		ew.printf("  ... and %d more\n", total-shown)
+	}
+}
+
+// plural writes "1 row", "1,520 rows".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return count(n) + " " + many
+}
+
+// count writes 1234567 as 1,234,567.
+func count(n int64) string {
+	if n < 0 {
+		return "-" + count(-n)
+	}
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// errWriter keeps the first write error so that printing code stays linear.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/gaiia/clonebot/cloner"
+)
+
+func TestWritePlanRefused(t *testing.T) {
+	var b bytes.Buffer
+	p := &cloner.Plan{From: "a", To: "b", Tenant: "acme", Problems: []string{"table public.x is not classified"}}
+	if err := writePlan(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "REFUSED") || !strings.Contains(b.String(), "public.x") {
+		t.Errorf("plan:\n%s", b.String())
+	}
+}
+
+func TestWriteReportCountsInWords(t *testing.T) {
+	var b bytes.Buffer
+	r := &cloner.Report{From: "a", To: "b", Tenant: "acme", Rows: 1, Bytes: 2048,
+		Categories:   []cloner.CategoryReport{{Name: "catalog", Cloned: true, Tables: 1, Rows: 1234567}},
+		Tables:       []cloner.TableReport{{Table: "public.plans", Match: true}},
+		Verification: cloner.Verification{OK: true, ExcludedChecked: 1, ForeignKeysValidated: 1, Sequences: []cloner.SequenceReport{{}}},
+	}
+	if err := writeReport(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"; 1 row, 2.0 KiB", "1 table matches production", "1 excluded table empty", "1 foreign key validated", "1 sequence advanced", "1,234,567"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "1 rows") || strings.Contains(out, "1 tables") {
+		t.Errorf("report says 1 with a plural:\n%s", out)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 rows", 1: "1 row", 2: "2 rows", 1520: "1,520 rows", -3000: "-3,000 rows"} {
+		if got := plural(n, "row", "rows"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
