@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/url"
@@ -48,19 +49,33 @@ type Setup func(ctx context.Context, url string) error
 // the database's URL.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	return create(t, "")
+	url, err := create(t, "")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return url
 }
 
 // FromTemplate returns a new database for t, copied from the template named key,
 // which is built with setup the first time any test process asks for it. The key must
 // change whenever setup would build something different (hash the schema into it).
+// A template dropped meanwhile (make clean-db) is built again.
 func FromTemplate(t testing.TB, key string, setup Setup) string {
 	t.Helper()
-	tpl, err := ensureTemplate(context.Background(), key, setup)
-	if err != nil {
-		t.Fatalf("pgtest: template %s: %v", key, err)
+	for {
+		tpl, err := ensureTemplate(context.Background(), key, setup)
+		if err != nil {
+			t.Fatalf("pgtest: template %s: %v", key, err)
+		}
+		url, err := create(t, tpl)
+		if errors.Is(err, errTemplateGone) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		return url
 	}
-	return create(t, tpl)
 }
 
 // Key hashes parts (schema text, migration files) into a short template key.
@@ -73,25 +88,38 @@ func Key(prefix string, parts ...[]byte) string {
 	return fmt.Sprintf("%s_%x", prefix, h.Sum64())
 }
 
-func create(t testing.TB, template string) string {
+// errTemplateGone says a template was dropped between its check and its use.
+var errTemplateGone = errors.New("template database dropped meanwhile")
+
+// NewDatabase's and FromTemplate's database, dropped when t ends. Copies from a
+// template hold its advisory lock shared, so DropTemplates waits for them.
+func create(t testing.TB, template string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := "clonebot_test_" + randomSuffix()
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v (is PostgreSQL running?)", redact(AdminURL()), err)
+		return "", fmt.Errorf("connect to %s: %w (is PostgreSQL running?)", redact(AdminURL()), err)
 	}
 	defer admin.Close(ctx)
 	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
 	if template != "" {
+		if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", templateLock(template)); err != nil {
+			return "", fmt.Errorf("lock template %s: %w", template, err)
+		}
+		var ready bool
+		err := admin.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", template).Scan(&ready)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && !ready {
+			return "", errTemplateGone
+		}
 		stmt += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
 	}
 	if _, err := admin.Exec(ctx, stmt); err != nil {
-		t.Fatalf("pgtest: %s: %v", stmt, err)
+		return "", fmt.Errorf("%s: %w", stmt, err)
 	}
 	t.Cleanup(func() { Drop(t, name) })
-	return URLFor(name)
+	return URLFor(name), nil
 }
 
 // Drop removes database name, ending any session still connected to it.
@@ -113,13 +141,13 @@ func Drop(t testing.TB, name string) {
 // advisory lock serialises builders and a finished template is marked with
 // datistemplate, so a half-built one left by a killed process is rebuilt.
 func ensureTemplate(ctx context.Context, key string, setup Setup) (string, error) {
-	name := "clonebot_tpl_" + key
+	name := templatePrefix + key
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
 		return "", fmt.Errorf("connect to %s: %w", redact(AdminURL()), err)
 	}
 	defer admin.Close(ctx)
-	lockID := int64(fnvHash(name))
+	lockID := templateLock(name)
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
 		return "", fmt.Errorf("lock template: %w", err)
 	}
@@ -147,6 +175,64 @@ func ensureTemplate(ctx context.Context, key string, setup Setup) (string, error
 		return "", fmt.Errorf("mark template: %w", err)
 	}
 	return name, nil
+}
+
+// templatePrefix starts the name of every template database.
+const templatePrefix = "clonebot_tpl_"
+
+// templateLock is the advisory lock of a template: held exclusively to build or
+// drop it, shared to copy it.
+func templateLock(name string) int64 { return int64(fnvHash(name)) }
+
+// DropTemplates drops the template databases whose key starts with keyPrefix
+// ("" for all), waiting for copies in progress, and returns their names and total
+// size. A template in use is left, and reported in the error.
+func DropTemplates(ctx context.Context, adminURL, keyPrefix string) ([]string, int64, error) {
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connect to %s: %w", redact(adminURL), err)
+	}
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, "SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", templatePrefix+keyPrefix)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list templates: %w", err)
+	}
+	type tpl struct {
+		Name string
+		Size int64
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tpl])
+	if err != nil {
+		return nil, 0, fmt.Errorf("list templates: %w", err)
+	}
+	var dropped []string
+	var total int64
+	var errs []error
+	for _, t := range found {
+		if err := dropTemplate(ctx, admin, t.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dropped = append(dropped, t.Name)
+		total += t.Size
+	}
+	return dropped, total, errors.Join(errs...)
+}
+
+func dropTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLock(name)); err != nil {
+		return fmt.Errorf("lock template %s: %w", name, err)
+	}
+	defer admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", templateLock(name)) //nolint:errcheck
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE false"); err != nil {
+		return fmt.Errorf("unmark template %s: %w", name, err)
+	}
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident); err != nil {
+		_, _ = admin.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true")
+		return fmt.Errorf("drop template %s: %w", name, err)
+	}
+	return nil
 }
 
 func fnvHash(s string) uint64 {
