@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
@@ -142,11 +144,18 @@ var categoryTitles = map[string]string{
 	"live_state":              "Live transactional state",
 }
 
+// categoryTitle names a category as the help article does; a manifest's own
+// category reads like them: "product_catalog" is "Product catalog".
 func categoryTitle(name string) string {
 	if t, ok := categoryTitles[name]; ok {
 		return t
 	}
-	return strings.ReplaceAll(name, "_", " ")
+	words := strings.ReplaceAll(name, "_", " ")
+	if words == "" {
+		return words
+	}
+	r, size := utf8.DecodeRuneInString(words)
+	return string(unicode.ToUpper(r)) + words[size:]
 }
 
 // listLimit is how many workflows a comment lists before "and N more".

@@ -164,3 +164,16 @@ func TestLongListsAreCut(t *testing.T) {
 		t.Errorf("plan of 4000 workflows should end 'and 3985 more':\n%s", internal)
 	}
 }
+
+func TestCategoryTitlesReadAlike(t *testing.T) {
+	for name, want := range map[string]string{
+		"network":         "Network settings and inventory structure",
+		"product_catalog": "Product catalog",
+		"éclairage":       "Éclairage",
+		"x":               "X",
+	} {
+		if got := categoryTitle(name); got != want {
+			t.Errorf("categoryTitle(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
