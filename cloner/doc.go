@@ -10,6 +10,10 @@
 // checksums against the snapshot before it commits. Any failure rolls the sandbox back
 // to exactly what it was.
 //
+// The package returns data (Plan, Report) and reports a clone's progress through
+// Options.Progress; it renders nothing for people: cmd/clonebot writes plans, reports
+// and progress, the life cycle its messages.
+//
 // The sandbox transaction sets session_replication_role = replica so that user
 // triggers do not fire during the load; this needs a superuser (or, from PostgreSQL 15,
 // a role granted SET on that parameter) on the sandbox. Triggers marked ENABLE ALWAYS

@@ -182,3 +182,17 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load of a missing file: %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestFieldPathMatchesTheSetupGuide(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(minimal(t), "users: 360004", "users: 0", 1)), env(nil))
+	if err == nil || !strings.Contains(err.Error(), fieldsPath) {
+		t.Fatalf("error %v does not give %q", err, fieldsPath)
+	}
+	guide, err := os.ReadFile("../docs/zendesk-setup.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(guide), fieldsPath) {
+		t.Errorf("docs/zendesk-setup.md does not give the path %q", fieldsPath)
+	}
+}

@@ -70,6 +70,9 @@ func (c *Config) validate(sc scope) Errors {
 
 type addFunc func(key, format string, args ...any)
 
+// fieldsPath is where Zendesk lists ticket fields; docs/zendesk-setup.md says the same.
+const fieldsPath = "Admin Center > Objects and rules > Tickets > Fields"
+
 func (z *Zendesk) validate(add addFunc) {
 	if u, err := url.Parse(z.URL); z.URL == "" || err != nil || u.Scheme == "" || u.Host == "" {
 		add("zendesk.url", "required: the account's URL, e.g. https://acme.zendesk.com")
@@ -116,7 +119,7 @@ func (z *Zendesk) validate(add addFunc) {
 		id  int64
 	}{{"production_instance", f.ProductionInstance}, {"sandbox_instance", f.SandboxInstance}, {"wipe_confirmation", f.WipeConfirmation}, {"users", f.Users}} {
 		if fld.id <= 0 {
-			add("zendesk.fields."+fld.key, "required: the id of the ticket field (Admin Center > Objects and rules > Ticket fields)")
+			add("zendesk.fields."+fld.key, "required: the id of the ticket field ("+fieldsPath+")")
 		}
 	}
 	seen := map[string]string{}

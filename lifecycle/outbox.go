@@ -119,7 +119,7 @@ func (s *Service) post(ctx context.Context, conn *pgx.Conn, ticketID, id int64, 
 	}
 	if err != nil {
 		if _, uerr := conn.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", id, err.Error()); uerr != nil {
-			s.log.WithError(uerr).Warn("record announcement failure")
+			s.log.WithError(uerr).WithFields(logrus.Fields{"ticket": ticketID, "key": it.Key}).Warn("record announcement failure")
 		}
 		return zendeskJobError(fmt.Errorf("post %s: %w", it.Key, err))
 	}

@@ -41,6 +41,7 @@ func (c *Client) Announce(ctx context.Context, ticketID int64, a Announcement) e
 	if a.Key == "" || strings.TrimSpace(a.Body) == "" {
 		return errors.New("announce: key and body are required")
 	}
+	ctx = WithTicket(ctx, ticketID) // for the logs of its uploads and retries
 	ref := Reference(a.Key)
 	posted, err := c.hasComment(ctx, ticketID, ref)
 	if err != nil {
@@ -151,7 +152,7 @@ func (c *Client) upload(ctx context.Context, files []File) (string, error) {
 	token := ""
 	for _, f := range files {
 		if len(f.Data) == 0 {
-			c.log.WithField("file", f.Name).Warn("zendesk: skipping empty attachment")
+			c.log.WithFields(map[string]any{"file": f.Name, "ticket": ctx.Value(ticketKey{})}).Warn("zendesk: skipping empty attachment")
 			continue
 		}
 		q := url.Values{"filename": {f.Name}}
