@@ -3,6 +3,8 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -101,6 +103,7 @@ func TestStoryFromRequestToReadyNotice(t *testing.T) {
 	if got := statusTags(e, id); !slices.Equal(got, []string{"clone_status_ready"}) {
 		t.Errorf("status tags = %v, want only clone_status_ready", got)
 	}
+	checkMetricsAfterTheClone(t, e)
 	comments := e.Sim.Comments(id)
 	// The agents' note of a valid request shows the counted plan: syncs only check
 	// the instances, and the move to awaiting approval plans in full.
@@ -211,5 +214,24 @@ func TestZendeskFaultsAndACrashPostEveryAnnouncementOnce(t *testing.T) {
 	}
 	if faults < 10 {
 		t.Errorf("only %d faults were answered; the test did not exercise them", faults)
+	}
+}
+
+// checkMetricsAfterTheClone reads the bot's /metrics once the ready notice is out:
+// the sandbox's last clone is dated (the audit log records it before the notice).
+func checkMetricsAfterTheClone(t *testing.T, e *Env) {
+	t.Helper()
+	resp, err := http.Get(e.BotURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^clonebot_last_successful_clone_timestamp_seconds\{sandbox="acme-sandbox"\} (\S+)$`).FindSubmatch(body)
+	if m == nil || string(m[1]) == "0" {
+		t.Errorf("no last successful clone for acme-sandbox in /metrics: %q", m)
 	}
 }
