@@ -27,6 +27,19 @@ type Config struct {
 	Tenants  []Tenant `yaml:"tenants"`
 	// Jobs tunes the background work; the defaults suit production.
 	Jobs Jobs `yaml:"jobs"`
+	// Preflight tunes what a plan warns about.
+	Preflight Preflight `yaml:"preflight"`
+
+	// Path is the file the configuration was loaded from, as an absolute path
+	// (empty when parsed from bytes): the commands the bot suggests name it.
+	Path string `yaml:"-"`
+}
+
+// Preflight tunes the plan's warnings; they never block a clone.
+type Preflight struct {
+	// CustomerRowsWarning is how many rows of customer data a sandbox may hold
+	// before the plan warns that it looks like a production database. Default 10000.
+	CustomerRowsWarning int64 `yaml:"customer_rows_warning"`
 }
 
 // Jobs tunes the job workers.

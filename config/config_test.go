@@ -49,6 +49,12 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute {
 		t.Errorf("jobs defaults not applied: %+v", cfg.Jobs)
 	}
+	if cfg.Preflight.CustomerRowsWarning != 10_000 {
+		t.Errorf("preflight default not applied: %+v", cfg.Preflight)
+	}
+	if !filepath.IsAbs(cfg.Path) || filepath.Base(cfg.Path) != "minimal.yaml" {
+		t.Errorf("path %q, want the file's absolute path", cfg.Path)
+	}
 	if cfg.Zendesk.APIToken != secret {
 		t.Errorf("api_token not expanded")
 	}
@@ -129,6 +135,17 @@ func TestParseJobs(t *testing.T) {
 	}
 	if cfg.Jobs.DueInterval != 2*time.Second || cfg.Jobs.RescueAfter != 90*time.Second {
 		t.Errorf("jobs = %+v", cfg.Jobs)
+	}
+}
+
+func TestParsePreflight(t *testing.T) {
+	cfg, err := Parse([]byte(minimal(t)+"preflight: {customer_rows_warning: 500}\n"), env(nil))
+	if err != nil || cfg.Preflight.CustomerRowsWarning != 500 {
+		t.Fatalf("preflight = %+v, %v", cfg, err)
+	}
+	_, err = Parse([]byte(minimal(t)+"preflight: {customer_rows_warning: -1}\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "preflight.customer_rows_warning") {
+		t.Errorf("negative threshold: %v", err)
 	}
 }
 

@@ -37,7 +37,7 @@ type scope int
 
 const (
 	scopeAll       scope = iota
-	scopeInstances       // tenants, their instances, the manifest, log_level
+	scopeInstances       // tenants, their instances, the manifest, preflight, log_level
 )
 
 func (s scope) covers(key string) bool {
@@ -46,7 +46,7 @@ func (s scope) covers(key string) bool {
 	}
 	top, _, _ := strings.Cut(key, ".")
 	top, _, _ = strings.Cut(top, "[")
-	return top == "tenants" || top == "manifest" || top == "log_level"
+	return top == "tenants" || top == "manifest" || top == "preflight" || top == "log_level"
 }
 
 // Load reads the file at path, expands ${VAR} from getenv, applies defaults and
@@ -74,6 +74,9 @@ func load(path string, getenv func(string) string, sc scope) (*Config, error) {
 	}
 	if cfg.Manifest != "" && !filepath.IsAbs(cfg.Manifest) {
 		cfg.Manifest = filepath.Join(filepath.Dir(path), cfg.Manifest)
+	}
+	if cfg.Path, err = filepath.Abs(path); err != nil {
+		cfg.Path = path
 	}
 	return cfg, nil
 }

@@ -29,6 +29,9 @@ func (c *Config) applyDefaults() {
 	if c.Jobs.RescueAfter == 0 {
 		c.Jobs.RescueAfter = 15 * time.Minute
 	}
+	if c.Preflight.CustomerRowsWarning == 0 {
+		c.Preflight.CustomerRowsWarning = 10_000
+	}
 	c.Window.Start = orDefault(c.Window.Start, "02:00")
 	c.Window.End = orDefault(c.Window.End, "05:00")
 	for i := range c.Tenants {
@@ -54,6 +57,9 @@ func (c *Config) validate(sc scope) Errors {
 		add("log_level", "must be one of debug, info, warn, error")
 	}
 	c.validateTenants(add)
+	if c.Preflight.CustomerRowsWarning < 0 {
+		add("preflight.customer_rows_warning", "must be a positive number of rows, e.g. 10000")
+	}
 	if sc == scopeInstances {
 		return es
 	}
