@@ -46,6 +46,7 @@ if [ -z "${REUSE:-}" ]; then  # REUSE=1 keeps the production database of the las
   "$BIN/clonebot-fixtures" create --url "$PROD" --recreate --seed 1 --config-mb "$CONFIG_MB" --customer-mb "$CUSTOMER_MB"
   psql -q "$PROD" -c "VACUUM ANALYZE"
 fi
+"$BIN/clonebot" enroll --config "$BIN/clonebot.yaml" --instance bench-prod >/dev/null
 psql -At "$PROD" -c "SELECT 'production database: ' || pg_size_pretty(pg_database_size(current_database()))"
 
 # The cloned tables, from the built-in manifest (same order).
@@ -67,6 +68,8 @@ fresh_sandboxes() {
   for db in "$REF" "$SBX"; do
     "$BIN/clonebot-fixtures" create --url "$db" --recreate --kind sandbox --seed 2 --config-mb 8 >/dev/null
   done
+  # A new database: clonebot clones only into an enrolled sandbox.
+  "$BIN/clonebot" enroll --config "$BIN/clonebot.yaml" --instance bench-sandbox >/dev/null
 }
 
 now() { date +%s.%N; }

@@ -41,7 +41,10 @@ func newCloner(cfg *config.Config, manifest *cloner.Manifest, opts Options) (*cl
 			instances = append(instances, cloner.Instance{Name: in.Name, Tenant: t.Name, Environment: in.Environment, DatabaseURL: in.DatabaseURL})
 		}
 	}
-	c, err := cloner.New(cloner.Config{Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now})
+	c, err := cloner.New(cloner.Config{
+		Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now,
+		CustomerRowsWarning: cfg.Preflight.CustomerRowsWarning, ConfigFile: cfg.Path,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cloner: %w", err)
 	}

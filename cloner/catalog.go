@@ -3,7 +3,6 @@ package cloner
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,15 +27,13 @@ type column struct {
 
 type table struct {
 	oid     uint32
-	name    string // schema.table
-	schema  string
-	rel     string
+	name    tableName
 	kind    string // pg_class.relkind: r, or p for a partitioned table
 	columns []column
 	pk      []string
 }
 
-func (t *table) ident() string { return pgx.Identifier{t.schema, t.rel}.Sanitize() }
+func (t *table) ident() string { return t.name.ident() }
 
 func (t *table) column(name string) (column, bool) {
 	for _, c := range t.columns {
@@ -49,24 +46,24 @@ func (t *table) column(name string) (column, bool) {
 
 type foreignKey struct {
 	name       string
-	table      string
-	refTable   string
+	table      tableName
+	refTable   tableName
 	columns    []string
 	refColumns []string
 }
 
-// catalog is the shape of one database: its user tables, their columns and keys.
+// catalog is the shape of one database: its user tables (outside clonebot's own
+// schema), their columns and keys.
 type catalog struct {
-	identity string // database, server start time and port: equal only for one database
-	tables   map[string]*table
-	names    []string // sorted
-	fks      []foreignKey
+	tables map[tableName]*table
+	names  []tableName // by schema, then name
+	fks    []foreignKey
 }
 
 const tablesSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 2, 3`
 
@@ -91,22 +88,17 @@ FROM pg_constraint co WHERE co.contype = 'f' AND co.conrelid = ANY($1::oid[]) OR
 
 // readCatalog reads the user tables of the database behind q.
 func readCatalog(ctx context.Context, q querier) (*catalog, error) {
-	cat := &catalog{tables: map[string]*table{}}
-	err := q.QueryRow(ctx, `SELECT current_database() || '@' || pg_postmaster_start_time()::text || ':' || coalesce(inet_server_port(), 0)`).Scan(&cat.identity)
-	if err != nil {
-		return nil, fmt.Errorf("read database identity: %w", err)
-	}
+	cat := &catalog{tables: map[tableName]*table{}}
 	byOID := map[uint32]*table{}
-	rows, err := q.Query(ctx, tablesSQL)
+	rows, err := q.Query(ctx, tablesSQL, Schema)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	for rows.Next() {
 		t := &table{}
-		if err := rows.Scan(&t.oid, &t.schema, &t.rel, &t.kind); err != nil {
+		if err := rows.Scan(&t.oid, &t.name.schema, &t.name.name, &t.kind); err != nil {
 			return nil, fmt.Errorf("list tables: %w", err)
 		}
-		t.name = t.schema + "." + t.rel
 		cat.tables[t.name], byOID[t.oid] = t, t
 		cat.names = append(cat.names, t.name)
 	}
@@ -183,12 +175,6 @@ func readForeignKeys(ctx context.Context, q querier, oids []uint32, byOID map[ui
 		fks = append(fks, fk)
 	}
 	return fks, rows.Err()
-}
-
-// ident quotes a qualified "schema.table" name.
-func ident(qualified string) string {
-	schema, rel, _ := strings.Cut(qualified, ".")
-	return pgx.Identifier{schema, rel}.Sanitize()
 }
 
 func col(name string) string { return pgx.Identifier{name}.Sanitize() }

@@ -85,6 +85,11 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	if !p.OK() {
 		return refusal(p.Problems)
 	}
+	// Before the export: a role that may not silence triggers fails the clone
+	// before anything about it is posted (the preflight only read the grant).
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return fmt.Errorf("silence sandbox triggers (needs a superuser or SET privilege on session_replication_role): %w", err)
+	}
 	if err := r.export(ctx, tx); err != nil {
 		return err
 	}
@@ -143,9 +148,6 @@ func (r *run) export(ctx context.Context, tx pgx.Tx) error {
 // replace wipes and refills the sandbox, verifies it and commits.
 func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	r.begin("wipe")
-	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
-		return fmt.Errorf("silence sandbox triggers (needs a superuser or SET privilege on session_replication_role): %w", err)
-	}
 	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
 		return fmt.Errorf("sandbox settings: %w", err)
 	}
@@ -191,16 +193,16 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	return nil
 }
 
-func truncate(ctx context.Context, tx pgx.Tx, tables []string) error {
+func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
 	if len(tables) == 0 {
 		return nil
 	}
-	idents := make([]string, len(tables))
+	idents, names := make([]string, len(tables)), make([]string, len(tables))
 	for i, t := range tables {
-		idents[i] = ident(t)
+		idents[i], names[i] = t.ident(), t.name.String()
 	}
 	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
-		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(tables, ", "), err)
+		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), err)
 	}
 	return nil
 }
@@ -211,8 +213,8 @@ func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	planned, plannedTotal := r.plan.clonedBytes()
 	for i := range r.plan.copies {
 		s := &r.plan.copies[i]
-		pr := Progress{Phase: "copy", Table: s.table.name, TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total,
-			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name]}
+		pr := Progress{Phase: "copy", Table: s.table.name.String(), TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total,
+			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name.String()]}
 		r.progress(pr)
 		start := time.Now()
 		rows, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
@@ -250,7 +252,7 @@ func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) err
 	for i := range r.plan.copies {
 		s, got := &r.plan.copies[i], got[i]
 		want := prod.sums[s.table.name]
-		t := r.report.table(s.table.name)
+		t := r.report.table(s.table.name.String())
 		t.Checksum, t.ProductionChecksum, t.Match = got, want, got.Rows == want.Rows && got.Sum == want.Sum
 		v.TablesChecked++
 		if !t.Match {
@@ -281,10 +283,10 @@ func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) err
 	return nil
 }
 
-func (r *run) excludedWiped() []string {
-	var out []string
+func (r *run) excludedWiped() []*table {
+	var out []*table
 	for _, t := range r.plan.wipe {
-		if !r.c.tables.isCloned(t) {
+		if !r.c.tables.isCloned(t.name) {
 			out = append(out, t)
 		}
 	}
@@ -335,7 +337,7 @@ type snapshot struct {
 }
 
 type checksumResult struct {
-	sums map[string]Checksum
+	sums map[tableName]Checksum
 	err  error
 }
 

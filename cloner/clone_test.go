@@ -91,12 +91,12 @@ func TestCloneFixture(t *testing.T) {
 		}
 		for _, name := range cat.names {
 			if !e.cloner.tables.isCloned(name) {
-				if n := queryInt(t, sbx, "SELECT count(*) FROM "+ident(name)); n != 0 {
+				if n := queryInt(t, sbx, "SELECT count(*) FROM "+name.ident()); n != 0 {
 					t.Errorf("excluded table %s has %d rows", name, n)
 				}
 			}
 			for _, s := range secrets {
-				if n := queryInt(t, sbx, "SELECT count(*) FROM "+ident(name)+" r WHERE strpos(r::text, $1) > 0", s); n != 0 {
+				if n := queryInt(t, sbx, "SELECT count(*) FROM "+name.ident()+" r WHERE strpos(r::text, $1) > 0", s); n != 0 {
 					t.Errorf("table %s holds a production secret or customer value", name)
 				}
 			}
@@ -160,6 +160,9 @@ func TestCloneFixture(t *testing.T) {
 		}
 		if _, err := json.Marshal(rep); err != nil {
 			t.Error(err)
+		}
+		if rep.Target == nil || rep.Target.Marker == nil || rep.Target.Marker.Instance != "acme-sandbox" || rep.Source.Marker.Environment != Production {
+			t.Errorf("report evidence: %+v %+v", rep.Source, rep.Target)
 		}
 		again, err := e.cloner.Plan(ctx, "acme-prod", "acme-sandbox")
 		if err != nil || len(again.SandboxOnlyWorkflows) != 1 || !again.OK() { // the workflow inserted above

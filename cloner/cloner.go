@@ -43,6 +43,13 @@ type Config struct {
 	// LockTimeout bounds the wait for table locks in the sandbox (sessions of the
 	// sandbox application); 0 means 30 seconds.
 	LockTimeout time.Duration
+	// CustomerRowsWarning is how many rows of customer data (the manifest's
+	// customer categories) a sandbox may hold before a plan warns that it looks like
+	// a production database; 0 means 10,000.
+	CustomerRowsWarning int64
+	// ConfigFile is the configuration file, named in the `clonebot enroll` commands
+	// that refusals give; empty leaves --config out.
+	ConfigFile string
 }
 
 // Cloner plans and runs clones between the instances of its registry.
@@ -53,6 +60,8 @@ type Cloner struct {
 	log         *logrus.Entry
 	now         func() time.Time
 	lockTimeout time.Duration
+	customerMax int64
+	configFile  string
 }
 
 // New checks cfg and returns a Cloner.
@@ -66,6 +75,8 @@ func New(cfg Config) (*Cloner, error) {
 		log:         cfg.Logger,
 		now:         cfg.Now,
 		lockTimeout: cfg.LockTimeout,
+		customerMax: cfg.CustomerRowsWarning,
+		configFile:  cfg.ConfigFile,
 	}
 	if c.manifest == nil {
 		c.manifest = DefaultManifest()
@@ -78,6 +89,9 @@ func New(cfg Config) (*Cloner, error) {
 	}
 	if c.lockTimeout <= 0 {
 		c.lockTimeout = 30 * time.Second
+	}
+	if c.customerMax <= 0 {
+		c.customerMax = 10_000
 	}
 	for _, in := range cfg.Instances {
 		if err := addInstance(c.instances, in); err != nil {

@@ -1,21 +1,38 @@
 // Package cloner copies the configuration of a production instance (a PostgreSQL
 // database) into a sandbox instance of the same tenant, safely and atomically.
 //
-// A manifest classifies every table into cloned and excluded categories. Plan runs the
-// preflight checks read-only and describes the clone; Clone runs the same checks and
-// then, in one sandbox transaction holding an advisory lock, exports the sandbox-only
-// workflows, wipes every manifest table, streams the cloned tables from one
-// REPEATABLE READ, READ ONLY production snapshot with COPY, rebuilds indexes and
-// constraints, moves sequences past the copied ids and verifies row counts and
-// checksums against the snapshot before it commits. Any failure rolls the sandbox back
-// to exactly what it was.
+// A manifest classifies every table, by (schema, table) pair, into cloned and
+// excluded categories. Plan runs the preflight checks read-only and describes the
+// clone; Clone runs the same checks and then, in one sandbox transaction holding an
+// advisory lock, exports the sandbox-only workflows, wipes every manifest table,
+// streams the cloned tables from one REPEATABLE READ, READ ONLY production snapshot
+// with COPY, rebuilds indexes and constraints, moves sequences past the copied ids
+// and verifies row counts and checksums against the snapshot before it commits. Any
+// failure rolls the sandbox back to exactly what it was.
 //
 // The package returns data (Plan, Report) and reports a clone's progress through
 // Options.Progress; it renders nothing for people: cmd/clonebot writes plans, reports
 // and progress, the life cycle its messages.
 //
-// The sandbox transaction sets session_replication_role = replica so that user
-// triggers do not fire during the load; this needs a superuser (or, from PostgreSQL 15,
-// a role granted SET on that parameter) on the sandbox. Triggers marked ENABLE ALWAYS
-// still fire.
+// The databases prove what they are. Enroll writes a marker (instance, environment,
+// tenant, when, by whom, and the identity of the database it was written in) into
+// schema clonebot of an instance's database, owned by the enrolling role and
+// granted to no one. The preflight refuses a source or a target whose marker is
+// missing, names another instance, contradicts the registry or was written in
+// another database (a dump or copy), and two entries that reach one database,
+// whatever their URLs: a database is known by its cluster's system identifier
+// (pg_control_system()) and its oid, or, when a hardened server refuses the
+// system identifier, by a lock visible through both connections. Schema clonebot
+// is clonebot's own: it is never classified, counted, wiped or exported.
+//
+// The preflight also checks, from the catalogs, every right the clone will use
+// (a list of named checks in privileges.go): reading production's cloned tables,
+// and in the sandbox reading, truncating and loading the manifest tables, owning
+// the tables whose indexes and constraints are rebuilt and the sequences the wipe
+// restarts, creating indexes, re-adding foreign keys, moving sequences, setting
+// session_replication_role (a superuser, or from PostgreSQL 15 a role granted SET
+// on it) and creating tables in schema clonebot. Each missing right is a problem
+// naming the GRANT or ownership change that fixes it, so nothing is exported or
+// announced for a clone the roles could not finish. Triggers marked ENABLE ALWAYS
+// still fire during the load.
 package cloner

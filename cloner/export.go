@@ -35,7 +35,7 @@ func (c *Cloner) exportSandboxOnly(ctx context.Context, tx pgx.Tx, p *Plan, cat 
 		q, args := c.exportSQL(cat, p.sandboxOnlyKeys)
 		var text string
 		if err := tx.QueryRow(ctx, q, args...).Scan(&text); err != nil {
-			return e, fmt.Errorf("export sandbox-only workflows from %s: %w", qualify(w.Table), err)
+			return e, fmt.Errorf("export sandbox-only workflows from %s: %w", c.tables.table(w.Table), err)
 		}
 		rows = json.RawMessage(text)
 	}
@@ -49,17 +49,17 @@ func (c *Cloner) exportSandboxOnly(ctx context.Context, tx pgx.Tx, p *Plan, cat 
 
 func (c *Cloner) exportSQL(cat *catalog, keys []string) (string, []any) {
 	w := c.manifest.Workflows
-	wt := cat.tables[qualify(w.Table)]
+	wt := cat.tables[c.tables.table(w.Table)]
 	args := []any{keys}
 	steps := "'{}'::jsonb"
 	if len(wt.pk) == 1 && len(w.Steps) > 0 {
 		var parts []string
 		for _, s := range w.Steps {
-			st := cat.tables[qualify(s.Table)]
+			st := cat.tables[c.tables.table(s.Table)]
 			if st == nil {
 				continue
 			}
-			args = append(args, st.name)
+			args = append(args, st.name.String())
 			parts = append(parts, fmt.Sprintf("$%d::text, (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY to_jsonb(s)::text), '[]') FROM %s s WHERE s.%s = w.%s)",
 				len(args), st.ident(), col(s.Workflow), col(wt.pk[0])))
 		}

@@ -55,7 +55,8 @@ INSERT INTO shop.product_images (sku, url) SELECT 'SKU' || i, 'img' FROM generat
 	execSQL(t, sbx, `INSERT INTO shop.staff (name) VALUES ('Tester');
 INSERT INTO shop.products (sku, title, price) VALUES ('OLD', 'Old', 1);
 INSERT INTO shop.orders (sku, customer) VALUES ('OLD', 'dummy');`)
-	c := newCloner(t, m, prod, sbx, sbx)
+	c := newCloner(t, m, prod, sbx, pgtest.NewDatabase(t))
+	enroll(t, c, "acme-prod", "acme-sandbox")
 	before := fingerprint(t, prod)
 	rep, err := c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
 	if err != nil {

@@ -27,8 +27,8 @@ func runChild() int {
 	log.SetOutput(io.Discard)
 	c, err := New(Config{
 		Instances: []Instance{
-			{Name: "p", Tenant: "t", Environment: Production, DatabaseURL: os.Getenv("CLONER_CHILD_PROD")},
-			{Name: "s", Tenant: "t", Environment: Sandbox, DatabaseURL: os.Getenv("CLONER_CHILD_SBX")},
+			{Name: "acme-prod", Tenant: "acme", Environment: Production, DatabaseURL: os.Getenv("CLONER_CHILD_PROD")},
+			{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, DatabaseURL: os.Getenv("CLONER_CHILD_SBX")},
 		},
 		Logger: logrus.NewEntry(log),
 	})
@@ -36,7 +36,7 @@ func runChild() int {
 		fmt.Println("ERROR", err)
 		return 1
 	}
-	_, err = c.Clone(context.Background(), "p", "s", Options{Progress: func(p Progress) {
+	_, err = c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{Progress: func(p Progress) {
 		if p.Phase == "copy" && p.TableIndex == 3 && !p.TableDone {
 			fmt.Println("LOADING")
 			select {} // wait for SIGKILL

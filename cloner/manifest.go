@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,7 +19,8 @@ type Manifest struct {
 	// Cloned and Excluded map category names to tables, in file order.
 	Cloned   Categories `yaml:"cloned"`
 	Excluded Categories `yaml:"excluded"`
-	// Scrub lists columns ("table.column" or "schema.table.column") of cloned
+	// Scrub lists columns ("table.column" or "schema.table.column", a part
+	// double-quoted when it holds a dot) of cloned
 	// tables whose values never leave production: the copy leaves them out, so the
 	// sandbox gets the column's default, or NULL when it has none.
 	Scrub []string `yaml:"scrub"`
@@ -30,6 +30,10 @@ type Manifest struct {
 	// Workflows, when set, lets the cloner match workflows across instances and
 	// find those that depend on an integration.
 	Workflows *WorkflowsSpec `yaml:"workflows"`
+	// CustomerCategories are the excluded categories that hold customers' data: a
+	// plan warns when the sandbox holds many of their rows, as production does.
+	// Empty means every excluded category.
+	CustomerCategories []string `yaml:"customer_categories"`
 }
 
 // Category is a named group of tables.
@@ -118,110 +122,141 @@ func (cs *Categories) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// Schema is where clonebot keeps its own tables inside an instance's database (the
+// enrollment marker): never classified, wiped, exported or counted.
+const Schema = "clonebot"
+
 func (m *Manifest) validate() error {
-	seen := map[string]string{}
-	var errs []error
-	for _, group := range []Categories{m.Cloned, m.Excluded} {
-		for _, c := range group {
-			if c.Name == "" {
-				errs = append(errs, errors.New("a category has no name"))
-			}
-			for _, t := range c.Tables {
-				q := qualify(t)
-				if prev, ok := seen[q]; ok {
-					errs = append(errs, fmt.Errorf("table %s is in categories %s and %s", q, prev, c.Name))
-				}
-				seen[q] = c.Name
-			}
-		}
-	}
-	r := m.resolve()
+	r, errs := m.parse()
 	for _, s := range m.Scrub {
-		col, err := parseColumn(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !r.isCloned(col.table) {
+		if col, err := parseColumn(s); err == nil && !r.isCloned(col.table) {
 			errs = append(errs, fmt.Errorf("scrub %s: table %s is not in a cloned category", s, col.table))
 		}
 	}
 	if i := m.Integrations; i != nil {
 		if i.Table == "" || i.Label == "" {
 			errs = append(errs, errors.New("integrations: table and label are required"))
-		} else if r.isCloned(qualify(i.Table)) || r.category[qualify(i.Table)] == "" {
-			errs = append(errs, fmt.Errorf("integrations: table %s must be in an excluded category", qualify(i.Table)))
+		} else if t, ok := r.names[i.Table]; ok && (r.isCloned(t) || r.category[t] == "") {
+			errs = append(errs, fmt.Errorf("integrations: table %s must be in an excluded category", t))
 		}
 	}
 	if w := m.Workflows; w != nil {
 		errs = append(errs, w.validate(r, m.Integrations != nil)...)
 	}
+	errs = append(errs, m.validateCustomerCategories()...)
 	return errors.Join(errs...)
+}
+
+func (m *Manifest) validateCustomerCategories() []error {
+	var errs []error
+	for _, name := range m.CustomerCategories {
+		found := false
+		for _, c := range m.Excluded {
+			found = found || c.Name == name
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("customer_categories: %q is not an excluded category", name))
+		}
+	}
+	return errs
 }
 
 func (w *WorkflowsSpec) validate(r resolved, haveIntegrations bool) []error {
 	var errs []error
 	if w.Table == "" || len(w.Key) == 0 || w.Name == "" {
 		errs = append(errs, errors.New("workflows: table, key and name are required"))
-	} else if !r.isCloned(qualify(w.Table)) {
-		errs = append(errs, fmt.Errorf("workflows: table %s must be in a cloned category", qualify(w.Table)))
+	} else if t, ok := r.names[w.Table]; ok && !r.isCloned(t) {
+		errs = append(errs, fmt.Errorf("workflows: table %s must be in a cloned category", t))
 	}
 	for _, s := range w.Steps {
 		if s.Table == "" || s.Workflow == "" {
 			errs = append(errs, errors.New("workflows.steps: table and workflow are required"))
 			continue
 		}
-		if !r.isCloned(qualify(s.Table)) {
-			errs = append(errs, fmt.Errorf("workflows.steps: table %s must be in a cloned category", qualify(s.Table)))
+		t, ok := r.names[s.Table]
+		if ok && !r.isCloned(t) {
+			errs = append(errs, fmt.Errorf("workflows.steps: table %s must be in a cloned category", t))
 		}
 		if s.Integration != "" && !haveIntegrations {
-			errs = append(errs, fmt.Errorf("workflows.steps: %s.integration needs an integrations section", qualify(s.Table)))
+			errs = append(errs, fmt.Errorf("workflows.steps: %s.integration needs an integrations section", t))
 		}
 	}
 	return errs
 }
 
-// resolved maps qualified table names to their category.
+// resolved is the manifest read into table identities: every name it spells,
+// parsed, and the category of each table.
 type resolved struct {
-	category map[string]string
-	cloned   map[string]bool
+	category map[tableName]string
+	cloned   map[tableName]bool
+	names    map[string]tableName // the manifest's spellings
+}
+
+// parse reads every table name of m, reporting the names that do not parse, a
+// table classified twice and a table in clonebot's own schema.
+func (m *Manifest) parse() (resolved, []error) {
+	r := resolved{category: map[tableName]string{}, cloned: map[tableName]bool{}, names: map[string]tableName{}}
+	var errs []error
+	name := func(s string) (tableName, bool) {
+		t, err := parseTable(s)
+		if err != nil {
+			errs = append(errs, err)
+			return t, false
+		}
+		r.names[s] = t
+		return t, true
+	}
+	for i, group := range []Categories{m.Cloned, m.Excluded} {
+		for _, c := range group {
+			if c.Name == "" {
+				errs = append(errs, errors.New("a category has no name"))
+			}
+			for _, s := range c.Tables {
+				t, ok := name(s)
+				switch {
+				case !ok:
+					continue
+				case t.schema == Schema:
+					errs = append(errs, fmt.Errorf("table %s: schema %s is clonebot's own and never classified", t, Schema))
+				case r.category[t] != "":
+					errs = append(errs, fmt.Errorf("table %s is in categories %s and %s", t, r.category[t], c.Name))
+				}
+				r.category[t], r.cloned[t] = c.Name, i == 0
+			}
+		}
+	}
+	if in := m.Integrations; in != nil && in.Table != "" {
+		name(in.Table)
+	}
+	if w := m.Workflows; w != nil {
+		for _, s := range append([]string{w.Table}, stepTables(w)...) {
+			if s != "" {
+				name(s)
+			}
+		}
+	}
+	for _, s := range m.Scrub {
+		if _, err := parseColumn(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return r, errs
+}
+
+func stepTables(w *WorkflowsSpec) []string {
+	var out []string
+	for _, s := range w.Steps {
+		out = append(out, s.Table)
+	}
+	return out
 }
 
 func (m *Manifest) resolve() resolved {
-	r := resolved{category: map[string]string{}, cloned: map[string]bool{}}
-	for _, c := range m.Cloned {
-		for _, t := range c.Tables {
-			r.category[qualify(t)] = c.Name
-			r.cloned[qualify(t)] = true
-		}
-	}
-	for _, c := range m.Excluded {
-		for _, t := range c.Tables {
-			r.category[qualify(t)] = c.Name
-		}
-	}
+	r, _ := m.parse()
 	return r
 }
 
-func (r resolved) isCloned(table string) bool { return r.cloned[table] }
+func (r resolved) isCloned(t tableName) bool { return r.cloned[t] }
 
-// qualify turns "table" into "public.table"; names with a dot are schema-qualified.
-func qualify(t string) string {
-	if strings.Contains(t, ".") {
-		return t
-	}
-	return "public." + t
-}
-
-type columnRef struct{ table, column string }
-
-func parseColumn(s string) (columnRef, error) {
-	parts := strings.Split(s, ".")
-	switch len(parts) {
-	case 2:
-		return columnRef{"public." + parts[0], parts[1]}, nil
-	case 3:
-		return columnRef{parts[0] + "." + parts[1], parts[2]}, nil
-	}
-	return columnRef{}, fmt.Errorf("scrub %q: want table.column or schema.table.column", s)
-}
+// table is the identity of a manifest spelling (validated when the Cloner was built).
+func (r resolved) table(s string) tableName { return r.names[s] }

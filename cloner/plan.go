@@ -39,11 +39,17 @@ type Plan struct {
 	// SandboxOnlyWorkflows are in the sandbox but not in production (by natural
 	// key); the clone exports them before the wipe.
 	SandboxOnlyWorkflows []string `json:"sandbox_only_workflows"`
+	// Source and Target are what each database says about itself: its identity
+	// and its enrollment marker (nil when a connection failed first).
+	Source *Evidence `json:"source"`
+	Target *Evidence `json:"target"`
+	// Warnings do not stop the clone but deserve a look before anyone approves it.
+	Warnings []string `json:"warnings"`
 
 	copies          []copySpec // the cloned tables, in manifest order
 	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
 	srcCat          *catalog   // production's shape
-	wipe            []string   // every manifest table present in the sandbox, qualified
+	wipe            []*table   // every manifest table present in the sandbox
 }
 
 // OK reports whether the clone is allowed.
@@ -100,9 +106,10 @@ func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
 	return c.plan(ctx, from, to, exactCounts)
 }
 
-// Check runs the preflight's checks only: the pair of instances, the
-// classification of every table, the schemas and the references to excluded
-// tables. It reads the catalogs and no row, so that it can run on every ticket
+// Check runs the preflight's checks only: the pair of instances, what their
+// databases say they are, the classification of every table, the schemas, the
+// references to excluded tables and the roles' privileges. It reads the catalogs
+// and no row (but the enrollment markers), so that it can run on every ticket
 // event without loading production; its plan has Problems and nothing to show.
 func (c *Cloner) Check(ctx context.Context, from, to string) (*Plan, error) {
 	return c.plan(ctx, from, to, checksOnly)
@@ -176,6 +183,10 @@ func connect(ctx context.Context, in Instance, p *Plan) (*pgx.Conn, error) {
 // preflight fills p from the production snapshot src and the sandbox dst.
 func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, depth planDepth) error {
 	p.Estimated = depth == estimates
+	proven, same, err := c.checkDatabases(ctx, src, dst, p)
+	if err != nil || same {
+		return err
+	}
 	srcCat, err := readCatalog(ctx, src)
 	if err != nil {
 		return fmt.Errorf("production %s: %w", p.From, err)
@@ -184,24 +195,43 @@ func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, depth
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", p.To, err)
 	}
-	if srcCat.identity == dstCat.identity {
-		p.Problems = append(p.Problems, fmt.Sprintf("%s and %s are the same database", p.From, p.To))
-		return nil
-	}
 	c.checkClassified(p, srcCat, "production "+p.From)
 	c.checkClassified(p, dstCat, "sandbox "+p.To)
 	c.checkSchemas(p, srcCat, dstCat)
 	c.checkManifestColumns(p, srcCat, "production "+p.From)
 	c.checkManifestColumns(p, dstCat, "sandbox "+p.To)
 	c.buildCopies(p, srcCat, dstCat)
-	if depth == checksOnly {
+	before := len(p.Problems)
+	if err := c.checkPrivileges(ctx, src, dst, p, srcCat); err != nil {
+		return err
+	}
+	// Rows are counted only in databases proven to be the instances, by roles that
+	// may read them: a sandbox entry that reaches production must not cost
+	// production a count of every table.
+	if depth == checksOnly || !proven || len(p.Problems) > before {
 		return nil
 	}
 	if err := c.count(ctx, src, dst, p, srcCat, dstCat, depth == exactCounts); err != nil {
 		return err
 	}
+	c.warnCustomerRows(p)
 	p.srcCat = srcCat
 	return c.listSandboxOnly(ctx, src, dst, p, srcCat, dstCat)
+}
+
+// checkPrivileges refuses a clone that the roles could not finish.
+func (c *Cloner) checkPrivileges(ctx context.Context, src, dst querier, p *Plan, srcCat *catalog) error {
+	sa, err := sandboxAccess(ctx, dst, p)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", p.To, err)
+	}
+	checkAccess(p, "sandbox "+p.To, sa, sandboxChecks)
+	pa, err := c.productionAccess(ctx, src, p, srcCat)
+	if err != nil {
+		return fmt.Errorf("production %s: %w", p.From, err)
+	}
+	checkAccess(p, "production "+p.From, pa, productionChecks)
+	return nil
 }
 
 // checkClassified fails closed on tables the manifest does not name.
@@ -209,7 +239,7 @@ func (c *Cloner) checkClassified(p *Plan, cat *catalog, where string) {
 	var missing []string
 	for _, name := range cat.names {
 		if c.tables.category[name] == "" {
-			missing = append(missing, name)
+			missing = append(missing, name.String())
 		}
 	}
 	if len(missing) > 0 {
@@ -244,36 +274,36 @@ func columnDiffs(s, d *table) []string {
 		dc, ok := d.column(sc.name)
 		switch {
 		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s.%s (%s) is missing in the sandbox", s.name, sc.name, sc.typ))
+			diffs = append(diffs, fmt.Sprintf("%s (%s) is missing in the sandbox", columnRef{s.name, sc.name}, sc.typ))
 		case dc.typ != sc.typ:
-			diffs = append(diffs, fmt.Sprintf("%s.%s is %s in production, %s in the sandbox", s.name, sc.name, sc.typ, dc.typ))
+			diffs = append(diffs, fmt.Sprintf("%s is %s in production, %s in the sandbox", columnRef{s.name, sc.name}, sc.typ, dc.typ))
 		case dc.generated != sc.generated:
-			diffs = append(diffs, fmt.Sprintf("%s.%s is generated on one side only", s.name, sc.name))
+			diffs = append(diffs, fmt.Sprintf("%s is generated on one side only", columnRef{s.name, sc.name}))
 		}
 	}
 	for _, dc := range d.columns {
 		if _, ok := s.column(dc.name); !ok {
-			diffs = append(diffs, fmt.Sprintf("%s.%s (%s) is missing in production", s.name, dc.name, dc.typ))
+			diffs = append(diffs, fmt.Sprintf("%s (%s) is missing in production", columnRef{s.name, dc.name}, dc.typ))
 		}
 	}
 	return diffs
 }
 
-func (c *Cloner) clonedTables() []string {
-	var names []string
+func (c *Cloner) clonedTables() []tableName {
+	var names []tableName
 	for _, cat := range c.manifest.Cloned {
 		for _, t := range cat.Tables {
-			names = append(names, qualify(t))
+			names = append(names, c.tables.table(t))
 		}
 	}
 	return names
 }
 
-func (c *Cloner) allTables() []string {
+func (c *Cloner) allTables() []tableName {
 	names := c.clonedTables()
 	for _, cat := range c.manifest.Excluded {
 		for _, t := range cat.Tables {
-			names = append(names, qualify(t))
+			names = append(names, c.tables.table(t))
 		}
 	}
 	return names
@@ -283,11 +313,11 @@ func (c *Cloner) allTables() []string {
 // (references to excluded rows) or left out (scrubbed and generated columns).
 func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
 	nulled := c.nulledColumns(p, src, dst)
-	scrub := map[string]bool{}
+	scrub := map[columnRef]bool{}
 	for _, s := range c.manifest.Scrub {
-		ref, _ := parseColumn(s)
-		scrub[ref.table+"."+ref.column] = true
-		p.Scrubbed = append(p.Scrubbed, ref.table+"."+ref.column)
+		ref, _ := parseColumn(s) // validated with the manifest
+		scrub[ref] = true
+		p.Scrubbed = append(p.Scrubbed, ref.String())
 		c.checkScrub(p, src, dst, ref)
 	}
 	for _, name := range c.clonedTables() {
@@ -297,7 +327,7 @@ func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
 		}
 		spec := copySpec{table: d, category: c.tables.category[name]}
 		for _, col := range s.columns {
-			key := name + "." + col.name
+			key := columnRef{name, col.name}
 			switch {
 			case col.generated:
 			case scrub[key]:
@@ -315,8 +345,8 @@ func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
 		p.copies = append(p.copies, spec)
 	}
 	for _, name := range c.allTables() {
-		if dst.tables[name] != nil {
-			p.wipe = append(p.wipe, name)
+		if t := dst.tables[name]; t != nil {
+			p.wipe = append(p.wipe, t)
 		}
 	}
 }
@@ -329,25 +359,25 @@ func (c *Cloner) checkScrub(p *Plan, src, dst *catalog, ref columnRef) {
 		}
 		col, ok := t.column(ref.column)
 		if !ok {
-			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s.%s does not exist", ref.table, ref.column))
+			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s does not exist", ref))
 			return
 		}
 		if cat == dst && col.notNull && !col.hasDefault {
-			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s.%s is NOT NULL without a default in the sandbox: give it a default or make it NULLable", ref.table, ref.column))
+			p.Problems = append(p.Problems, fmt.Sprintf("scrub column %s is NOT NULL without a default in the sandbox: give it a default or make it NULLable", ref))
 		}
 	}
 }
 
 // nulledColumns finds references from cloned tables to excluded ones, on either
 // side; NOT NULL ones are problems.
-func (c *Cloner) nulledColumns(p *Plan, src, dst *catalog) map[string]bool {
-	nulled := map[string]bool{}
+func (c *Cloner) nulledColumns(p *Plan, src, dst *catalog) map[columnRef]bool {
+	nulled := map[columnRef]bool{}
 	for _, fk := range append(slices.Clone(src.fks), dst.fks...) {
 		if !c.tables.isCloned(fk.table) || c.tables.isCloned(fk.refTable) || c.tables.category[fk.refTable] == "" {
 			continue
 		}
 		for _, name := range fk.columns {
-			key := fk.table + "." + name
+			key := columnRef{fk.table, name}
 			if nulled[key] {
 				continue
 			}
@@ -356,14 +386,14 @@ func (c *Cloner) nulledColumns(p *Plan, src, dst *catalog) map[string]bool {
 				p.Problems = append(p.Problems, fmt.Sprintf("%s references excluded table %s (category %s) and is NOT NULL: its rows cannot be cloned without excluded data; make the column NULLable or reclassify a table", key, fk.refTable, c.tables.category[fk.refTable]))
 				continue
 			}
-			p.NulledReferences = append(p.NulledReferences, key+" -> "+fk.refTable)
+			p.NulledReferences = append(p.NulledReferences, key.String()+" -> "+fk.refTable.String())
 		}
 	}
 	slices.Sort(p.NulledReferences)
 	return nulled
 }
 
-func notNullOnEitherSide(src, dst *catalog, table, column string) bool {
+func notNullOnEitherSide(src, dst *catalog, table tableName, column string) bool {
 	for _, cat := range []*catalog{src, dst} {
 		if t := cat.tables[table]; t != nil {
 			if c, ok := t.column(column); ok && c.notNull {

@@ -14,6 +14,7 @@ import (
 // before the load and rebuilt in bulk after it.
 type ddl struct {
 	schema, table, name, def string
+	tableOID                 uint32 // the table altered (an index's table)
 }
 
 func (d ddl) tableIdent() string { return pgx.Identifier{d.schema, d.table}.Sanitize() }
@@ -41,21 +42,22 @@ func (d ddl) create(isIndex bool) string {
 // cost a scan of the table that can find nothing.
 type rebuild struct {
 	foreignKeys, keys, indexes []ddl
-	kept                       []ddl // foreign keys left in place, all their columns NULLed
+	kept                       []ddl    // foreign keys left in place, all their columns NULLed
+	referenced                 []uint32 // the tables the rebuilt foreign keys reference
 }
 
 const captureForeignKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid),
-       co.conrelid, co.confrelid = ANY($1::oid[]), ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k)
+       co.conrelid, co.confrelid, co.confrelid = ANY($1::oid[]), ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k)
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype = 'f' AND co.conparentid = 0 AND (co.conrelid = ANY($1::oid[]) OR co.confrelid = ANY($1::oid[]))
 ORDER BY 1, 2, 3`
 
-const captureKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid)
+const captureKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid), c.oid
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype IN ('p', 'u', 'x') AND co.conparentid = 0 AND co.conrelid = ANY($1::oid[])
 ORDER BY 1, 2, 3`
 
-const captureIndexesSQL = `SELECT n.nspname::text, c.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid)
+const captureIndexesSQL = `SELECT n.nspname::text, c.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid), c.oid
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
 WHERE i.indrelid = ANY($1::oid[])
@@ -64,7 +66,7 @@ ORDER BY 1, 2, 3`
 
 // captureRebuild reads the definitions before anything is dropped. Partitioned
 // tables keep their indexes: their partitions' indexes are attached, not rebuilt.
-func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild, error) {
+func captureRebuild(ctx context.Context, tx querier, specs []copySpec) (*rebuild, error) {
 	var oids []uint32
 	nulled := map[uint32][]string{}
 	for _, s := range specs {
@@ -80,7 +82,7 @@ func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild,
 	}
 	fks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (foreignKeyDDL, error) {
 		var f foreignKeyDDL
-		err := row.Scan(&f.schema, &f.table, &f.name, &f.def, &f.tableOID, &f.toCloned, &f.columns)
+		err := row.Scan(&f.schema, &f.table, &f.name, &f.def, &f.tableOID, &f.refOID, &f.toCloned, &f.columns)
 		return f, err
 	})
 	if err != nil {
@@ -91,6 +93,7 @@ func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild,
 			r.kept = append(r.kept, f.ddl)
 		} else {
 			r.foreignKeys = append(r.foreignKeys, f.ddl)
+			r.referenced = append(r.referenced, f.refOID)
 		}
 	}
 	if r.keys, err = captureDDL(ctx, tx, captureKeysSQL, oids); err != nil {
@@ -105,7 +108,7 @@ func captureRebuild(ctx context.Context, tx pgx.Tx, specs []copySpec) (*rebuild,
 // foreignKeyDDL is a captured foreign key with what decides whether it is kept.
 type foreignKeyDDL struct {
 	ddl
-	tableOID uint32   // the referencing table
+	refOID   uint32   // the referenced table
 	toCloned bool     // the referenced table is a cloned one: its keys are rebuilt
 	columns  []string // the referencing columns
 }
@@ -123,16 +126,38 @@ func allIn(cols, set []string) bool {
 	return true
 }
 
-func captureDDL(ctx context.Context, tx pgx.Tx, sql string, oids []uint32) ([]ddl, error) {
+func captureDDL(ctx context.Context, tx querier, sql string, oids []uint32) ([]ddl, error) {
 	rows, err := tx.Query(ctx, sql, oids)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ddl, error) {
 		var d ddl
-		err := row.Scan(&d.schema, &d.table, &d.name, &d.def)
+		err := row.Scan(&d.schema, &d.table, &d.name, &d.def, &d.tableOID)
 		return d, err
 	})
+}
+
+// altered lists the tables whose indexes and constraints the clone drops and
+// re-creates: the role must own them.
+func (r *rebuild) altered() []uint32 {
+	var oids []uint32
+	for _, list := range [][]ddl{r.foreignKeys, r.keys, r.indexes} {
+		for _, d := range list {
+			oids = append(oids, d.tableOID)
+		}
+	}
+	return oids
+}
+
+// indexed lists the tables whose indexes the clone re-creates (keys build one):
+// the role must be allowed to create in their schemas.
+func (r *rebuild) indexed() []uint32 {
+	var oids []uint32
+	for _, d := range slices.Concat(r.keys, r.indexes) {
+		oids = append(oids, d.tableOID)
+	}
+	return oids
 }
 
 // drop removes foreign keys first (they depend on the keys), then keys and indexes.

@@ -31,6 +31,10 @@ type Report struct {
 	DependentWorkflowCount int                 `json:"dependent_workflow_count"`
 	Export                 ExportSummary       `json:"export"`
 	Verification           Verification        `json:"verification"`
+	// Source and Target are what the databases said they were when the clone
+	// began: identity and enrollment marker.
+	Source *Evidence `json:"source"`
+	Target *Evidence `json:"target"`
 }
 
 // Phase is the wall time of one step of the clone.
@@ -85,6 +89,7 @@ type Verification struct {
 
 func (r *Report) fromPlan(p *Plan) {
 	r.NulledReferences, r.Scrubbed = p.NulledReferences, p.Scrubbed
+	r.Source, r.Target = p.Source, p.Target
 	r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount = p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount
 	r.Categories = r.Categories[:0]
 	for _, c := range p.Categories {
@@ -94,7 +99,7 @@ func (r *Report) fromPlan(p *Plan) {
 
 func (r *Report) addTable(s *copySpec, rows, bytes int64, d time.Duration) {
 	r.Tables = append(r.Tables, TableReport{
-		Table: s.table.name, Category: s.category, Rows: rows, Bytes: bytes, Seconds: d.Seconds(),
+		Table: s.table.name.String(), Category: s.category, Rows: rows, Bytes: bytes, Seconds: d.Seconds(),
 		Nulled: s.nulled, Scrubbed: s.scrubbed,
 	})
 	r.Rows += rows

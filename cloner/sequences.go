@@ -19,7 +19,7 @@ type SequenceReport struct {
 // sequencesSQL finds the sequences that number the cloned tables' integer columns:
 // serial and identity ones (owned by a column), and any a column's default calls
 // with nextval, such as one sequence shared by several tables.
-const sequencesSQL = `SELECT DISTINCT sn.nspname::text, s.relname::text, n.nspname::text, c.relname::text, a.attname::text
+const sequencesSQL = `SELECT DISTINCT sn.nspname::text, s.relname::text, n.nspname::text, c.relname::text, a.attname::text, s.oid
 FROM (SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS att FROM pg_depend d
       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
         AND d.refobjid = ANY($1::oid[])
@@ -32,26 +32,41 @@ JOIN pg_attribute a ON a.attrelid = x.rel AND a.attnum = x.att
 WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)
 ORDER BY 1, 2, 3, 4, 5`
 
-// advanceSequences sets every sequence that numbers a cloned table to the largest
-// id copied into any column it numbers, so the sandbox's next insert does not
-// collide.
-func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]SequenceReport, error) {
+// sequenceUse is a column that a sequence numbers.
+type sequenceUse struct {
+	seqSchema, seq, schema, table, column string
+	seqOID                                uint32
+}
+
+// listSequences returns the sequences that number the cloned tables, sorted by
+// sequence.
+func listSequences(ctx context.Context, q querier, specs []copySpec) ([]sequenceUse, error) {
 	oids := make([]uint32, len(specs))
 	for i, s := range specs {
 		oids[i] = s.table.oid
 	}
-	rows, err := tx.Query(ctx, sequencesSQL, oids)
+	rows, err := q.Query(ctx, sequencesSQL, oids)
 	if err != nil {
 		return nil, fmt.Errorf("list sequences: %w", err)
 	}
-	type use struct{ seqSchema, seq, schema, table, column string }
-	uses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (use, error) {
-		var u use
-		err := row.Scan(&u.seqSchema, &u.seq, &u.schema, &u.table, &u.column)
+	uses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (sequenceUse, error) {
+		var u sequenceUse
+		err := row.Scan(&u.seqSchema, &u.seq, &u.schema, &u.table, &u.column, &u.seqOID)
 		return u, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list sequences: %w", err)
+	}
+	return uses, nil
+}
+
+// advanceSequences sets every sequence that numbers a cloned table to the largest
+// id copied into any column it numbers, so the sandbox's next insert does not
+// collide.
+func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]SequenceReport, error) {
+	uses, err := listSequences(ctx, tx, specs)
+	if err != nil {
+		return nil, err
 	}
 	var out []SequenceReport
 	for len(uses) > 0 { // grouped by sequence: the rows are sorted
@@ -62,16 +77,17 @@ func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]Seque
 		group := uses[:n]
 		uses = uses[n:]
 		seq := pgx.Identifier{group[0].seqSchema, group[0].seq}.Sanitize()
-		name := group[0].seqSchema + "." + group[0].seq
+		name := tableName{group[0].seqSchema, group[0].seq}.String()
 		var top *int64
 		start := len(out)
 		for _, u := range group {
 			var m *int64
-			q := fmt.Sprintf("SELECT max(%s)::bigint FROM %s", col(u.column), pgx.Identifier{u.schema, u.table}.Sanitize())
+			ref := columnRef{tableName{u.schema, u.table}, u.column}
+			q := fmt.Sprintf("SELECT max(%s)::bigint FROM %s", col(u.column), ref.table.ident())
 			if err := tx.QueryRow(ctx, q).Scan(&m); err != nil {
-				return nil, fmt.Errorf("largest id of %s.%s.%s: %w", u.schema, u.table, u.column, err)
+				return nil, fmt.Errorf("largest id of %s: %w", ref, err)
 			}
-			r := SequenceReport{Sequence: name, Column: u.schema + "." + u.table + "." + u.column}
+			r := SequenceReport{Sequence: name, Column: ref.String()}
 			if m != nil {
 				r.MaxID = *m
 				if top == nil || *m > *top {

@@ -50,26 +50,40 @@ func newEnv(t testing.TB, m *Manifest) *env {
 	t.Helper()
 	e := &env{prod: productionDB(t), sbx: sandboxDB(t), other: sandboxDB(t)}
 	e.cloner = newCloner(t, m, e.prod, e.sbx, e.other)
+	enroll(t, e.cloner, "acme-prod", "acme-sandbox", "globex-sandbox")
 	return e
 }
 
+// newCloner builds the cloner of acme-prod, acme-sandbox and globex-sandbox (of
+// another tenant), on the given databases; nothing is enrolled.
 func newCloner(t testing.TB, m *Manifest, prod, sbx, other string) *Cloner {
+	t.Helper()
+	return newClonerOf(t, m, []Instance{
+		{Name: "acme-prod", Tenant: "acme", Environment: Production, DatabaseURL: prod},
+		{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, DatabaseURL: sbx},
+		{Name: "globex-sandbox", Tenant: "globex", Environment: Sandbox, DatabaseURL: other},
+	})
+}
+
+func newClonerOf(t testing.TB, m *Manifest, instances []Instance) *Cloner {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	c, err := New(Config{
-		Instances: []Instance{
-			{Name: "acme-prod", Tenant: "acme", Environment: Production, DatabaseURL: prod},
-			{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, DatabaseURL: sbx},
-			{Name: "globex-sandbox", Tenant: "globex", Environment: Sandbox, DatabaseURL: other},
-		},
-		Manifest: m,
-		Logger:   logrus.NewEntry(log),
-	})
+	c, err := New(Config{Instances: instances, Manifest: m, Logger: logrus.NewEntry(log), ConfigFile: "/etc/clonebot/clonebot.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// enroll writes the markers of the named instances.
+func enroll(t testing.TB, c *Cloner, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := c.Enroll(context.Background(), name, EnrollOptions{Operator: "test@host", Version: "test"}); err != nil {
+			t.Fatalf("enroll %s: %v", name, err)
+		}
+	}
 }
 
 func connectT(t testing.TB, url string) *pgx.Conn {
@@ -111,11 +125,11 @@ func fingerprint(t testing.TB, url string) map[string]string {
 	out := map[string]string{}
 	for _, name := range cat.names {
 		var sum string
-		q := "SELECT coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text)), '') FROM " + ident(name) + " r"
+		q := "SELECT coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text)), '') FROM " + name.ident() + " r"
 		if err := conn.QueryRow(ctx, q).Scan(&sum); err != nil {
 			t.Fatalf("fingerprint %s: %v", name, err)
 		}
-		out[name] = sum
+		out[name.String()] = sum
 	}
 	return out
 }

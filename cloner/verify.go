@@ -90,8 +90,8 @@ func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Che
 
 // productionChecksums computes every cloned table's checksum on the snapshot,
 // on its own connection so that it overlaps the load.
-func productionChecksums(ctx context.Context, q querier, specs []copySpec) (map[string]Checksum, error) {
-	out := make(map[string]Checksum, len(specs))
+func productionChecksums(ctx context.Context, q querier, specs []copySpec) (map[tableName]Checksum, error) {
+	out := make(map[tableName]Checksum, len(specs))
 	for i := range specs {
 		sum, err := checksum(ctx, q, &specs[i], true)
 		if err != nil {
@@ -103,14 +103,14 @@ func productionChecksums(ctx context.Context, q querier, specs []copySpec) (map[
 }
 
 // excludedEmpty checks that no excluded table holds a row after the load.
-func excludedEmpty(ctx context.Context, tx pgx.Tx, tables []string) (nonEmpty []string, err error) {
+func excludedEmpty(ctx context.Context, tx pgx.Tx, tables []*table) (nonEmpty []string, err error) {
 	for _, t := range tables {
 		var any bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+ident(t)+")").Scan(&any); err != nil {
-			return nil, fmt.Errorf("check excluded table %s is empty: %w", t, err)
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.ident()+")").Scan(&any); err != nil {
+			return nil, fmt.Errorf("check excluded table %s is empty: %w", t.name, err)
 		}
 		if any {
-			nonEmpty = append(nonEmpty, t)
+			nonEmpty = append(nonEmpty, t.name.String())
 		}
 	}
 	return nonEmpty, nil

@@ -3,6 +3,7 @@ package cloner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -16,7 +17,7 @@ func (c *Cloner) count(ctx context.Context, src, dst querier, p *Plan, srcCat, d
 		for _, cat := range g.cats {
 			cp := CategoryPlan{Name: cat.Name, Cloned: g.cloned}
 			for _, name := range cat.Tables {
-				tp, err := countTable(ctx, src, dst, srcCat, dstCat, qualify(name), g.cloned, exact)
+				tp, err := countTable(ctx, src, dst, srcCat, dstCat, c.tables.table(name), g.cloned, exact)
 				if err != nil {
 					return err
 				}
@@ -29,8 +30,8 @@ func (c *Cloner) count(ctx context.Context, src, dst querier, p *Plan, srcCat, d
 	return nil
 }
 
-func countTable(ctx context.Context, src, dst querier, srcCat, dstCat *catalog, name string, cloned, exact bool) (TablePlan, error) {
-	tp := TablePlan{Table: name}
+func countTable(ctx context.Context, src, dst querier, srcCat, dstCat *catalog, name tableName, cloned, exact bool) (TablePlan, error) {
+	tp := TablePlan{Table: name.String()}
 	if t := srcCat.tables[name]; cloned && t != nil {
 		rows, err := rowCount(ctx, src, t, exact)
 		if err != nil {
@@ -61,6 +62,23 @@ func rowCount(ctx context.Context, q querier, t *table, exact bool) (int64, erro
 	return n, err
 }
 
+// warnCustomerRows warns when the sandbox holds more rows of customer data than a
+// sandbox should: that is what a production database looks like.
+func (c *Cloner) warnCustomerRows(p *Plan) {
+	var rows int64
+	var names []string
+	for _, cp := range p.Categories {
+		if !cp.Cloned && (len(c.manifest.CustomerCategories) == 0 || slices.Contains(c.manifest.CustomerCategories, cp.Name)) {
+			rows += cp.SandboxRows
+			names = append(names, cp.Name)
+		}
+	}
+	if rows > c.customerMax {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("sandbox %s holds %d rows of customer data (%s), more than %d: that is what a production database looks like. Check that its database_url reaches the sandbox before anyone approves the clone",
+			p.To, rows, strings.Join(names, ", "), c.customerMax))
+	}
+}
+
 // describeIntegrations lists the production integrations to prepare and the
 // workflows that depend on them. A clone runs it on the snapshot while the sandbox
 // rebuilds its indexes: it scans every workflow step.
@@ -76,8 +94,8 @@ func (c *Cloner) describeIntegrations(ctx context.Context, src querier, p *Plan)
 
 // needColumns returns cat's table when it has the named columns, else nil
 // (checkManifestColumns reports why).
-func needColumns(cat *catalog, table string, cols ...string) *table {
-	t := cat.tables[qualify(table)]
+func needColumns(cat *catalog, table tableName, cols ...string) *table {
+	t := cat.tables[table]
 	if t == nil || missingColumn(t, cols) != "" {
 		return nil
 	}
@@ -97,9 +115,9 @@ func missingColumn(t *table, cols []string) string {
 // names but a database lacks.
 func (c *Cloner) checkManifestColumns(p *Plan, cat *catalog, where string) {
 	check := func(section, table string, cols ...string) {
-		if t := cat.tables[qualify(table)]; t != nil {
+		if t := cat.tables[c.tables.table(table)]; t != nil {
 			if name := missingColumn(t, cols); name != "" {
-				p.Problems = append(p.Problems, fmt.Sprintf("manifest %s: column %s.%s does not exist in %s", section, t.name, name, where))
+				p.Problems = append(p.Problems, fmt.Sprintf("manifest %s: column %s does not exist in %s", section, columnRef{t.name, name}, where))
 			}
 		}
 	}
@@ -119,7 +137,7 @@ func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat
 	if spec == nil {
 		return nil
 	}
-	t := needColumns(cat, spec.Table, spec.Label, spec.Kind)
+	t := needColumns(cat, c.tables.table(spec.Table), spec.Label, spec.Kind)
 	if t == nil {
 		return nil
 	}
@@ -155,8 +173,8 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if w == nil || in == nil {
 		return nil
 	}
-	wt := needColumns(cat, w.Table, w.Name)
-	it := needColumns(cat, in.Table, in.Label)
+	wt := needColumns(cat, c.tables.table(w.Table), w.Name)
+	it := needColumns(cat, c.tables.table(in.Table), in.Label)
 	if wt == nil || it == nil || len(wt.pk) != 1 || len(it.pk) != 1 {
 		return nil
 	}
@@ -165,7 +183,7 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	// (a join there leads the planner into an index scan of every step).
 	var parts []string
 	for _, s := range w.Steps {
-		st := needColumns(cat, s.Table, s.Workflow, s.Integration)
+		st := needColumns(cat, c.tables.table(s.Table), s.Workflow, s.Integration)
 		if st == nil || s.Integration == "" {
 			continue
 		}
@@ -217,7 +235,7 @@ func (c *Cloner) listSandboxOnly(ctx context.Context, src, dst querier, p *Plan,
 		return nil
 	}
 	cols := append([]string{w.Name}, w.Key...)
-	st, dt := needColumns(srcCat, w.Table, cols...), needColumns(dstCat, w.Table, cols...)
+	st, dt := needColumns(srcCat, c.tables.table(w.Table), cols...), needColumns(dstCat, c.tables.table(w.Table), cols...)
 	if st == nil || dt == nil {
 		return nil
 	}

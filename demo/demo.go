@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/bot"
+	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/zendesksim"
 )
@@ -142,11 +143,30 @@ func (e *Env) start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("demo configuration: %w", err)
 	}
+	if err := e.enroll(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	if e.pool, err = pgxpool.New(ctx, e.Config.DatabaseURL); err != nil {
 		ln.Close()
 		return fmt.Errorf("connect to the bot database: %w", err)
 	}
 	return e.startBot(ctx, ln)
+}
+
+// enroll writes each instance's marker into its database, as an operator does with
+// `clonebot enroll` before the bot may plan a clone.
+func (e *Env) enroll(ctx context.Context) error {
+	c, err := bot.NewCloner(e.Config, bot.Options{Config: e.Config, Logger: e.Opts.Logger})
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"acme-prod", "acme-sandbox"} {
+		if _, err := c.Enroll(ctx, name, cloner.EnrollOptions{Operator: "clonebot demo", Version: "demo"}); err != nil {
+			return fmt.Errorf("enroll %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func (e *Env) startSimulator() error {

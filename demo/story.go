@@ -14,7 +14,7 @@ import (
 func Run(ctx context.Context, opts Options) error {
 	opts.defaults()
 	fmt.Fprintln(opts.Out, "clonebot demo: a production-to-sandbox configuration clone, requested on a Zendesk ticket.")
-	fmt.Fprintln(opts.Out, "Setting up: tenant acme with instances acme-prod and acme-sandbox on the local PostgreSQL, a Zendesk simulator, and clonebot serve.")
+	fmt.Fprintln(opts.Out, "Setting up: tenant acme with instances acme-prod and acme-sandbox on the local PostgreSQL (each enrolled, as `clonebot enroll` does), a Zendesk simulator, and clonebot serve.")
 	e, err := Start(ctx, opts)
 	if err != nil {
 		return err

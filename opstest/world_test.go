@@ -78,6 +78,7 @@ func newWorld(t *testing.T, o options) *world {
 	}
 	w.startSimulator(hooks, o)
 	cfg := w.writeConfig()
+	w.enroll(cfg, "acme-prod", "acme-sandbox")
 	for i, addr := range addrs {
 		w.replicas = append(w.replicas, startReplica(t, fmt.Sprintf("replica-%c", 'a'+i), cfg, addr, w.botURL))
 	}
@@ -91,6 +92,18 @@ func newWorld(t *testing.T, o options) *world {
 	t.Cleanup(pool.Close)
 	w.pool = pool
 	return w
+}
+
+// enroll writes the instances' markers with `clonebot enroll`, as an operator does.
+func (w *world) enroll(configPath string, names ...string) {
+	w.t.Helper()
+	for _, name := range names {
+		cmd := exec.Command(binary, "enroll", "--config", configPath, "--instance", name)
+		cmd.Env = append(os.Environ(), "CLONEBOT_DATABASE_URL="+w.botURL)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			w.t.Fatalf("enroll %s: %v\n%s", name, err, out)
+		}
+	}
 }
 
 // instanceDB copies a generated instance from a template kept across runs.

@@ -26,13 +26,27 @@ func instanceDB(t *testing.T, opts fixtures.GenerateOptions) string {
 	})
 }
 
-// instancesConfig writes a configuration with acme-prod and acme-sandbox whose bot
-// database and Zendesk settings name variables the commands do not set: plan and
-// clone need the instance settings only.
+// instancesConfig writes a configuration with acme-prod and acme-sandbox and
+// enrolls both.
 func instancesConfig(t *testing.T) string {
 	t.Helper()
 	sbxOpts := small
 	sbxOpts.Kind, sbxOpts.Seed = fixtures.Sandbox, 8
+	path := writeInstancesConfig(t, instanceDB(t, small), instanceDB(t, sbxOpts))
+	for _, name := range []string{"acme-prod", "acme-sandbox"} {
+		if out, code := clonebot("enroll", "--config", path, "--instance", name); code != 0 {
+			t.Fatalf("enroll %s: exit %d\n%s", name, code, out)
+		}
+	}
+	return path
+}
+
+// writeInstancesConfig writes a configuration whose acme-prod and acme-sandbox
+// are the given databases, and whose bot database and Zendesk settings name
+// variables the commands do not set: plan, clone and enroll need the instance
+// settings only.
+func writeInstancesConfig(t *testing.T, prod, sbx string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`database_url: "${CLONEBOT_TEST_UNSET_DATABASE_URL}"
 zendesk:
   url: "http://127.0.0.1:1"
@@ -46,7 +60,7 @@ tenants:
     instances:
       - {name: acme-prod, environment: production, database_url: %q}
       - {name: acme-sandbox, environment: sandbox, database_url: %q}
-`, instanceDB(t, small), instanceDB(t, sbxOpts))
+`, prod, sbx)
 	path := filepath.Join(t.TempDir(), "clonebot.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -73,12 +87,7 @@ func exitStatus(err error) int {
 
 func TestPlanAndCloneCommands(t *testing.T) {
 	cfg := instancesConfig(t)
-	cases := []struct {
-		name     string
-		args     []string
-		wantCode int
-		want     []string
-	}{
+	cases := []cliCase{
 		{"plan allowed", []string{"plan", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox"}, 0, []string{"acme-prod", "acme-sandbox", "workflows"}},
 		{"plan into production refused", []string{"plan", "--config", cfg, "--from", "acme-sandbox", "--to", "acme-prod"}, 2, []string{"refused"}},
 		{"plan of an unknown instance", []string{"plan", "--config", cfg, "--from", "acme-prod", "--to", "nope"}, 2, []string{"nope"}},
@@ -87,6 +96,53 @@ func TestPlanAndCloneCommands(t *testing.T) {
 		{"clone into production refused", []string{"clone", "--config", cfg, "--from", "acme-sandbox", "--to", "acme-prod", "--yes"}, 2, []string{"acme-prod"}},
 		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes"}, 0, []string{"acme-prod", "acme-sandbox"}},
 	}
+	runCases(t, cases)
+}
+
+func TestEnrollCommand(t *testing.T) {
+	sbxOpts := small
+	sbxOpts.Kind, sbxOpts.Seed = fixtures.Sandbox, 8
+	prod, sbx := instanceDB(t, small), instanceDB(t, sbxOpts)
+	cfg := writeInstancesConfig(t, prod, sbx)
+	// The same sandbox database under another name, as if the entry had been renamed.
+	renamed := writeInstancesConfig(t, prod, sbx)
+	text, err := os.ReadFile(renamed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(renamed, []byte(strings.ReplaceAll(string(text), "acme-sandbox", "acme-sandbox-2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []cliCase{
+		{"needs an instance", []string{"enroll", "--config", cfg}, 2, []string{"--instance is required"}},
+		{"unknown instance", []string{"enroll", "--config", cfg, "--instance", "nope"}, 2, []string{`"nope" is not in the registry`}},
+		{"plan before enrolling names the command", []string{"plan", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox"}, 2,
+			[]string{"not enrolled", "clonebot enroll --instance acme-sandbox --config " + cfg, "clonebot enroll --instance acme-prod --config " + cfg}},
+		{"enroll the sandbox", []string{"enroll", "--config", cfg, "--instance", "acme-sandbox"}, 0, []string{"acme-sandbox enrolled", "sandbox instance acme-sandbox of tenant acme"}},
+		{"enroll it again", []string{"enroll", "--config", cfg, "--instance", "acme-sandbox"}, 0, []string{"already enrolled: nothing written"}},
+		{"enroll production", []string{"enroll", "--config", cfg, "--instance", "acme-prod"}, 0, []string{"production instance acme-prod"}},
+		{"plan allowed", []string{"plan", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox"}, 0, []string{"ALLOWED", "marker: sandbox instance acme-sandbox of tenant acme"}},
+		{"another name refused", []string{"enroll", "--config", renamed, "--instance", "acme-sandbox-2"}, 2,
+			[]string{"enrolled as sandbox instance acme-sandbox", "clonebot enroll --instance acme-sandbox-2 --config " + renamed + " --force"}},
+		{"plan of the renamed entry refused", []string{"plan", "--config", renamed, "--from", "acme-prod", "--to", "acme-sandbox-2"}, 2,
+			[]string{"is enrolled as sandbox instance acme-sandbox of tenant acme"}},
+		{"another name forced", []string{"enroll", "--config", renamed, "--instance", "acme-sandbox-2", "--force"}, 0, []string{"acme-sandbox-2 enrolled", "replaced: sandbox instance acme-sandbox"}},
+		{"the old name now refused", []string{"plan", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox"}, 2, []string{"enrolled as sandbox instance acme-sandbox-2"}},
+	}
+	runCases(t, cases)
+}
+
+// cliCase is one run of the command: its exit status and what its output holds.
+type cliCase struct {
+	name     string
+	args     []string
+	wantCode int
+	want     []string
+}
+
+// runCases runs the cases in order, each as a subtest.
+func runCases(t *testing.T, cases []cliCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := clonebot(tc.args...)

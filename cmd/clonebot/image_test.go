@@ -412,6 +412,23 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("clonebot does not wait for %s to complete", maker)
 		}
 	}
+	// Each instance is enrolled after it is made, before the bot starts.
+	for _, name := range []string{"acme-prod", "acme-sandbox"} {
+		var enroller string
+		for svc, s := range c.Services {
+			if slices.Equal(s.Command, []string{"enroll", "--instance", name}) {
+				enroller = svc
+				if s.DependsOn[name].Condition != "service_completed_successfully" {
+					t.Errorf("service %s enrolls %s before it is made", svc, name)
+				}
+			}
+		}
+		if enroller == "" {
+			t.Errorf("no service enrolls %s", name)
+		} else if bot.DependsOn[enroller].Condition != "service_completed_successfully" {
+			t.Errorf("clonebot does not wait for %s to complete", enroller)
+		}
+	}
 	// The mounted configuration loads with the service's environment.
 	var mounted string
 	for _, v := range bot.Volumes {

@@ -21,6 +21,7 @@ func writePlan(w io.Writer, p *cloner.Plan) error {
 	for _, prob := range p.Problems {
 		ew.printf("  problem: %s\n", prob)
 	}
+	writeEvidence(ew, p)
 	if len(p.Categories) > 0 {
 		rows := "rows"
 		if p.Estimated {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gaiia/clonebot/cloner"
 )
@@ -16,6 +17,28 @@ func TestWritePlanRefused(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "REFUSED") || !strings.Contains(b.String(), "public.x") {
 		t.Errorf("plan:\n%s", b.String())
+	}
+}
+
+func TestWritePlanShowsTheDatabases(t *testing.T) {
+	var b bytes.Buffer
+	p := &cloner.Plan{From: "acme-prod", To: "acme-sandbox", Tenant: "acme",
+		Warnings: []string{"sandbox acme-sandbox holds 16860 rows of customer data"},
+		Source:   &cloner.Evidence{Instance: "acme-prod", Database: cloner.Identity{Database: "acme_prod", DatabaseOID: 16384, SystemIdentifier: "7713685640086468738", Role: "clonebot"}},
+		Target: &cloner.Evidence{Instance: "acme-sandbox", Database: cloner.Identity{Database: "acme_sandbox", DatabaseOID: 16385, Role: "clonebot"},
+			Marker: &cloner.Marker{Instance: "acme-sandbox", Environment: "sandbox", Tenant: "acme", EnrolledBy: "clonebot", Operator: "ops@bastion", EnrolledAt: time.Date(2026, 11, 2, 15, 4, 0, 0, time.UTC)}},
+	}
+	if err := writePlan(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"  WARNING: sandbox acme-sandbox holds 16860 rows of customer data\n",
+		`  source acme-prod: database "acme_prod" (oid 16384, system identifier 7713685640086468738), as role clonebot` + "\n    marker: none: not enrolled\n",
+		`  target acme-sandbox: database "acme_sandbox" (oid 16385, system identifier unknown), as role clonebot` + "\n    marker: sandbox instance acme-sandbox of tenant acme, enrolled 2026-11-02 15:04 UTC by role clonebot (ops@bastion)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 
