@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/sirupsen/logrus"
 
+	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/lifecycle"
 	"github.com/gaiia/clonebot/metrics"
@@ -61,6 +62,7 @@ type Bot struct {
 	now      func() time.Time
 	metrics  *metrics.Metrics
 	pool     *pgxpool.Pool
+	cloner   *cloner.Cloner
 	river    *river.Client[pgx.Tx]
 	echo     *echo.Echo
 	migrated atomic.Bool
@@ -149,6 +151,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	defer stopWork()
 	started := make(chan struct{})
 	go b.startWhenMigrated(workCtx, ctx, started)
+	defer b.survey(ctx)()
 
 	select {
 	case err := <-serveErr:
@@ -171,6 +174,22 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	b.log.Info("stopped")
 	return nil
+}
+
+// survey checks the instances in the background: it logs two entries that reach
+// one database, and instances not enrolled, and never holds up serving. The
+// returned function stops it and waits for it.
+func (b *Bot) survey(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.cloner.Survey(ctx, time.Second)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // startWhenMigrated migrates the database, retrying while it is unreachable, then

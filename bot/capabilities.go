@@ -86,6 +86,7 @@ func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.
 	if err != nil {
 		return nil, err
 	}
+	b.cloner = cl
 	zd, err := b.newNotifier()
 	if err != nil {
 		return nil, err

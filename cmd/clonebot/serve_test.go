@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,8 +72,26 @@ tenants:
 type serveProcess struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *strings.Builder
+	logs *lockedBuilder
 	done chan error
+}
+
+// lockedBuilder is the process's output, read by the test while it is written.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startServe runs `clonebot serve` and waits for its listening line.
@@ -94,7 +113,7 @@ func startServeWith(t *testing.T, bin, configPath string) *serveProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serveProcess{cmd: cmd, logs: &strings.Builder{}, done: make(chan error, 1)}
+	p := &serveProcess{cmd: cmd, logs: &lockedBuilder{}, done: make(chan error, 1)}
 	addrCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -280,4 +299,57 @@ func TestReadyzSaysTheDatabaseIsUnreachable(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"database unreachable"`) {
 		t.Errorf("/readyz = %d %s, want 503 database unreachable", code, body)
 	}
+}
+
+// Two entries reaching one database (over TCP and over the Unix socket) are an
+// error in serve's log; an instance that is down delays nothing.
+func TestServeLogsTwoEntriesReachingOneDatabase(t *testing.T) {
+	instance := pgtest.NewDatabase(t)
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+database_url: %q
+zendesk:
+  url: "http://127.0.0.1:1"
+  email: "clonebot@example.com"
+  api_token: "token"
+  webhook_secrets: ["secret"]
+  bot_user_id: 9000000001
+  fields: {production_instance: 360001, sandbox_instance: 360002, wipe_confirmation: 360003, users: 360004}
+tenants:
+  - name: acme
+    instances:
+      - {name: acme-prod, environment: production, database_url: %q}
+      - {name: acme-sandbox, environment: sandbox, database_url: %q}
+  - name: globex
+    instances:
+      - {name: globex-prod, environment: production, database_url: "postgres://postgres@127.0.0.1:1/down?connect_timeout=1"}
+      - {name: globex-sandbox, environment: sandbox, database_url: %q}
+`, pgtest.NewDatabase(t), instance, pgtest.SocketURL(t, instance), pgtest.NewDatabase(t))
+	path := filepath.Join(t.TempDir(), "clonebot.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, path)
+	p.waitStatus(t, "/readyz", http.StatusOK)
+	deadline := time.Now().Add(30 * time.Second)
+	for !p.logged("error", "instances acme-prod and acme-sandbox reach the same database") || !p.logged("warning", "globex-prod") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error about acme-prod and acme-sandbox, or no warning about globex-prod; logs:\n%s", p.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !p.logged("warning", "sandbox globex-sandbox is not enrolled") {
+		t.Errorf("no warning about the unenrolled globex-sandbox; logs:\n%s", p.logs.String())
+	}
+}
+
+// logged reports whether a log line at level has a message containing msg, or
+// names msg as its instance.
+func (p *serveProcess) logged(level, msg string) bool {
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		var entry struct{ Level, Msg, Instance string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == level && (strings.Contains(entry.Msg, msg) || entry.Instance == msg) {
+			return true
+		}
+	}
+	return false
 }
