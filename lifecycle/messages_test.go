@@ -38,6 +38,11 @@ func sampleData() MessageData {
 			DependentWorkflows:     []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
 			DependentWorkflowCount: 1,
 			SandboxOnlyWorkflows:   []string{"Draft: new onboarding"},
+			Warnings:               []string{"sandbox acme-sandbox holds 16860 rows of customer data (customer_data), more than 10000: that is what a production database looks like. Check that its database_url reaches the sandbox before anyone approves the clone"},
+			Target: &cloner.Evidence{Instance: "acme-sandbox", Marker: &cloner.Marker{
+				Instance: "acme-sandbox", Environment: "sandbox", Tenant: "acme", EnrolledBy: "clonebot", Operator: "ops@bastion",
+				EnrolledAt: time.Date(2026, 11, 2, 15, 4, 0, 0, time.UTC),
+			}},
 		},
 		PlanProblems: []string{"table public.promo_codes is not classified in the manifest"},
 		Tags:         config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
