@@ -96,23 +96,32 @@ func (c *Cloner) enroll(ctx context.Context, tx pgx.Tx, in Instance, opts Enroll
 		e.Marker, e.Unchanged = *prev, true
 		return e, nil
 	}
-	forced := prev != nil && !prev.agrees(in)
-	if forced && !opts.Force {
-		return nil, fmt.Errorf("%w: %s reaches %s, which is enrolled as %s. If it really is %s's database, run: %s",
-			ErrEnrollRefused, in.Name, id, prev, in.Name, c.enrollCommand(in.Name, true))
-	}
-	named := ""
-	if forced {
-		named = prev.Instance
+	named, err := c.overwritten(prev, in, id, opts.Force)
+	if err != nil {
+		return nil, err
 	}
 	if e.Unchecked, err = c.checkOthers(ctx, tx, in, id, named); err != nil {
 		return nil, err
 	}
-	e.Marker = Marker{Instance: in.Name, Environment: in.Environment, Tenant: in.Tenant, Operator: opts.Operator, Version: opts.Version, Forced: forced, Database: id}
+	e.Marker = Marker{Instance: in.Name, Environment: in.Environment, Tenant: in.Tenant, Operator: opts.Operator, Version: opts.Version, Forced: named != "", Database: id}
 	if err := writeMarker(ctx, tx, &e.Marker); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", in.Name, err)
 	}
 	return e, nil
+}
+
+// overwritten returns the instance whose marker the enrollment of in replaces, ""
+// when there is none or it is in's own (written elsewhere: the database was
+// copied or moved); it refuses another instance's marker without force.
+func (c *Cloner) overwritten(prev *Marker, in Instance, id Identity, force bool) (string, error) {
+	if prev == nil || prev.agrees(in) {
+		return "", nil
+	}
+	if !force {
+		return "", fmt.Errorf("%w: %s reaches %s, which is enrolled as %s. If it really is %s's database, run: %s",
+			ErrEnrollRefused, in.Name, id, prev, in.Name, c.enrollCommand(in.Name, true))
+	}
+	return prev.Instance, nil
 }
 
 // checkOthers refuses a database that another entry of the registry reaches, and
