@@ -55,11 +55,13 @@ type Config struct {
 	TriggerTag string
 	// WebhookTimeout bounds one delivery attempt. Default 10 s, like Zendesk.
 	WebhookTimeout time.Duration
-	// WebhookAttempts is the number of attempts per invocation on 5xx, 409 and
-	// timeouts. Default 4 (one try and three retries).
+	// WebhookAttempts bounds the attempts per invocation: timeouts and connection
+	// errors are retried, a 409 up to three times, a 429 or 503 only when it
+	// carries a Retry-After under 60 s; nothing else is. Default 4.
 	WebhookAttempts int
-	// WebhookRetryDelay is the pause before the first retry, doubled each time.
-	// Default 1 s; tests set it small.
+	// WebhookRetryDelay is the pause before the first retry of a timeout or a 409,
+	// doubled each time. Default 1 s; tests set it small. A Retry-After is always
+	// waited out in full.
 	WebhookRetryDelay time.Duration
 
 	// NumericCustomFields makes custom field values that are numbers (Go numbers or

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -147,10 +148,13 @@ func (q *webhookQueue) sendNext() bool {
 	return true
 }
 
-// deliver sends d, retrying like Zendesk: 5xx, 409 and timeouts are retried with a
-// growing pause; 429 and 503 wait for a Retry-After under 60 s.
+// deliver sends d, retrying as Zendesk documents: a timeout or a connection error
+// is retried after a growing pause, a 409 at most three times, a 429 or 503 only
+// when its Retry-After is under 60 s (and after that long); any other answer,
+// a bare 503 and every other 5xx included, ends the invocation.
 func (q *webhookQueue) deliver(d *delivery) {
 	wait := q.cfg.WebhookRetryDelay
+	conflicts := 0
 	for d.Attempts < q.cfg.WebhookAttempts {
 		d.Attempts++
 		status, retryAfter, err := q.attempt(d)
@@ -159,12 +163,12 @@ func (q *webhookQueue) deliver(d *delivery) {
 		if err != nil {
 			d.Err = err.Error()
 		}
-		if !retryable(status, retryAfter, err) || d.Attempts == q.cfg.WebhookAttempts {
-			break
+		if status == http.StatusConflict {
+			conflicts++
 		}
-		pause := wait
-		if retryAfter > 0 {
-			pause = retryAfter
+		pause, again := retryPause(status, retryAfter, err, conflicts, wait)
+		if !again || d.Attempts == q.cfg.WebhookAttempts {
+			break
 		}
 		wait *= 2
 		select {
@@ -176,16 +180,20 @@ func (q *webhookQueue) deliver(d *delivery) {
 	q.cfg.Logger.WithFields(map[string]any{"url": d.URL, "type": d.Type, "status": d.Status, "attempts": d.Attempts}).Debug("zendesksim: webhook sent")
 }
 
-func retryable(status int, retryAfter time.Duration, err error) bool {
+// maxConflictRetries is how often Zendesk retries a delivery answered 409.
+const maxConflictRetries = 3
+
+// retryPause says whether an attempt's outcome is retried, and after how long.
+func retryPause(status int, retryAfter time.Duration, err error, conflicts int, backoff time.Duration) (time.Duration, bool) {
 	switch {
 	case err != nil:
-		return true
+		return backoff, true
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		return retryAfter > 0 && retryAfter < time.Minute || status == http.StatusServiceUnavailable && retryAfter == 0
-	case status == http.StatusConflict || status >= 500:
-		return true
+		return retryAfter, retryAfter > 0 && retryAfter < time.Minute
+	case status == http.StatusConflict:
+		return backoff, conflicts <= maxConflictRetries
 	}
-	return false
+	return 0, false
 }
 
 func (q *webhookQueue) attempt(d *delivery) (int, time.Duration, error) {
@@ -207,7 +215,7 @@ func (q *webhookQueue) attempt(d *delivery) (int, time.Duration, error) {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	secs, _ := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
 	return resp.StatusCode, time.Duration(secs) * time.Second, nil
 }
 

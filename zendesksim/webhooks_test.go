@@ -18,8 +18,26 @@ type received struct {
 	body   []byte
 }
 
+// answer is how a receiver answers one attempt: a status with an optional
+// Retry-After, or (hangUp) a connection closed without an answer.
+type answer struct {
+	status     int
+	retryAfter string
+	hangUp     bool
+}
+
 // receiver records webhooks and answers the given statuses in turn, then 200.
 func receiver(t *testing.T, statuses ...int) (string, func() []received) {
+	t.Helper()
+	answers := make([]answer, len(statuses))
+	for i, s := range statuses {
+		answers[i] = answer{status: s}
+	}
+	return answering(t, answers...)
+}
+
+// answering records webhooks and gives the answers in turn, then 200.
+func answering(t *testing.T, answers ...answer) (string, func() []received) {
 	t.Helper()
 	var mu sync.Mutex
 	var got []received
@@ -27,12 +45,22 @@ func receiver(t *testing.T, statuses ...int) (string, func() []received) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got = append(got, received{r.Header.Clone(), b})
-		status := 200
-		if len(statuses) > 0 {
-			status, statuses = statuses[0], statuses[1:]
+		a := answer{status: 200}
+		if len(answers) > 0 {
+			a, answers = answers[0], answers[1:]
 		}
 		mu.Unlock()
-		w.WriteHeader(status)
+		if a.hangUp {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if a.retryAfter != "" {
+			w.Header().Set("Retry-After", a.retryAfter)
+		}
+		w.WriteHeader(a.status)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, func() []received { mu.Lock(); defer mu.Unlock(); return append([]received(nil), got...) }
@@ -81,14 +109,12 @@ func TestTriggerWebhookIsSignedAndStringly(t *testing.T) {
 	}
 }
 
-func TestEventWebhookRetriesAndDuplicates(t *testing.T) {
+func TestEventWebhookDuplicates(t *testing.T) {
 	t.Parallel()
 	url, got := receiver(t)
 	f := setup(t, zendesksim.Config{WebhookURL: url, WebhookSecret: "shh", WebhookStyle: zendesksim.EventStyle, WebhookRetryDelay: time.Millisecond})
 	waitHooks(t, f.sim)
 	before := len(got())
-	url2, got2 := receiver(t, 500, 503)
-	_ = url2
 	f.sim.SetWebhookDuplicates(1)
 	if _, err := f.sim.UpdateTicket(f.ticket.ID, f.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}}); err != nil {
 		t.Fatal(err)
@@ -120,16 +146,47 @@ func TestEventWebhookRetriesAndDuplicates(t *testing.T) {
 		t.Fatalf("event = %+v", ev)
 	}
 
-	// A receiver that fails twice gets the same invocation three times.
-	sim2 := zendesksim.NewTest(t, zendesksim.Config{WebhookURL: url2, WebhookStyle: zendesksim.EventStyle, WebhookRetryDelay: time.Millisecond})
-	u := sim2.CreateUser("C", "c@example.com", "end-user")
-	sim2.CreateTicket(u.ID, zendesksim.TicketSpec{Subject: "s"})
-	waitHooks(t, sim2)
-	tries := got2()
-	if len(tries) != 3 || tries[0].header.Get("X-Zendesk-Webhook-Invocation-Id") != tries[2].header.Get("X-Zendesk-Webhook-Invocation-Id") {
-		t.Fatalf("got %d attempts", len(tries))
+}
+
+// The simulator retries a delivery exactly as Zendesk documents it, so that a test
+// passing here would pass against Zendesk: bare 503s and other 5xx are final.
+func TestWebhookRetriesAsZendeskDocuments(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		answers  []answer
+		attempts int
+		status   int
+	}{
+		{"500 is final", []answer{{status: 500}}, 1, 500},
+		{"502 is final", []answer{{status: 502}}, 1, 502},
+		{"bare 503 is final", []answer{{status: 503}}, 1, 503},
+		{"503 with Retry-After 1 is retried", []answer{{status: 503, retryAfter: "1"}}, 2, 200},
+		{"429 with Retry-After 1 is retried", []answer{{status: 429, retryAfter: "1"}}, 2, 200},
+		{"503 with Retry-After 60 is final", []answer{{status: 503, retryAfter: "60"}}, 1, 503},
+		{"409 is retried", []answer{{status: 409}, {status: 409}}, 3, 200},
+		{"409 is retried three times only", []answer{{status: 409}, {status: 409}, {status: 409}, {status: 409}, {status: 409}}, 4, 409},
+		{"a dropped connection is retried", []answer{{hangUp: true}}, 2, 200},
+		{"400 is final", []answer{{status: 400}}, 1, 400},
 	}
-	if d := sim2.Webhooks(); len(d) != 1 || d[0].Attempts != 3 || d[0].Status != 200 {
-		t.Fatalf("deliveries = %+v", d)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url, got := answering(t, tc.answers...)
+			sim := zendesksim.NewTest(t, zendesksim.Config{WebhookURL: url, WebhookStyle: zendesksim.EventStyle, WebhookAttempts: 10, WebhookRetryDelay: time.Millisecond})
+			u := sim.CreateUser("C", "c@example.com", "end-user")
+			sim.CreateTicket(u.ID, zendesksim.TicketSpec{Subject: "s"})
+			waitHooks(t, sim)
+			tries := got()
+			if len(tries) != tc.attempts {
+				t.Fatalf("the receiver saw %d attempts, want %d", len(tries), tc.attempts)
+			}
+			if inv := tries[0].header.Get("X-Zendesk-Webhook-Invocation-Id"); inv != tries[len(tries)-1].header.Get("X-Zendesk-Webhook-Invocation-Id") {
+				t.Error("the retries of one invocation carry different invocation ids")
+			}
+			if d := sim.Webhooks(); len(d) != 1 || d[0].Attempts != tc.attempts || d[0].Status != tc.status {
+				t.Fatalf("deliveries = %+v, want one of %d attempts ending %d", d, tc.attempts, tc.status)
+			}
+		})
 	}
 }
