@@ -102,7 +102,7 @@ func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.
 func (b *Bot) registerWebhook() error {
 	z := b.cfg.Zendesk
 	h, err := webhook.New(webhook.Config{
-		Secrets: z.WebhookSecrets, MaxAge: z.WebhookMaxAge, BotUserID: z.BotUserID, RequestTag: z.Tags.Request,
+		Secrets: z.WebhookSecrets, MaxAge: z.WebhookMaxAge, RetryAfter: z.WebhookRetryAfter, BotUserID: z.BotUserID, RequestTag: z.Tags.Request,
 		Sink: webhook.NewIntake(b.pool, b.river), Logger: b.log.WithField("component", "webhook"),
 		Metrics: b.metrics, Now: b.now,
 	})

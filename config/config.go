@@ -66,6 +66,9 @@ type Zendesk struct {
 	WebhookSecrets []string `yaml:"webhook_secrets"`
 	// WebhookMaxAge is how far a webhook's signed timestamp may be from now. Default 5m.
 	WebhookMaxAge time.Duration `yaml:"webhook_max_age"`
+	// WebhookRetryAfter is the Retry-After of a webhook answered 503 (the bot
+	// database is down). Zendesk retries a 503 only when it is under 60 s. Default 20s.
+	WebhookRetryAfter time.Duration `yaml:"webhook_retry_after"`
 	// BotUserID is clonebot's own Zendesk user: events it caused are ignored. Required.
 	BotUserID int64  `yaml:"bot_user_id"`
 	Fields    Fields `yaml:"fields"`

@@ -43,7 +43,7 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	if cfg.Listen != ":8080" || cfg.Window.Start != "02:00" || cfg.Window.End != "05:00" {
 		t.Errorf("defaults not applied: listen %q window %+v", cfg.Listen, cfg.Window)
 	}
-	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute {
+	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute || cfg.Zendesk.WebhookRetryAfter != 20*time.Second {
 		t.Errorf("zendesk defaults not applied: %+v", cfg.Zendesk)
 	}
 	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute {
@@ -82,7 +82,7 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 			return strings.Replace(s, `database_url: "${CLONEBOT_DATABASE_URL}"`, "", 1)
 		}, nil, "database_url"},
 		{"unset env var", func(s string) string { return s }, map[string]string{"ZENDESK_API_TOKEN": ""}, "zendesk.api_token"},
-		{"missing field id", func(s string) string { return strings.Replace(s, "users: 360004", "users: 0", 1) }, nil, "zendesk.fields.users"},
+		{"missing field id", func(s string) string { return strings.Replace(s, "users: 360042000004", "users: 0", 1) }, nil, "zendesk.fields.users"},
 		{"missing secrets", func(s string) string {
 			return strings.Replace(s, `webhook_secrets: ["${ZENDESK_WEBHOOK_SECRET}"]`, "", 1)
 		}, nil, "zendesk.webhook_secrets"},
@@ -93,6 +93,9 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		{"bad time zone", func(s string) string { return strings.Replace(s, "America/Toronto", "Mars/Olympus", 1) }, nil, "tenants[0].timezone"},
 		{"bad window", func(s string) string { return s + "window: {start: \"25:00\", end: \"05:00\"}\n" }, nil, "window.start"},
 		{"empty window", func(s string) string { return s + "window: {start: \"03:00\", end: \"03:00\"}\n" }, nil, "window.end"},
+		{"webhook Retry-After of a minute", func(s string) string {
+			return strings.Replace(s, "  bot_user_id:", "  webhook_retry_after: 60s\n  bot_user_id:", 1)
+		}, nil, "zendesk.webhook_retry_after"},
 		{"due interval too short", func(s string) string { return s + "jobs: {due_interval: 100ms}\n" }, nil, "jobs.due_interval"},
 		{"rescue after shorter than a job", func(s string) string { return s + "jobs: {rescue_after: 30s}\n" }, nil, "jobs.rescue_after"},
 		{"no tenants", func(s string) string { return s[:strings.Index(s, "tenants:")] }, nil, "tenants"},
@@ -100,10 +103,10 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 			return strings.Replace(s, "  bot_user_id:", "  oauth: {client_id: a, client_secret: b}\n  bot_user_id:", 1)
 		}, nil, "zendesk.oauth"},
 		{"wrong type hides value", func(s string) string {
-			return strings.Replace(s, "bot_user_id: 9000000001", "bot_user_id: \"${ZENDESK_API_TOKEN}\"", 1)
+			return strings.Replace(s, "bot_user_id: 361100000001", "bot_user_id: \"${ZENDESK_API_TOKEN}\"", 1)
 		}, nil, "zendesk.bot_user_id: must be a whole number (line 7)"},
 		{"wrong type of a duration", func(s string) string { return s + "jobs: {due_interval: a value}\n" }, nil, "jobs.due_interval: must be a duration"},
-		{"wrong type inside a flow mapping", func(s string) string { return strings.Replace(s, "users: 360004", "users: many", 1) }, nil, "zendesk.fields.users: must be a whole number (line 8)"},
+		{"wrong type inside a flow mapping", func(s string) string { return strings.Replace(s, "users: 360042000004", "users: many", 1) }, nil, "zendesk.fields.users: must be a whole number (line 8)"},
 		{"wrong type in a list", func(s string) string {
 			return strings.Replace(s, "zendesk_organization_ids: [360099887766]", "zendesk_organization_ids: [360099887766, acme]", 1)
 		}, nil, "tenants[0].zendesk_organization_ids[1]: must be a whole number (line 12)"},
@@ -201,7 +204,7 @@ func TestLoadMissingFile(t *testing.T) {
 }
 
 func TestFieldPathMatchesTheSetupGuide(t *testing.T) {
-	_, err := Parse([]byte(strings.Replace(minimal(t), "users: 360004", "users: 0", 1)), env(nil))
+	_, err := Parse([]byte(strings.Replace(minimal(t), "users: 360042000004", "users: 0", 1)), env(nil))
 	if err == nil || !strings.Contains(err.Error(), fieldsPath) {
 		t.Fatalf("error %v does not give %q", err, fieldsPath)
 	}

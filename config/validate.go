@@ -18,6 +18,9 @@ func (c *Config) applyDefaults() {
 	if c.Zendesk.WebhookMaxAge == 0 {
 		c.Zendesk.WebhookMaxAge = 5 * time.Minute
 	}
+	if c.Zendesk.WebhookRetryAfter == 0 {
+		c.Zendesk.WebhookRetryAfter = 20 * time.Second
+	}
 	t := &c.Zendesk.Tags
 	t.Request = orDefault(t.Request, "sandbox_clone")
 	t.Approve = orDefault(t.Approve, "clone_approved")
@@ -115,6 +118,9 @@ func (z *Zendesk) validate(add addFunc) {
 	}
 	if z.WebhookMaxAge < 0 {
 		add("zendesk.webhook_max_age", "must be positive, e.g. 5m")
+	}
+	if ra := z.WebhookRetryAfter; ra < time.Second || ra >= time.Minute || ra%time.Second != 0 {
+		add("zendesk.webhook_retry_after", "must be whole seconds from 1s to 59s, e.g. 20s: Zendesk drops a 503 whose Retry-After is a minute or more")
 	}
 	if z.BotUserID <= 0 {
 		add("zendesk.bot_user_id", "required: the Zendesk user id clonebot acts as, so its own updates are ignored")

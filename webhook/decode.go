@@ -76,10 +76,11 @@ func decodeTrigger(body []byte) (decoded, error) {
 	if ev.ActorID == 0 {
 		ev.ActorID = int64(b.CurrentUserID)
 	}
-	if u := strings.TrimSpace(string(b.UpdatedAt)); u != "" {
-		ev.EventID = identity("ticket:" + strconv.FormatInt(ev.TicketID, 10) + ":" + u)
-		ev.Time = parseTime(u)
-	}
+	// No identity from updated_at: it has whole-second resolution (the
+	// updated_at_with_timestamp placeholder renders minutes), so two real changes
+	// can share it, and dropping the second as a repeat would lose it. Retries of
+	// one notification share Zendesk's invocation id instead.
+	ev.Time = parseTime(string(b.UpdatedAt))
 	return decoded{ev: ev}, nil
 }
 

@@ -15,20 +15,21 @@ func TestDecodeTrigger(t *testing.T) {
 		body string
 		want Event
 	}{
-		{name: "text values", body: `{"ticket_id":"48213","updated_at":"2025-03-04T10:01:02Z","actor_id":"9023456789"}`,
-			want: Event{TicketID: 48213, EventID: "ticket:48213:2025-03-04T10:01:02Z", ActorID: 9023456789, Kind: "trigger", Time: time.Date(2025, 3, 4, 10, 1, 2, 0, time.UTC)}},
-		{name: "numbers", body: `{"ticket_id":48213,"current_user_id":9023456789,"kind":"sandbox_clone"}`,
-			want: Event{TicketID: 48213, ActorID: 9023456789, Kind: "sandbox_clone"}},
-		{name: "event beats kind, spaces trimmed", body: `{"ticket_id":" 7 ","event":"updated","kind":"x","actor_id":""}`,
-			want: Event{TicketID: 7, Kind: "updated"}},
-		{name: "actor_id beats current_user_id", body: `{"ticket_id":"7","actor_id":"1","current_user_id":"2"}`,
-			want: Event{TicketID: 7, ActorID: 1, Kind: "trigger"}},
-		{name: "unparsed updated_at still identifies", body: `{"ticket_id":"7","updated_at":"March 4, 2025 10:01"}`,
-			want: Event{TicketID: 7, EventID: "ticket:7:March 4, 2025 10:01", Kind: "trigger"}},
-		{name: "extra fields and tags", body: `{"ticket_id":"7","tags":"sandbox_clone vip","status":"Open","detail":"x"}`,
-			want: Event{TicketID: 7, Kind: "trigger"}},
-		{name: "ticket type is not an event type", body: `{"ticket_id":"7","type":"Task"}`,
-			want: Event{TicketID: 7, Kind: "trigger"}},
+		// updated_at has whole-second resolution: it dates the change, never identifies it.
+		{name: "text values", body: `{"ticket_id":"4821348213","updated_at":"2025-03-04T10:01:02Z","actor_id":"361123456789"}`,
+			want: Event{TicketID: 4821348213, ActorID: 361123456789, Kind: "trigger", Time: time.Date(2025, 3, 4, 10, 1, 2, 0, time.UTC)}},
+		{name: "numbers", body: `{"ticket_id":4821348213,"current_user_id":361123456789,"kind":"sandbox_clone"}`,
+			want: Event{TicketID: 4821348213, ActorID: 361123456789, Kind: "sandbox_clone"}},
+		{name: "event beats kind, spaces trimmed", body: `{"ticket_id":" 4821348217 ","event":"updated","kind":"x","actor_id":""}`,
+			want: Event{TicketID: 4821348217, Kind: "updated"}},
+		{name: "actor_id beats current_user_id", body: `{"ticket_id":"4821348217","actor_id":"361123456789","current_user_id":"361112345678"}`,
+			want: Event{TicketID: 4821348217, ActorID: 361123456789, Kind: "trigger"}},
+		{name: "updated_at in minutes is no identity either", body: `{"ticket_id":"4821348217","updated_at":"March 4, 2025 10:01"}`,
+			want: Event{TicketID: 4821348217, Kind: "trigger"}},
+		{name: "extra fields and tags", body: `{"ticket_id":"4821348217","tags":"sandbox_clone vip","status":"Open","detail":"x"}`,
+			want: Event{TicketID: 4821348217, Kind: "trigger"}},
+		{name: "ticket type is not an event type", body: `{"ticket_id":"4821348217","type":"Task"}`,
+			want: Event{TicketID: 4821348217, Kind: "trigger"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,8 +50,8 @@ func TestDecodeRefuses(t *testing.T) {
 		name, body string
 		want       error
 	}{
-		{"not json", `ticket_id=48213`, ErrMalformed},
-		{"array", `[{"ticket_id":"1"}]`, ErrMalformed},
+		{"not json", `ticket_id=4821348213`, ErrMalformed},
+		{"array", `[{"ticket_id":"4821348213"}]`, ErrMalformed},
 		{"truncated", `{"ticket_id":"48`, ErrMalformed},
 		{"empty", ``, ErrMalformed},
 		{"no ticket id", `{"updated_at":"2025-03-04T10:01:02Z"}`, ErrNoTicketID},
@@ -59,7 +60,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"negative", `{"ticket_id":-4}`, ErrNoTicketID},
 		{"not a number", `{"ticket_id":"{{ticket.id}}"}`, ErrMalformed},
 		{"event without ticket", `{"type":"zen:event-type:ticket.created","id":"e1","detail":{"tags":["sandbox_clone"]}}`, ErrNoTicketID},
-		{"event with odd tags", `{"type":"zen:event-type:ticket.created","detail":{"id":"1","tags":"sandbox_clone"}}`, ErrMalformed},
+		{"event with odd tags", `{"type":"zen:event-type:ticket.created","detail":{"id":"4821348213","tags":"sandbox_clone"}}`, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,11 +79,11 @@ func TestDecodeEventFilters(t *testing.T) {
 		ignored    bool
 		ticket     int64
 	}{
-		{"user event", `{"type":"zen:event-type:user.created","id":"u1","subject":"zen:user:5","detail":{"id":"5"}}`, true, 0},
-		{"untagged ticket", `{"type":"zen:event-type:ticket.status_changed","id":"e1","detail":{"id":"9","tags":["vip"]}}`, true, 9},
-		{"tag just removed", `{"type":"zen:event-type:ticket.tags_changed","id":"e2","detail":{"id":"9","tags":[]},"event":{"tags_removed":["sandbox_clone"]}}`, false, 9},
-		{"id from subject", `{"type":"zen:event-type:ticket.created","id":"e3","subject":"zen:ticket:12","detail":{"tags":["sandbox_clone"]}}`, false, 12},
-		{"numeric ids", `{"type":"zen:event-type:ticket.created","id":"e4","detail":{"id":12,"actor_id":3,"tags":["sandbox_clone"]}}`, false, 12},
+		{"user event", `{"type":"zen:event-type:user.created","id":"u1","subject":"zen:user:361123456789","detail":{"id":"361123456789"}}`, true, 0},
+		{"untagged ticket", `{"type":"zen:event-type:ticket.status_changed","id":"e1","detail":{"id":"4821348219","tags":["vip"]}}`, true, 4821348219},
+		{"tag just removed", `{"type":"zen:event-type:ticket.tags_changed","id":"e2","detail":{"id":"4821348219","tags":[]},"event":{"tags_removed":["sandbox_clone"]}}`, false, 4821348219},
+		{"id from subject", `{"type":"zen:event-type:ticket.created","id":"e3","subject":"zen:ticket:4821348212","detail":{"tags":["sandbox_clone"]}}`, false, 4821348212},
+		{"numeric ids", `{"type":"zen:event-type:ticket.created","id":"e4","detail":{"id":4821348212,"actor_id":361123456789,"tags":["sandbox_clone"]}}`, false, 4821348212},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,19 +101,18 @@ func TestDecodeEventFilters(t *testing.T) {
 func TestDecodeFixtures(t *testing.T) {
 	t.Parallel()
 	want := map[string]Event{
-		"trigger.json": {TicketID: 48213, EventID: "ticket:48213:2025-03-04T10:01:02Z", ActorID: 9023456789, Kind: "trigger",
+		"trigger.json": {TicketID: 4821348213, ActorID: 361123456789, Kind: "trigger"},
+		"trigger-detailed.json": {TicketID: 4821348213, ActorID: 361112345678, Kind: "sandbox_clone",
 			Time: time.Date(2025, 3, 4, 10, 1, 2, 0, time.UTC)},
-		"trigger-detailed.json": {TicketID: 48213, EventID: "ticket:48213:2025-03-04T10:01:02Z", ActorID: 9012345678, Kind: "sandbox_clone",
-			Time: time.Date(2025, 3, 4, 10, 1, 2, 0, time.UTC)},
-		"event-ticket-created.json": {TicketID: 48213, EventID: "0b6a3c1e-6f0d-4f5e-9a51-2d7c9e4b8a10", ActorID: 9023456789, Kind: "ticket.created",
+		"event-ticket-created.json": {TicketID: 4821348213, EventID: "0b6a3c1e-6f0d-4f5e-9a51-2d7c9e4b8a10", ActorID: 361123456789, Kind: "ticket.created",
 			Time: time.Date(2025, 3, 4, 9, 12, 44, 512340000, time.UTC)},
-		"event-tags-changed.json": {TicketID: 48213, EventID: "5f1c0a3e-9b2d-4e1f-8a7b-6c5d4e3f2a1b", ActorID: 9012345678, Kind: "ticket.tags_changed",
+		"event-tags-changed.json": {TicketID: 4821348213, EventID: "5f1c0a3e-9b2d-4e1f-8a7b-6c5d4e3f2a1b", ActorID: 361112345678, Kind: "ticket.tags_changed",
 			Time: time.Date(2025, 3, 4, 10, 1, 2, 123456789, time.UTC)},
-		"event-custom-field-changed.json": {TicketID: 48213, EventID: "8d2e7f40-1c3b-4a6d-b5e9-0f7a2c4d6e81", ActorID: 9023456789, Kind: "ticket.custom_field_changed",
+		"event-custom-field-changed.json": {TicketID: 4821348213, EventID: "8d2e7f40-1c3b-4a6d-b5e9-0f7a2c4d6e81", ActorID: 361123456789, Kind: "ticket.custom_field_changed",
 			Time: time.Date(2025, 3, 4, 9, 40, 17, 4211000, time.UTC)},
-		"event-status-changed.json": {TicketID: 48213, EventID: "3a9b5c7d-2e4f-4061-8273-94a5b6c7d8e9", ActorID: 9012345678, Kind: "ticket.status_changed",
+		"event-status-changed.json": {TicketID: 4821348213, EventID: "3a9b5c7d-2e4f-4061-8273-94a5b6c7d8e9", ActorID: 361112345678, Kind: "ticket.status_changed",
 			Time: time.Date(2025, 3, 4, 9, 30, 5, 771000000, time.UTC)},
-		"event-comment-added.json": {TicketID: 48213, EventID: "c47d1e2f-8a90-4b3c-9d5e-6f7081a2b3c4", ActorID: 9023456789, Kind: "ticket.comment_added",
+		"event-comment-added.json": {TicketID: 4821348213, EventID: "c47d1e2f-8a90-4b3c-9d5e-6f7081a2b3c4", ActorID: 361123456789, Kind: "ticket.comment_added",
 			Time: time.Date(2025, 3, 4, 9, 35, 51, 250000000, time.UTC)},
 	}
 	files, err := filepath.Glob("../fixtures/webhooks/*.json")

@@ -11,8 +11,8 @@ import (
 type Event struct {
 	TicketID int64
 	// EventID identifies the change across deliveries: the envelope id of an event
-	// subscription, or ticket:<id>:<updated_at> for a trigger body that has
-	// updated_at. Empty when the payload has no identity of its own.
+	// subscription. A trigger body has no identity of its own (its times have
+	// whole-second resolution, or minutes, so two changes can share them): empty.
 	EventID string
 	// InvocationID is Zendesk's X-Zendesk-Webhook-Invocation-Id, shared by the
 	// retries of one invocation. Empty when the header is absent.

@@ -14,7 +14,7 @@ var (
 	errNotText    = errors.New("a text field is neither a string nor a number")
 )
 
-// flexInt is an id that Zendesk may send as a JSON number or as text ("48213"): event
+// flexInt is an id that Zendesk may send as a JSON number or as text ("4821348213"): event
 // subscriptions send ids as strings and trigger placeholders render everything as
 // text. Null and the empty string (an empty placeholder) are zero.
 type flexInt int64

@@ -44,9 +44,9 @@ func FuzzVerify(f *testing.F) {
 // FuzzDecode feeds arbitrary bodies to the style detection and both decoders.
 func FuzzDecode(f *testing.F) {
 	addFixtures(f)
-	f.Add([]byte(`{"ticket_id":"48213"}`))
-	f.Add([]byte(`{"ticket_id":48213,"updated_at":12,"event":null}`))
-	f.Add([]byte(`{"type":"zen:event-type:ticket.created","id":"\u0000","subject":"zen:ticket:7","detail":{"tags":["sandbox_clone"]}}`))
+	f.Add([]byte(`{"ticket_id":"4821348213"}`))
+	f.Add([]byte(`{"ticket_id":4821348213,"updated_at":12,"event":null}`))
+	f.Add([]byte(`{"type":"zen:event-type:ticket.created","id":"\u0000","subject":"zen:ticket:4821348217","detail":{"tags":["sandbox_clone"]}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := decode(body, "sandbox_clone")
 		checkDecoded(t, d, err)
@@ -55,8 +55,8 @@ func FuzzDecode(f *testing.F) {
 
 // FuzzDecodeTrigger targets the admin-written trigger body.
 func FuzzDecodeTrigger(f *testing.F) {
-	f.Add([]byte(`{"ticket_id":"48213","updated_at":"2025-03-04T10:01:02Z","actor_id":"9023456789"}`))
-	f.Add([]byte(`{"ticket_id":" 1 ","current_user_id":2,"kind":"x","event":""}`))
+	f.Add([]byte(`{"ticket_id":"4821348213","updated_at":"2025-03-04T10:01:02Z","actor_id":"361123456789"}`))
+	f.Add([]byte(`{"ticket_id":" 4821348213 ","current_user_id":361123456789,"kind":"x","event":""}`))
 	f.Add([]byte(`{"ticket_id":"9223372036854775808"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := decodeTrigger(body)

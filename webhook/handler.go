@@ -45,10 +45,18 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Now is the clock for the timestamp window. Default time.Now.
 	Now func() time.Time
+	// RetryAfter is sent with every 503 (the bot database is down): Zendesk retries
+	// a 503 only when its Retry-After is under 60 s, and drops it otherwise. Whole
+	// seconds from 1 s to 59 s; default 20 s.
+	RetryAfter time.Duration
 }
+
+// DefaultRetryAfter is the Retry-After of a 503 unless configured.
+const DefaultRetryAfter = 20 * time.Second
 
 // Handler answers Zendesk webhook requests.
 type Handler struct {
+	retryAfter string // seconds, for 503s
 	verifier   verifier
 	botUserID  int64
 	requestTag string
@@ -69,6 +77,7 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	return &Handler{
+		retryAfter: strconv.Itoa(int(cfg.RetryAfter / time.Second)),
 		verifier:   verifier{secrets: append([]string(nil), cfg.Secrets...), maxAge: cfg.MaxAge, now: cfg.Now},
 		botUserID:  cfg.BotUserID,
 		requestTag: cfg.RequestTag,
@@ -100,6 +109,9 @@ func (c Config) validate() error {
 	if c.Sink == nil {
 		problems = append(problems, "Sink: required, e.g. NewIntake(pool, riverClient)")
 	}
+	if c.RetryAfter != 0 && (c.RetryAfter < time.Second || c.RetryAfter >= time.Minute || c.RetryAfter%time.Second != 0) {
+		problems = append(problems, "RetryAfter: whole seconds from 1s to 59s (Zendesk drops a 503 whose Retry-After is 60 s or more)")
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -123,6 +135,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = DefaultRetryAfter
 	}
 }
 
@@ -149,6 +164,10 @@ func (h *Handler) serve(c echo.Context) error {
 	h.record(c, ev, inv, a)
 	h.metrics.WebhookRequests.WithLabelValues(strconv.Itoa(a.status), a.outcome).Inc()
 	h.metrics.WebhookLatency.Observe(time.Since(start).Seconds())
+	if a.status == http.StatusServiceUnavailable {
+		// Without it (or with 60 s or more) Zendesk drops the delivery for good.
+		c.Response().Header().Set("Retry-After", h.retryAfter)
+	}
 	return c.JSONBlob(a.status, []byte(`{"status":"`+a.word+`"}`))
 }
 

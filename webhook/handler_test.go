@@ -29,7 +29,7 @@ import (
 
 const (
 	secret    = "s3cret-signing-key"
-	botUserID = 9000000001
+	botUserID = 361100000001
 )
 
 var testNow = time.Date(2025, 3, 4, 10, 1, 2, 0, time.UTC)
@@ -99,6 +99,13 @@ func (s *server) post(t *testing.T, d delivery) (int, string) {
 
 func (s *server) postReader(t *testing.T, d delivery, body io.Reader) (int, string) {
 	t.Helper()
+	status, word, _ := s.send(t, d, body)
+	return status, word
+}
+
+// send posts d with body and returns the answer's status, body word and headers.
+func (s *server) send(t *testing.T, d delivery, body io.Reader) (int, string, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.url, body)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +134,7 @@ func (s *server) postReader(t *testing.T, d delivery, body io.Reader) (int, stri
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("response body: %v", err)
 	}
-	return resp.StatusCode, out.Status
+	return resp.StatusCode, out.Status, resp.Header
 }
 
 // counts is what a test can see in the bot database.
@@ -147,7 +154,7 @@ func (s *server) counts(t *testing.T) counts {
 }
 
 func triggerJSON(ticket int64, updatedAt string) string {
-	return fmt.Sprintf(`{"ticket_id":"%d","updated_at":"%s","actor_id":"9023456789"}`, ticket, updatedAt)
+	return fmt.Sprintf(`{"ticket_id":"%d","updated_at":"%s","actor_id":"361123456789"}`, ticket, updatedAt)
 }
 
 func eventBody(id string, ticket, actor int64, tags string) string {
@@ -159,7 +166,7 @@ func eventBody(id string, ticket, actor int64, tags string) string {
 func TestAcceptTriggerDelivery(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	status, word := s.post(t, delivery{body: triggerJSON(48213, "2025-03-04T10:01:02Z"), invocation: "8350205582"})
+	status, word := s.post(t, delivery{body: triggerJSON(4821348213, "2025-03-04T10:01:02Z"), invocation: "8350205582"})
 	if status != http.StatusAccepted || word != "accepted" {
 		t.Fatalf("got %d %q, want 202 accepted", status, word)
 	}
@@ -167,20 +174,22 @@ func TestAcceptTriggerDelivery(t *testing.T) {
 		t.Fatalf("counts = %+v, want one of each", c)
 	}
 	var ticket, actor int64
-	var inv, eventID, kind string
+	var inv, kind string
+	var eventID *string
 	err := s.check.QueryRow(context.Background(),
 		`SELECT ticket_id, invocation_id, event_id, kind, actor_id FROM webhook_deliveries`).Scan(&ticket, &inv, &eventID, &kind, &actor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ticket != 48213 || inv != "8350205582" || eventID != "ticket:48213:2025-03-04T10:01:02Z" || kind != "trigger" || actor != 9023456789 {
-		t.Errorf("delivery row = %d %s %s %s %d", ticket, inv, eventID, kind, actor)
+	// A trigger body has no identity of its own: only the invocation id dedupes it.
+	if ticket != 4821348213 || inv != "8350205582" || eventID != nil || kind != "trigger" || actor != 361123456789 {
+		t.Errorf("delivery row = %d %s %v %s %d", ticket, inv, eventID, kind, actor)
 	}
 	var args string
 	if err := s.check.QueryRow(context.Background(), `SELECT args::text FROM river_job`).Scan(&args); err != nil {
 		t.Fatal(err)
 	}
-	if args != `{"ticket_id": 48213}` {
+	if args != `{"ticket_id": 4821348213}` {
 		t.Errorf("job args = %s", args)
 	}
 	if got := s.count(t, "202", "accepted"); got != 1 {
@@ -205,28 +214,33 @@ func TestAcceptFixtures(t *testing.T) {
 			t.Errorf("%s: status %d, want 202", f, status)
 		}
 	}
-	// All for ticket 48213: every delivery recorded, one sync pending.
+	// All for ticket 4821348213: every delivery recorded, one sync pending.
 	if c := s.counts(t); c != (counts{len(files), 1, 1}) {
 		t.Fatalf("counts = %+v", c)
 	}
 }
 
+// Only a repeated invocation id or event id makes a duplicate: two trigger
+// deliveries of one ticket in the same second are two changes (updated_at has
+// whole-second resolution), and both count, coalesced into the pending sync.
 func TestDuplicates(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
+	const one, two = 4821348213, 4821348214
 	steps := []struct {
 		name       string
 		d          delivery
 		wantStatus int
 		want       counts
 	}{
-		{"first trigger delivery", delivery{body: triggerJSON(1, "2025-03-04T10:01:02Z"), invocation: "inv-1"}, 202, counts{1, 1, 1}},
-		{"retry: same invocation", delivery{body: triggerJSON(1, "2025-03-04T10:01:02Z"), invocation: "inv-1"}, 200, counts{1, 1, 1}},
-		{"same change, new invocation", delivery{body: triggerJSON(1, "2025-03-04T10:01:02Z"), invocation: "inv-2"}, 200, counts{1, 1, 1}},
-		{"first event delivery", delivery{body: eventBody("ev-1", 2, 77, `["sandbox_clone"]`), invocation: "inv-3"}, 202, counts{2, 2, 2}},
-		{"same event id, new invocation", delivery{body: eventBody("ev-1", 2, 77, `["sandbox_clone"]`), invocation: "inv-4"}, 200, counts{2, 2, 2}},
-		{"retry without invocation id", delivery{body: eventBody("ev-1", 2, 77, `["sandbox_clone"]`)}, 200, counts{2, 2, 2}},
-		{"new change of a pending ticket", delivery{body: eventBody("ev-2", 2, 77, `["sandbox_clone"]`), invocation: "inv-5"}, 202, counts{3, 2, 2}},
+		{"first trigger delivery", delivery{body: triggerJSON(one, "2025-03-04T10:01:02Z"), invocation: "inv-1"}, 202, counts{1, 1, 1}},
+		{"retry: same invocation", delivery{body: triggerJSON(one, "2025-03-04T10:01:02Z"), invocation: "inv-1"}, 200, counts{1, 1, 1}},
+		{"another change in the same second", delivery{body: triggerJSON(one, "2025-03-04T10:01:02Z"), invocation: "inv-2"}, 202, counts{2, 1, 1}},
+		{"trigger delivery without invocation id", delivery{body: triggerJSON(one, "2025-03-04T10:01:02Z")}, 202, counts{3, 1, 1}},
+		{"first event delivery", delivery{body: eventBody("ev-1", two, 361123456789, `["sandbox_clone"]`), invocation: "inv-3"}, 202, counts{4, 2, 2}},
+		{"same event id, new invocation", delivery{body: eventBody("ev-1", two, 361123456789, `["sandbox_clone"]`), invocation: "inv-4"}, 200, counts{4, 2, 2}},
+		{"event retry without invocation id", delivery{body: eventBody("ev-1", two, 361123456789, `["sandbox_clone"]`)}, 200, counts{4, 2, 2}},
+		{"new change of a pending ticket", delivery{body: eventBody("ev-2", two, 361123456789, `["sandbox_clone"]`), invocation: "inv-5"}, 202, counts{5, 2, 2}},
 	}
 	for _, st := range steps {
 		status, word := s.post(t, st.d)
@@ -240,8 +254,8 @@ func TestDuplicates(t *testing.T) {
 			t.Fatalf("%s: counts %+v, want %+v", st.name, c, st.want)
 		}
 	}
-	if got := s.count(t, "200", "duplicate"); got != 4 {
-		t.Errorf("duplicate counter = %v, want 4", got)
+	if got := s.count(t, "200", "duplicate"); got != 3 {
+		t.Errorf("duplicate counter = %v, want 3", got)
 	}
 }
 
@@ -253,7 +267,7 @@ func TestBurstForOneTicketQueuesOneSync(t *testing.T) {
 	statuses := make([]int, 20)
 	for i := range statuses {
 		wg.Go(func() {
-			statuses[i], _ = s.post(t, delivery{body: eventBody(fmt.Sprintf("burst-%d", i), 48213, 77, `["sandbox_clone"]`), invocation: fmt.Sprintf("burst-inv-%d", i)})
+			statuses[i], _ = s.post(t, delivery{body: eventBody(fmt.Sprintf("burst-%d", i), 4821348213, 361123456789, `["sandbox_clone"]`), invocation: fmt.Sprintf("burst-inv-%d", i)})
 		})
 	}
 	wg.Wait()
@@ -269,7 +283,7 @@ func TestBurstForOneTicketQueuesOneSync(t *testing.T) {
 	if _, err := s.check.Exec(context.Background(), `DELETE FROM ticket_sync_pending`); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := s.post(t, delivery{body: eventBody("after", 48213, 77, `["sandbox_clone"]`)}); st != http.StatusAccepted {
+	if st, _ := s.post(t, delivery{body: eventBody("after", 4821348213, 361123456789, `["sandbox_clone"]`)}); st != http.StatusAccepted {
 		t.Fatalf("status %d", st)
 	}
 	if c := s.counts(t); c != (counts{21, 1, 2}) {
@@ -281,12 +295,12 @@ func TestIgnored(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	bodies := map[string]string{
-		"bot's trigger":      fmt.Sprintf(`{"ticket_id":"5","actor_id":"%d"}`, botUserID),
-		"bot's current user": fmt.Sprintf(`{"ticket_id":5,"current_user_id":%d}`, botUserID),
-		"bot's event":        eventBody("bot-ev", 5, botUserID, `["sandbox_clone"]`),
-		"untagged ticket":    eventBody("plain-ev", 5, 77, `["vip","billing"]`),
-		"null tags":          eventBody("null-ev", 5, 77, `null`),
-		"user event":         `{"id":"u-1","type":"zen:event-type:user.created","subject":"zen:user:77","detail":{"id":"77"}}`,
+		"bot's trigger":      fmt.Sprintf(`{"ticket_id":"4821348215","actor_id":"%d"}`, botUserID),
+		"bot's current user": fmt.Sprintf(`{"ticket_id":4821348215,"current_user_id":%d}`, botUserID),
+		"bot's event":        eventBody("bot-ev", 4821348215, botUserID, `["sandbox_clone"]`),
+		"untagged ticket":    eventBody("plain-ev", 4821348215, 361123456789, `["vip","billing"]`),
+		"null tags":          eventBody("null-ev", 4821348215, 361123456789, `null`),
+		"user event":         `{"id":"u-1","type":"zen:event-type:user.created","subject":"zen:user:361123456789","detail":{"id":"361123456789"}}`,
 		"organization event": `{"id":"o-1","type":"zen:event-type:organization.created","detail":{"id":"360099887766"}}`,
 	}
 	for name, body := range bodies {
@@ -305,7 +319,7 @@ func TestIgnored(t *testing.T) {
 func TestRefused(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	good := triggerJSON(9, "2025-03-04T10:01:02Z")
+	good := triggerJSON(4821348219, "2025-03-04T10:01:02Z")
 	tests := []struct {
 		name   string
 		d      delivery
@@ -317,7 +331,7 @@ func TestRefused(t *testing.T) {
 		{"stale timestamp", delivery{body: good, timestamp: testNow.Add(-6 * time.Minute).Format(time.RFC3339)}, 401},
 		{"future timestamp", delivery{body: good, timestamp: testNow.Add(6 * time.Minute).Format(time.RFC3339)}, 401},
 		{"unix timestamp", delivery{body: good, timestamp: strconv.FormatInt(testNow.Unix(), 10)}, 401},
-		{"malformed json", delivery{body: `{"ticket_id":"9"`}, 400},
+		{"malformed json", delivery{body: `{"ticket_id":"4821348219"`}, 400},
 		{"no ticket id", delivery{body: `{"updated_at":"2025-03-04T10:01:02Z"}`}, 400},
 		{"unrendered placeholder", delivery{body: `{"ticket_id":"{{ticket.id}}"}`}, 400},
 	}
@@ -357,7 +371,7 @@ func TestTooLarge(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	pad := strings.Repeat(" ", MaxBody)
-	big := `{"ticket_id":"9"}` + pad
+	big := `{"ticket_id":"4821348219"}` + pad
 	// Signed and well formed, with and without a Content-Length: the size alone refuses it.
 	if status, word := s.post(t, delivery{body: big}); status != http.StatusRequestEntityTooLarge || word != "too_large" {
 		t.Errorf("sized body: %d %q, want 413", status, word)
@@ -366,7 +380,7 @@ func TestTooLarge(t *testing.T) {
 	if status, _ := s.postReader(t, delivery{body: big}, chunked); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("chunked body: %d, want 413", status)
 	}
-	exact := `{"ticket_id":"9"}` + pad[:MaxBody-len(`{"ticket_id":"9"}`)]
+	exact := `{"ticket_id":"4821348219"}` + pad[:MaxBody-len(`{"ticket_id":"4821348219"}`)]
 	if status, _ := s.post(t, delivery{body: exact}); status != http.StatusAccepted {
 		t.Errorf("body of exactly 1 MiB: %d, want 202", status)
 	}
@@ -381,18 +395,18 @@ func TestSecrets(t *testing.T) {
 		t.Parallel()
 		s := newServer(t, func(c *Config) { c.Secrets = []string{"old-secret", "new-secret"} })
 		for i, key := range []string{"old-secret", "new-secret"} {
-			if status, _ := s.post(t, delivery{body: triggerJSON(int64(i+1), ""), secret: key}); status != http.StatusAccepted {
+			if status, _ := s.post(t, delivery{body: triggerJSON(4821348213+int64(i), ""), secret: key}); status != http.StatusAccepted {
 				t.Errorf("%s: status %d, want 202", key, status)
 			}
 		}
-		if status, _ := s.post(t, delivery{body: triggerJSON(3, ""), secret: secret}); status != http.StatusUnauthorized {
+		if status, _ := s.post(t, delivery{body: triggerJSON(4821348215, ""), secret: secret}); status != http.StatusUnauthorized {
 			t.Errorf("retired secret: status %d, want 401", status)
 		}
 	})
 	t.Run("test secret when configured", func(t *testing.T) {
 		t.Parallel()
 		s := newServer(t, func(c *Config) { c.Secrets = []string{secret, TestSecret} })
-		if status, _ := s.post(t, delivery{body: `{"ticket_id":"48213"}`, secret: TestSecret, timestamp: "2025-03-04T10:01:02Z"}); status != http.StatusAccepted {
+		if status, _ := s.post(t, delivery{body: `{"ticket_id":"4821348213"}`, secret: TestSecret, timestamp: "2025-03-04T10:01:02Z"}); status != http.StatusAccepted {
 			t.Errorf("status %d, want 202", status)
 		}
 	})
@@ -404,15 +418,20 @@ func TestDatabaseDown(t *testing.T) {
 		t.Parallel()
 		s := newServer(t)
 		s.pool.Close()
-		status, word := s.post(t, delivery{body: triggerJSON(4, "2025-03-04T10:01:02Z"), invocation: "down-1"})
+		body := triggerJSON(4821348216, "2025-03-04T10:01:02Z")
+		status, word, h := s.send(t, delivery{body: body, invocation: "down-1"}, strings.NewReader(body))
 		if status != http.StatusServiceUnavailable || word != "unavailable" {
 			t.Fatalf("got %d %q, want 503", status, word)
+		}
+		// Zendesk retries a 503 only when its Retry-After is under 60 s.
+		if ra, err := strconv.Atoi(h.Get("Retry-After")); err != nil || ra < 1 || ra >= 60 {
+			t.Errorf("Retry-After %q, want whole seconds under 60", h.Get("Retry-After"))
 		}
 		if c := s.counts(t); c != (counts{}) {
 			t.Fatalf("counts = %+v, want nothing stored", c)
 		}
 		entries := s.logs.AllEntries()
-		if len(entries) != 1 || entries[0].Level != logrus.ErrorLevel || entries[0].Data["ticket"] != int64(4) {
+		if len(entries) != 1 || entries[0].Level != logrus.ErrorLevel || entries[0].Data["ticket"] != int64(4821348216) {
 			t.Errorf("want one error line naming the ticket, got %+v", entries)
 		}
 	})
@@ -429,9 +448,10 @@ func TestDatabaseDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(check.Close)
-		s := serve(t, gone, check)
-		if status, _ := s.post(t, delivery{body: triggerJSON(4, "2025-03-04T10:01:02Z")}); status != http.StatusServiceUnavailable {
-			t.Fatalf("status %d, want 503", status)
+		s := serve(t, gone, check, func(c *Config) { c.RetryAfter = 3 * time.Second })
+		body := triggerJSON(4821348216, "2025-03-04T10:01:02Z")
+		if status, _, h := s.send(t, delivery{body: body}, strings.NewReader(body)); status != http.StatusServiceUnavailable || h.Get("Retry-After") != "3" {
+			t.Fatalf("status %d Retry-After %q, want 503 with the configured 3", status, h.Get("Retry-After"))
 		}
 		if got := s.count(t, "503", "unavailable"); got != 1 {
 			t.Errorf("503 counter = %v", got)
@@ -453,7 +473,7 @@ func TestFailedEnqueueLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := NewIntake(pool, client)
-	if _, err := in.Deliver(ctx, Event{TicketID: 1, EventID: "e", InvocationID: "i", Kind: "trigger"}); err == nil {
+	if _, err := in.Deliver(ctx, Event{TicketID: 4821348213, EventID: "e", InvocationID: "i", Kind: "trigger"}); err == nil {
 		t.Fatal("Deliver succeeded although the job insert fails")
 	}
 	var n int
@@ -470,7 +490,7 @@ func TestPruneDeliveries(t *testing.T) {
 	pool, _ := storetest.NewPool(t)
 	ctx := context.Background()
 	_, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (ticket_id, invocation_id, kind, received_at)
-		SELECT g, 'inv-' || g, 'trigger', now() - make_interval(days => g % 3) FROM generate_series(1, 30) g`)
+		SELECT 4821348200 + g, 'inv-' || g, 'trigger', now() - make_interval(days => g % 3) FROM generate_series(1, 30) g`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,23 +515,25 @@ func TestNewValidates(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no secrets", Config{BotUserID: 1, Sink: sink}, "Secrets"},
-		{"blank secret", Config{Secrets: []string{" "}, BotUserID: 1, Sink: sink}, "Secrets[0]"},
-		{"negative age", Config{Secrets: []string{"s"}, MaxAge: -time.Second, BotUserID: 1, Sink: sink}, "MaxAge"},
+		{"no secrets", Config{BotUserID: botUserID, Sink: sink}, "Secrets"},
+		{"blank secret", Config{Secrets: []string{" "}, BotUserID: botUserID, Sink: sink}, "Secrets[0]"},
+		{"negative age", Config{Secrets: []string{"s"}, MaxAge: -time.Second, BotUserID: botUserID, Sink: sink}, "MaxAge"},
 		{"no bot", Config{Secrets: []string{"s"}, Sink: sink}, "BotUserID"},
-		{"no sink", Config{Secrets: []string{"s"}, BotUserID: 1}, "Sink"},
-		{"bad tag", Config{Secrets: []string{"s"}, BotUserID: 1, Sink: sink, RequestTag: "sandbox clone"}, "RequestTag"},
+		{"no sink", Config{Secrets: []string{"s"}, BotUserID: botUserID}, "Sink"},
+		{"bad tag", Config{Secrets: []string{"s"}, BotUserID: botUserID, Sink: sink, RequestTag: "sandbox clone"}, "RequestTag"},
+		{"Retry-After of a minute", Config{Secrets: []string{"s"}, BotUserID: botUserID, Sink: sink, RetryAfter: time.Minute}, "RetryAfter"},
+		{"Retry-After under a second", Config{Secrets: []string{"s"}, BotUserID: botUserID, Sink: sink, RetryAfter: time.Millisecond}, "RetryAfter"},
 	}
 	for _, tt := range tests {
 		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want mention of %s", tt.name, err, tt.want)
 		}
 	}
-	h, err := New(Config{Secrets: []string{"s"}, BotUserID: 1, Sink: sink})
+	h, err := New(Config{Secrets: []string{"s"}, BotUserID: botUserID, Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.verifier.maxAge != 5*time.Minute || h.requestTag != "sandbox_clone" {
+	if h.verifier.maxAge != 5*time.Minute || h.requestTag != "sandbox_clone" || h.retryAfter != "20" {
 		t.Errorf("defaults not applied: %+v", h.verifier)
 	}
 }
@@ -544,8 +566,8 @@ func TestConcurrentDeliveriesWithRepeats(t *testing.T) {
 	statuses := map[int]int{}
 	for i := range 2 * tickets {
 		wg.Go(func() {
-			ticket := int64(1000 + i%tickets)
-			st, _ := s.post(t, delivery{body: eventBody(fmt.Sprintf("ev-%d", ticket), ticket, 77, `["sandbox_clone"]`), invocation: fmt.Sprintf("inv-%d", i)})
+			ticket := int64(4821348213 + i%tickets)
+			st, _ := s.post(t, delivery{body: eventBody(fmt.Sprintf("ev-%d", ticket), ticket, 361123456789, `["sandbox_clone"]`), invocation: fmt.Sprintf("inv-%d", i)})
 			mu.Lock()
 			statuses[st]++
 			mu.Unlock()

@@ -38,7 +38,7 @@ func NewIntake(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *Intake {
 const recordSQL = `
 WITH delivery AS (
 	INSERT INTO webhook_deliveries (ticket_id, invocation_id, event_id, kind, actor_id, event_time)
-	VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), $4, NULLIF($5, 0::bigint), $6)
+	VALUES ($1::bigint, NULLIF($2::text, ''), NULLIF($3::text, ''), $4::text, NULLIF($5::bigint, 0), $6::timestamptz)
 	ON CONFLICT DO NOTHING
 	RETURNING ticket_id
 ), pending AS (
@@ -107,8 +107,8 @@ func PruneDeliveries(ctx context.Context, pool *pgxpool.Pool, olderThan time.Dur
 		tag, err := pool.Exec(ctx, `
 DELETE FROM webhook_deliveries WHERE id IN (
 	SELECT id FROM webhook_deliveries
-	WHERE received_at < now() - make_interval(secs => $1)
-	LIMIT $2)`, olderThan.Seconds(), pruneBatch)
+	WHERE received_at < now() - make_interval(secs => $1::double precision)
+	LIMIT $2::integer)`, olderThan.Seconds(), pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("prune webhook deliveries older than %s: %w", olderThan, err)
 		}
