@@ -64,10 +64,10 @@ func (o *Options) defaults() {
 
 // Field ids of the demo's Zendesk form.
 const (
-	FieldProduction = 360001
-	FieldSandbox    = 360002
-	FieldWipe       = 360003
-	FieldUsers      = 360004
+	FieldProduction = 360042000001
+	FieldSandbox    = 360042000002
+	FieldWipe       = 360042000003
+	FieldUsers      = 360042000004
 )
 
 const (

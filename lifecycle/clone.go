@@ -103,18 +103,19 @@ func (s *Service) failUnplanned(ctx context.Context, args CloneArgs, cause error
 	return s.finish(ctx, r, Failed, nil, cause)
 }
 
-// runLockSpace keys the session lock a clone's runner holds for its whole run.
+// holdRunLock takes the run lock of a ticket on a connection kept for the run.
 // Session locks die with their connection, so a free lock on a running request
 // means its runner is gone.
-const runLockSpace int32 = 0x636c6e // "cln"
-
-// holdRunLock takes the run lock of a ticket on a connection kept for the run.
 func (s *Service) holdRunLock(ctx context.Context, ticketID int64) (release func(), ok bool, err error) {
+	key, err := runLocks.key(ticketID)
+	if err != nil {
+		return nil, false, err
+	}
 	conn, err := s.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", runLockSpace, int32(ticketID)).Scan(&ok); err != nil || !ok {
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::bigint)", key).Scan(&ok); err != nil || !ok {
 		conn.Release()
 		if err != nil {
 			return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
@@ -122,7 +123,7 @@ func (s *Service) holdRunLock(ctx context.Context, ticketID int64) (release func
 		return nil, false, nil
 	}
 	return func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", runLockSpace, int32(ticketID))
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1::bigint)", key)
 		conn.Release()
 	}, true, nil
 }
@@ -249,7 +250,7 @@ func saveOutcome(ctx context.Context, tx pgx.Tx, ticketID int64, report *cloner.
 	if report != nil {
 		report.Export.JSON = nil // attached to the ticket; not kept twice
 	}
-	_, err := tx.Exec(ctx, "UPDATE clone_requests SET report = $2, last_error = $3 WHERE ticket_id = $1", ticketID, report, lastErr)
+	_, err := tx.Exec(ctx, "UPDATE clone_requests SET report = $2::jsonb, last_error = $3::text WHERE ticket_id = $1::bigint", ticketID, report, lastErr)
 	if err != nil {
 		return fmt.Errorf("save clone outcome: %w", err)
 	}

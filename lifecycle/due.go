@@ -30,7 +30,7 @@ func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
 func (s *Service) startDue(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT ticket_id, fingerprint, attempts FROM clone_requests
-			WHERE state = $1 AND scheduled_for <= $2`, Scheduled, s.now())
+			WHERE state = $1::text AND scheduled_for <= $2::timestamptz`, Scheduled, s.now())
 		if err != nil {
 			return fmt.Errorf("find due clones: %w", err)
 		}
@@ -54,7 +54,7 @@ func (s *Service) startDue(ctx context.Context) error {
 // the request is still running): the sandbox transaction died with it, so the
 // sandbox is as it was. The ticket is told, and the clone runs again.
 func (s *Service) rescueInterrupted(ctx context.Context) error {
-	rows, err := s.cfg.Pool.Query(ctx, "SELECT ticket_id FROM clone_requests WHERE state = $1", Running)
+	rows, err := s.cfg.Pool.Query(ctx, "SELECT ticket_id FROM clone_requests WHERE state = $1::text", Running)
 	if err != nil {
 		return fmt.Errorf("find running clones: %w", err)
 	}

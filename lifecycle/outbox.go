@@ -19,10 +19,6 @@ type outboxWorker struct {
 	s *Service
 }
 
-// outboxLockSpace separates the outbox's advisory locks from other users of the
-// ticket id as a lock key.
-const outboxLockSpace int32 = 0x6f7862 // "oxb"
-
 func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.deliver(ctx, job.Args.TicketID)
@@ -58,19 +54,23 @@ func (s *Service) deliverFirst(ctx context.Context, ticketID int64, wait time.Du
 // deliver posts a ticket's pending announcements oldest first, one worker per ticket
 // at a time, so they reach the ticket in order and once each.
 func (s *Service) deliver(ctx context.Context, ticketID int64) error {
+	key, err := outboxLocks.key(ticketID)
+	if err != nil {
+		return err
+	}
 	conn, err := s.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("deliver announcements of ticket %d: %w", ticketID, err)
 	}
 	defer conn.Release()
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", outboxLockSpace, int32(ticketID)).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::bigint)", key).Scan(&locked); err != nil {
 		return fmt.Errorf("lock announcements of ticket %d: %w", ticketID, err)
 	}
 	if !locked {
 		return errOutboxBusy
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", outboxLockSpace, int32(ticketID)) //nolint:errcheck
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1::bigint)", key) //nolint:errcheck
 	for {
 		it, id, err := nextPending(ctx, conn.Conn(), ticketID)
 		if err != nil || id == 0 {
@@ -90,7 +90,7 @@ func nextPending(ctx context.Context, conn *pgx.Conn, ticketID int64) (outboxIte
 		att []byte
 	)
 	err := conn.QueryRow(ctx, `SELECT id, key, public, body, status_tag, attachments FROM outbox
-		WHERE ticket_id = $1 AND posted_at IS NULL ORDER BY id LIMIT 1`, ticketID).Scan(&id, &it.Key, &it.Public, &it.Body, &tag, &att)
+		WHERE ticket_id = $1::bigint AND posted_at IS NULL ORDER BY id LIMIT 1`, ticketID).Scan(&id, &it.Key, &it.Public, &it.Body, &tag, &att)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return it, 0, nil
 	}
@@ -114,16 +114,16 @@ func (s *Service) post(ctx context.Context, conn *pgx.Conn, ticketID, id int64, 
 	if errors.Is(err, notifier.ErrClosed) {
 		// A closed ticket takes no more comments; record it and move on.
 		s.log.WithField("ticket", ticketID).WithField("key", it.Key).Warn("ticket closed; announcement dropped")
-		_, err = conn.Exec(ctx, "UPDATE outbox SET posted_at = now(), last_error = 'ticket closed' WHERE id = $1", id)
+		_, err = conn.Exec(ctx, "UPDATE outbox SET posted_at = now(), last_error = 'ticket closed' WHERE id = $1::bigint", id)
 		return err
 	}
 	if err != nil {
-		if _, uerr := conn.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", id, err.Error()); uerr != nil {
+		if _, uerr := conn.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text WHERE id = $1::bigint", id, err.Error()); uerr != nil {
 			s.log.WithError(uerr).WithFields(logrus.Fields{"ticket": ticketID, "key": it.Key}).Warn("record announcement failure")
 		}
 		return zendeskJobError(fmt.Errorf("post %s: %w", it.Key, err))
 	}
-	if _, err := conn.Exec(ctx, "UPDATE outbox SET posted_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", id); err != nil {
+	if _, err := conn.Exec(ctx, "UPDATE outbox SET posted_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1::bigint", id); err != nil {
 		return fmt.Errorf("record %s as posted: %w", it.Key, err)
 	}
 	s.log.WithFields(logrus.Fields{"ticket": ticketID, "key": it.Key, "public": it.Public}).Info("announcement posted")

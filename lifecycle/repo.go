@@ -44,7 +44,7 @@ func (r *row) record() Record {
 const selectRow = `SELECT ticket_id, state, coalesce(production, ''), coalesce(sandbox, ''), coalesce(tenant, ''),
 	coalesce(fingerprint, ''), fingerprint_since, coalesce(approved_fingerprint, ''), failed_at,
 	refused_approvals, coalesce(problems->>'key', ''), ticket_updated_at, scheduled_for, attempts, request
-	FROM clone_requests WHERE ticket_id = $1`
+	FROM clone_requests WHERE ticket_id = $1::bigint`
 
 // loadForUpdate reads and locks the request of a ticket; nil when there is none.
 func loadForUpdate(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error) {
@@ -87,7 +87,7 @@ func nullTime(t time.Time) *time.Time {
 
 // insertReceived creates the request of a ticket seen for the first time.
 func insertReceived(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error) {
-	if _, err := tx.Exec(ctx, `INSERT INTO clone_requests (ticket_id, state) VALUES ($1, $2)`, ticketID, Received); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO clone_requests (ticket_id, state) VALUES ($1::bigint, $2::text)`, ticketID, Received); err != nil {
 		return nil, fmt.Errorf("create request of ticket %d: %w", ticketID, err)
 	}
 	if _, err := appendAudit(ctx, tx, ticketID, "", Received, "clone request tag seen", 0, nil); err != nil {
@@ -109,11 +109,11 @@ func save(ctx context.Context, tx pgx.Tx, r *row, problems any) error {
 	if err != nil {
 		return fmt.Errorf("encode problems: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE clone_requests SET state = $2, production = nullif($3, ''), sandbox = nullif($4, ''),
-		tenant = nullif($5, ''), fingerprint = nullif($6, ''), fingerprint_since = $7, approved_fingerprint = nullif($8, ''),
-		failed_at = $9, refused_approvals = $10, problems = $11, ticket_updated_at = $12, scheduled_for = $13,
-		attempts = $14, request = $15, updated_at = now()
-		WHERE ticket_id = $1`,
+	_, err = tx.Exec(ctx, `UPDATE clone_requests SET state = $2::text, production = nullif($3::text, ''), sandbox = nullif($4::text, ''),
+		tenant = nullif($5::text, ''), fingerprint = nullif($6::text, ''), fingerprint_since = $7::timestamptz, approved_fingerprint = nullif($8::text, ''),
+		failed_at = $9::timestamptz, refused_approvals = $10::timestamptz[], problems = $11::jsonb, ticket_updated_at = $12::timestamptz, scheduled_for = $13::timestamptz,
+		attempts = $14::integer, request = $15::jsonb, updated_at = now()
+		WHERE ticket_id = $1::bigint`,
 		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, nullTime(r.FingerprintSince), r.ApprovedFingerprint,
 		nullTime(r.FailedAt), nonNil(r.RefusedApprovals), problemsJSON, nullTime(r.TicketUpdatedAt), nullTime(r.ScheduledFor), r.Attempts, request)
 	if err != nil {
@@ -134,7 +134,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, ticketID int64, from, to State,
 	}
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO audit_log (ticket_id, from_state, to_state, reason, actor_id, detail)
-		VALUES ($1, nullif($2, ''), $3, $4, nullif($5, 0), $6) RETURNING id`, ticketID, string(from), string(to), reason, actor, detailJSON).Scan(&id)
+		VALUES ($1::bigint, nullif($2::text, ''), $3::text, $4::text, nullif($5::bigint, 0), $6::jsonb) RETURNING id`, ticketID, string(from), string(to), reason, actor, detailJSON).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("append audit for ticket %d: %w", ticketID, err)
 	}
@@ -167,7 +167,7 @@ func enqueueOutbox(ctx context.Context, tx pgx.Tx, ticketID int64, items []outbo
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO outbox (ticket_id, key, public, body, status_tag, attachments)
-			VALUES ($1, $2, $3, $4, nullif($5, ''), $6) ON CONFLICT (ticket_id, key) DO NOTHING`,
+			VALUES ($1::bigint, $2::text, $3::boolean, $4::text, nullif($5::text, ''), $6::jsonb) ON CONFLICT (ticket_id, key) DO NOTHING`,
 			ticketID, it.Key, it.Public, it.Body, it.StatusTag, att)
 		if err != nil {
 			return fmt.Errorf("queue announcement %s for ticket %d: %w", it.Key, ticketID, err)

@@ -32,7 +32,7 @@ func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
 	log := s.log.WithField("ticket", ticketID)
 	// Free the pending slot first: an event that arrives from now on queues a new
 	// sync, which will see whatever this one reads too late to see.
-	if _, err := s.cfg.Pool.Exec(ctx, "DELETE FROM ticket_sync_pending WHERE ticket_id = $1", ticketID); err != nil {
+	if _, err := s.cfg.Pool.Exec(ctx, "DELETE FROM ticket_sync_pending WHERE ticket_id = $1::bigint", ticketID); err != nil {
 		return fmt.Errorf("release pending sync of ticket %d: %w", ticketID, err)
 	}
 	t, err := s.readTicket(ctx, ticketID)
@@ -82,7 +82,7 @@ func (s *Service) readTicket(ctx context.Context, id int64) (parser.Ticket, erro
 
 func (s *Service) currentState(ctx context.Context, id int64) (State, error) {
 	var st State
-	err := s.cfg.Pool.QueryRow(ctx, "SELECT state FROM clone_requests WHERE ticket_id = $1", id).Scan(&st)
+	err := s.cfg.Pool.QueryRow(ctx, "SELECT state FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

@@ -17,7 +17,7 @@ const StatusTagPrefix = "clone_status_"
 
 // Announcement is one comment the bot posts, at most once per Key.
 type Announcement struct {
-	// Key identifies the announcement, e.g. "48213/awaiting_approval/3"; a comment
+	// Key identifies the announcement, e.g. "4821348213/awaiting_approval/3"; a comment
 	// carrying its reference is never posted twice.
 	Key string
 	// Public: a public reply (true) or an internal note (false).
@@ -64,7 +64,7 @@ func (c *Client) Announce(ctx context.Context, ticketID int64, a Announcement) e
 var unsafeRef = regexp.MustCompile(`[^A-Za-z0-9._:/-]+`)
 
 // Reference is the last line of an announcement's comment, e.g.
-// "Ref: clonebot/48213/ready". Keys with other characters get a hash suffix so
+// "Ref: clonebot/4821348213/ready". Keys with other characters get a hash suffix so
 // distinct keys keep distinct references.
 func Reference(key string) string {
 	clean := unsafeRef.ReplaceAllString(key, "-")

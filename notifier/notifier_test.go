@@ -125,7 +125,7 @@ func TestAuthHeaders(t *testing.T) {
 func TestTicketJSONIsRaw(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	body := `{"ticket":{"id":42,"custom_fields":[{"id":360001,"value":17},{"id":360002,"value":"acme"}]}}`
+	body := `{"ticket":{"id":42,"custom_fields":[{"id":360042000001,"value":17},{"id":360042000002,"value":"acme"}]}}`
 	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, body))
 	got, err := f.client.TicketJSON(context.Background(), 42)
 	if err != nil || string(got) != body {

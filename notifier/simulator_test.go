@@ -32,7 +32,7 @@ func simSetup(t *testing.T, cfg zendesksim.Config, mod func(*notifier.Config)) s
 	f.bot = sim.CreateUser("Clonebot", "clonebot@example.com", "admin")
 	f.ticket = sim.CreateTicket(f.customer.ID, zendesksim.TicketSpec{
 		Subject: "Sandbox refresh", Description: "please", Tags: []string{"sandbox_clone", "vip"},
-		CustomFields: map[int64]any{360001: "acme-prod", 360004: 17},
+		CustomFields: map[int64]any{360042000001: "acme-prod", 360042000004: 17},
 	})
 	ncfg := notifier.Config{
 		URL: sim.URL(), Email: "clonebot@example.com", APIToken: "tok", BotUserID: f.bot.ID,

@@ -27,10 +27,10 @@ import (
 
 // The Zendesk form and credentials of every world.
 const (
-	fieldProduction = 360001
-	fieldSandbox    = 360002
-	fieldWipe       = 360003
-	fieldUsers      = 360004
+	fieldProduction = 360042000001
+	fieldSandbox    = 360042000002
+	fieldWipe       = 360042000003
+	fieldUsers      = 360042000004
 	botEmail        = "clonebot@example.com"
 	apiToken        = "opstest-api-token"
 	webhookSecret   = "opstest-webhook-secret"

@@ -20,7 +20,7 @@ func corpusOptions() Options {
 	acme := []int64{360099887766}
 	beta := []int64{360011112222, 360011113333}
 	return Options{
-		Fields: Fields{ProductionInstance: 360001, SandboxInstance: 360002, WipeConfirmation: 360003, Users: 360004},
+		Fields: Fields{ProductionInstance: 360042000001, SandboxInstance: 360042000002, WipeConfirmation: 360042000003, Users: 360042000004},
 		Instances: []Instance{
 			{Name: "acme-prod", Tenant: "acme", Environment: Production, URL: "https://acme.example-isp.app", OrganizationIDs: acme},
 			{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, URL: "https://acme.sandbox.example-isp.app", OrganizationIDs: acme},

@@ -10,7 +10,7 @@ import (
 
 func TestDecodeTicket(t *testing.T) {
 	t.Parallel()
-	body := `{"ticket":{"id":48213,"requester_id":9023456789,"submitter_id":null,"organization_id":"360099887766",
+	body := `{"ticket":{"id":4821348213,"requester_id":361123456789,"submitter_id":null,"organization_id":"360099887766",
 		"subject":"S","description":"D","status":"Open","tags":["sandbox_clone"],"updated_at":"2026-11-20T14:05:42Z",
 		"custom_fields":[{"id":1,"value":"acme-prod"},{"id":2,"value":true},{"id":3,"value":null},{"id":4,"value":["a","b",null,7]},
 		{"id":5,"value":745},{"id":6,"value":12.50},{"id":7,"value":1e3},{"id":"8","value":123456789012345678901234},
@@ -20,7 +20,7 @@ func TestDecodeTicket(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Ticket{
-		ID: 48213, RequesterID: 9023456789, OrganizationID: 360099887766,
+		ID: 4821348213, RequesterID: 361123456789, OrganizationID: 360099887766,
 		Subject: "S", Description: "D", Status: "open", Tags: []string{"sandbox_clone"},
 		CustomFields: map[int64]any{1: "acme-prod", 2: true, 3: nil, 4: []string{"a", "b", "7"}, 5: "745", 6: "12.5",
 			7: "1000", 8: "123456789012345678901234", 9: `{"id":7}`, 10: nil},

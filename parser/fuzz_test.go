@@ -9,8 +9,8 @@ import (
 
 // FuzzDecodeTicket feeds arbitrary bodies through DecodeTicket and Parse.
 func FuzzDecodeTicket(f *testing.F) {
-	f.Add([]byte(`{"ticket":{"id":1,"organization_id":360099887766,"custom_fields":[{"id":360001,"value":"acme-prod"},{"id":360002,"value":"acme-sandbox"},{"id":360003,"value":true},{"id":360004,"value":"a@acme.com"}]}}`))
-	f.Add([]byte(`{"id":"2","custom_fields":[{"id":360001,"value":5},{"id":360004,"value":["x",1e3,null,{"a":1}]}]}`))
+	f.Add([]byte(`{"ticket":{"id":1,"organization_id":360099887766,"custom_fields":[{"id":360042000001,"value":"acme-prod"},{"id":360042000002,"value":"acme-sandbox"},{"id":360042000003,"value":true},{"id":360042000004,"value":"a@acme.com"}]}}`))
+	f.Add([]byte(`{"id":"2","custom_fields":[{"id":360042000001,"value":5},{"id":360042000004,"value":["x",1e3,null,{"a":1}]}]}`))
 	opts := corpusOptions()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tk, err := DecodeTicket(body)

@@ -102,7 +102,7 @@ func build(o options) []request {
 	for i := range reqs {
 		r := request{ticket: o.firstTicket + int64(i), invocation: fmt.Sprintf("load-%d-%d", run, i), timestamp: ts}
 		if i%2 == 0 {
-			r.body = fmt.Sprintf(`{"ticket_id":"%d","updated_at":"%s","actor_id":"9023456789"}`, r.ticket, ts)
+			r.body = fmt.Sprintf(`{"ticket_id":"%d","updated_at":"%s","actor_id":"361123456789"}`, r.ticket, ts)
 		} else {
 			r.body = eventBody(r.ticket, fmt.Sprintf("%d-%d", run, i), ts)
 		}
@@ -113,12 +113,12 @@ func build(o options) []request {
 }
 
 func eventBody(ticket int64, id, ts string) string {
-	return fmt.Sprintf(`{"account_id":10928374,"detail":{"actor_id":"9012345678","assignee_id":"9012345678",`+
+	return fmt.Sprintf(`{"account_id":10928374,"detail":{"actor_id":"361112345678","assignee_id":"361112345678",`+
 		`"brand_id":"360001234567","created_at":"2025-03-04T09:12:44Z","custom_status":"24680",`+
 		`"description":"Please clone acme-prod's configuration into acme-sandbox.","external_id":null,`+
 		`"form_id":"360000111222","group_id":"360000333444","id":"%d","is_public":true,`+
-		`"organization_id":"360099887766","priority":"NORMAL","requester_id":"9023456789","status":"OPEN",`+
-		`"subject":"Sandbox refresh request","submitter_id":"9023456789","tags":["sandbox_clone","clone_approved"],`+
+		`"organization_id":"360099887766","priority":"NORMAL","requester_id":"361123456789","status":"OPEN",`+
+		`"subject":"Sandbox refresh request","submitter_id":"361123456789","tags":["sandbox_clone","clone_approved"],`+
 		`"type":"TASK","updated_at":"%s","via":{"channel":"web"}},"event":{"meta":{"sequence":`+
 		`{"id":"6F1C0A3E9B2D4E1F8A7B6C5D4E3F2A1B","position":1}},"tags_added":["clone_approved"],"tags_removed":[]},`+
 		`"id":"load-%s","subject":"zen:ticket:%d","time":"%s","type":"zen:event-type:ticket.tags_changed",`+
