@@ -10,16 +10,16 @@ import (
 func (s *Server) CreateUser(name, email, role string) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := &User{ID: s.newIDLocked(), Name: name, Email: email, Role: role}
+	u := &User{ID: next(&s.ids.user), Name: name, Email: email, Role: role, Active: true}
 	s.users[u.ID] = u
-	return *u
+	return u.snapshot()
 }
 
 // CreateOrganization adds an organization and returns its id.
 func (s *Server) CreateOrganization(name string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.newIDLocked()
+	id := next(&s.ids.organization)
 	s.orgs[id] = name
 	return id
 }
@@ -35,7 +35,7 @@ func (s *Server) CreateTicket(as int64, spec TicketSpec) Ticket {
 func (s *Server) createLocked(as int64, via string, spec TicketSpec) *ticket {
 	now := s.now()
 	t := &ticket{Ticket: Ticket{
-		ID: s.newIDLocked(), Subject: spec.Subject, Description: spec.Description,
+		ID: next(&s.ids.ticket), Subject: spec.Subject, Description: spec.Description,
 		Status: "new", Priority: spec.Priority, Type: spec.Type, Tags: normTags(spec.Tags),
 		RequesterID: as, SubmitterID: as, OrganizationID: spec.OrganizationID,
 		CustomFields: map[int64]any{}, CreatedAt: now, UpdatedAt: now,
@@ -141,11 +141,11 @@ func (s *Server) User(id int64) (User, bool) {
 	if !ok {
 		return User{}, false
 	}
-	return *u, true
+	return u.snapshot(), true
 }
 
 func (s *Server) storeAttachmentLocked(name, contentType string, data []byte) Attachment {
-	a := Attachment{ID: s.newIDLocked(), FileName: name, ContentType: contentType, Size: int64(len(data)), Data: slices.Clone(data)}
+	a := Attachment{ID: s.newEventIDLocked(), FileName: name, ContentType: contentType, Size: int64(len(data)), Data: slices.Clone(data)}
 	s.attachments[a.ID] = &a
 	return a
 }
@@ -158,4 +158,53 @@ func (s *Server) apiActorLocked() int64 {
 		}
 	}
 	return -1
+}
+
+// AddMembership makes user a member of organization org; the first organization
+// of a user becomes its default, as in Zendesk.
+func (s *Server) AddMembership(userID, org int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return fmt.Errorf("zendesksim: add membership of user %d: %w", userID, errNotFound)
+	}
+	if _, ok := s.orgs[org]; !ok {
+		return fmt.Errorf("zendesksim: add membership in organization %d: %w", org, errNotFound)
+	}
+	if !slices.Contains(u.Memberships, org) {
+		u.Memberships = append(u.Memberships, org)
+	}
+	if u.OrganizationID == 0 {
+		u.OrganizationID = org
+	}
+	return nil
+}
+
+// UserChange edits a user as an admin would in Zendesk.
+type UserChange struct {
+	Role      string // new role, unless empty
+	Suspended *bool
+	// Deleted deletes the user: Zendesk keeps answering for it, with active false.
+	Deleted bool
+}
+
+// UpdateUser changes user id.
+func (s *Server) UpdateUser(id int64, ch UserChange) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return User{}, fmt.Errorf("zendesksim: update user %d: %w", id, errNotFound)
+	}
+	if ch.Role != "" {
+		u.Role = ch.Role
+	}
+	if ch.Suspended != nil {
+		u.Suspended = *ch.Suspended
+	}
+	if ch.Deleted {
+		u.Active = false
+	}
+	return u.snapshot(), nil
 }

@@ -139,7 +139,7 @@ func applyFields(t *ticket, fields map[int64]any, d *diff) []map[string]any {
 
 func (s *Server) addCommentLocked(t *ticket, in *commentInput) *Comment {
 	c := &Comment{
-		ID:          s.newIDLocked(),
+		ID:          s.newEventIDLocked(),
 		AuthorID:    in.author,
 		Body:        in.body,
 		HTMLBody:    in.html,
@@ -155,10 +155,10 @@ func (s *Server) addCommentLocked(t *ticket, in *commentInput) *Comment {
 }
 
 func (s *Server) recordAuditLocked(t *ticket, author int64, via string, events []map[string]any) *Audit {
-	a := &Audit{ID: s.newIDLocked(), AuthorID: author, CreatedAt: t.UpdatedAt, ViaChannel: via, Events: events}
+	a := &Audit{ID: s.newEventIDLocked(), AuthorID: author, CreatedAt: t.UpdatedAt, ViaChannel: via, Events: events}
 	for _, e := range events {
 		if e["id"] == nil {
-			e["id"] = s.newIDLocked()
+			e["id"] = s.newEventIDLocked()
 		}
 		if e["type"] == "Comment" {
 			e["audit_id"] = a.ID

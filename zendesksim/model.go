@@ -7,11 +7,18 @@ import (
 
 // User is a Zendesk user.
 type User struct {
-	ID             int64
-	Name           string
-	Email          string
-	Role           string // "end-user", "agent" or "admin"
+	ID    int64
+	Name  string
+	Email string
+	Role  string // "end-user", "agent" or "admin"
+	// OrganizationID is the user's default organization; Memberships lists every
+	// organization the user belongs to, the default first.
 	OrganizationID int64
+	Memberships    []int64
+	// Active is false once the user is deleted (Zendesk keeps deleted users and
+	// answers for them with active false); Suspended users cannot sign in.
+	Active    bool
+	Suspended bool
 }
 
 // TicketSpec describes a ticket to create.
@@ -113,6 +120,12 @@ func (t *ticket) snapshot() Ticket {
 	for k, v := range t.CustomFields {
 		s.CustomFields[k] = v
 	}
+	return s
+}
+
+func (u *User) snapshot() User {
+	s := *u
+	s.Memberships = slices.Clone(u.Memberships)
 	return s
 }
 

@@ -30,37 +30,38 @@ func nullString(s string) any {
 // ticketJSON renders a ticket as GET /api/v2/tickets/{id}.json does.
 func (s *Server) ticketJSON(base string, t *ticket) map[string]any {
 	return map[string]any{
-		"id":                t.ID,
-		"url":               fmt.Sprintf("%s/api/v2/tickets/%d.json", base, t.ID),
-		"external_id":       nil,
-		"via":               map[string]any{"channel": "web", "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}},
-		"created_at":        ts(t.CreatedAt),
-		"updated_at":        ts(t.UpdatedAt),
-		"type":              nullString(t.Type),
-		"subject":           t.Subject,
-		"raw_subject":       t.Subject,
-		"description":       t.Description,
-		"priority":          nullString(t.Priority),
-		"status":            t.Status,
-		"recipient":         nil,
-		"requester_id":      t.RequesterID,
-		"submitter_id":      t.SubmitterID,
-		"assignee_id":       nullID(t.AssigneeID),
-		"organization_id":   nullID(t.OrganizationID),
-		"group_id":          nil,
-		"collaborator_ids":  []int64{},
-		"follower_ids":      []int64{},
-		"email_cc_ids":      []int64{},
-		"has_incidents":     false,
-		"is_public":         true,
-		"due_at":            nil,
-		"tags":              slices.Clone(t.Tags),
-		"custom_fields":     s.customFieldsJSON(t),
-		"fields":            s.customFieldsJSON(t),
-		"ticket_form_id":    nil,
-		"brand_id":          nil,
-		"allow_channelback": false,
-		"allow_attachments": true,
+		"id":                  t.ID,
+		"url":                 fmt.Sprintf("%s/api/v2/tickets/%d.json", base, t.ID),
+		"external_id":         nil,
+		"via":                 map[string]any{"channel": "web", "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}},
+		"created_at":          ts(t.CreatedAt),
+		"updated_at":          ts(t.UpdatedAt),
+		"generated_timestamp": t.UpdatedAt.Unix(),
+		"type":                nullString(t.Type),
+		"subject":             t.Subject,
+		"raw_subject":         t.Subject,
+		"description":         t.Description,
+		"priority":            nullString(t.Priority),
+		"status":              t.Status,
+		"recipient":           nil,
+		"requester_id":        t.RequesterID,
+		"submitter_id":        t.SubmitterID,
+		"assignee_id":         nullID(t.AssigneeID),
+		"organization_id":     nullID(t.OrganizationID),
+		"group_id":            nil,
+		"collaborator_ids":    []int64{},
+		"follower_ids":        []int64{},
+		"email_cc_ids":        []int64{},
+		"has_incidents":       false,
+		"is_public":           true,
+		"due_at":              nil,
+		"tags":                slices.Clone(t.Tags),
+		"custom_fields":       s.customFieldsJSON(t),
+		"fields":              s.customFieldsJSON(t),
+		"ticket_form_id":      nil,
+		"brand_id":            nil,
+		"allow_channelback":   false,
+		"allow_attachments":   true,
 	}
 }
 
@@ -167,8 +168,19 @@ func userJSON(base string, u *User) map[string]any {
 	return map[string]any{
 		"id": u.ID, "url": fmt.Sprintf("%s/api/v2/users/%d.json", base, u.ID), "name": u.Name,
 		"email": u.Email, "role": u.Role, "role_type": roleType, "custom_role_id": nil,
-		"active": true, "verified": true, "suspended": false, "organization_id": nullID(u.OrganizationID),
+		"active": u.Active, "verified": true, "suspended": u.Suspended, "organization_id": nullID(u.OrganizationID),
 		"time_zone": "Eastern Time (US & Canada)", "locale": "en-US", "locale_id": 1,
+		"created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-01-02T03:04:05Z",
+	}
+}
+
+func membershipJSON(base string, u *User, org int64, orgName string) map[string]any {
+	// Zendesk numbers memberships on their own; the pair is unique, so derive one.
+	id := org%1_000_000*1_000_000 + u.ID%1_000_000
+	return map[string]any{
+		"id": id, "url": fmt.Sprintf("%s/api/v2/organization_memberships/%d.json", base, id),
+		"user_id": u.ID, "organization_id": org, "organization_name": orgName,
+		"default": org == u.OrganizationID, "view_tickets": true,
 		"created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-01-02T03:04:05Z",
 	}
 }

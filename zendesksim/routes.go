@@ -24,7 +24,12 @@ func (s *Server) routes() http.Handler {
 	for _, p := range []string{"/api/v2/tickets/{id}/audits", "/api/v2/tickets/{id}/audits.json"} {
 		mux.HandleFunc("GET "+p, s.handleListAudits)
 	}
+	mux.HandleFunc("GET /api/v2/incremental/tickets/cursor", s.handleTicketExport)
+	mux.HandleFunc("GET /api/v2/incremental/tickets/cursor.json", s.handleTicketExport)
 	mux.HandleFunc("GET /api/v2/users/{id}", s.handleGetUser)
+	for _, p := range []string{"/api/v2/users/{id}/organization_memberships", "/api/v2/users/{id}/organization_memberships.json"} {
+		mux.HandleFunc("GET "+p, s.handleListMemberships)
+	}
 	mux.HandleFunc("POST /api/v2/uploads", s.handleUpload)
 	mux.HandleFunc("POST /api/v2/uploads.json", s.handleUpload)
 	mux.HandleFunc("GET /attachments/{id}/{name}", s.handleAttachmentContent)

@@ -15,7 +15,7 @@ type Server struct {
 	cfg Config
 
 	mu          sync.Mutex
-	nextID      int64
+	ids         ids
 	users       map[int64]*User
 	orgs        map[int64]string
 	tickets     map[int64]*ticket
@@ -24,6 +24,7 @@ type Server struct {
 	tokens      map[string]time.Time // OAuth access token -> expiry
 	faults      []*Fault
 	requests    []LoggedRequest
+	exports     []time.Time // incremental export requests of the last minute
 
 	hooks    *webhookQueue
 	handler  http.Handler
@@ -41,7 +42,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:         cfg,
-		nextID:      1000,
+		ids:         newIDs(),
 		users:       map[int64]*User{},
 		orgs:        map[int64]string{},
 		tickets:     map[int64]*ticket{},
@@ -120,7 +121,5 @@ func (s *Server) Close() {
 	})
 }
 
-func (s *Server) newIDLocked() int64 {
-	s.nextID++
-	return s.nextID
-}
+// newEventIDLocked numbers audits, their events, comments and attachments.
+func (s *Server) newEventIDLocked() int64 { return next(&s.ids.event) }

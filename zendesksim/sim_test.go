@@ -40,7 +40,7 @@ func setup(t *testing.T, cfg zendesksim.Config) fixture {
 	org := sim.CreateOrganization("Acme")
 	f.ticket = sim.CreateTicket(f.customer.ID, zendesksim.TicketSpec{
 		Subject: "Sandbox refresh", Description: "Please clone prod to sandbox", OrganizationID: org,
-		Tags: []string{"sandbox_clone"}, CustomFields: map[int64]any{360001: "acme-prod", 360002: 42},
+		Tags: []string{"sandbox_clone"}, CustomFields: map[int64]any{360042000001: "acme-prod", 360042000002: 42},
 	})
 	return f
 }
@@ -132,7 +132,7 @@ func TestGoZendeskTalksToSimulator(t *testing.T) {
 
 func TestNumericCustomFieldsBreakGoZendesk(t *testing.T) {
 	t.Parallel()
-	f := setup(t, zendesksim.Config{NumericCustomFields: true, CustomFieldIDs: []int64{360003}})
+	f := setup(t, zendesksim.Config{NumericCustomFields: true, CustomFieldIDs: []int64{360042000003}})
 	_, body := f.do(t, "GET", "/api/v2/tickets/"+itoa(f.ticket.ID)+".json", nil)
 	fields := body["ticket"].(map[string]any)["custom_fields"].([]any)
 	if len(fields) != 3 || fields[1].(map[string]any)["value"] != float64(42) || fields[2].(map[string]any)["value"] != nil {
@@ -173,7 +173,7 @@ func TestUpdateTicketResponseHasCommentInAudit(t *testing.T) {
 	f := setup(t, zendesksim.Config{})
 	st, body := f.do(t, "PUT", "/api/v2/tickets/"+itoa(f.ticket.ID)+".json", map[string]any{"ticket": map[string]any{
 		"comment":       map[string]any{"body": "Received", "public": true, "author_id": f.bot.ID},
-		"custom_fields": []map[string]any{{"id": 360001, "value": "acme-prod2"}},
+		"custom_fields": []map[string]any{{"id": 360042000001, "value": "acme-prod2"}},
 	}})
 	if st != 200 {
 		t.Fatalf("status %d", st)
@@ -183,7 +183,7 @@ func TestUpdateTicketResponseHasCommentInAudit(t *testing.T) {
 	if ev["type"] != "Comment" || ev["body"] != "Received" || ev["author_id"] != float64(f.bot.ID) || audit["author_id"] != float64(f.bot.ID) {
 		t.Fatalf("audit = %v", audit)
 	}
-	if got := f.sim.Ticket(f.ticket.ID).CustomFields[360001]; got != "acme-prod2" {
+	if got := f.sim.Ticket(f.ticket.ID).CustomFields[360042000001]; got != "acme-prod2" {
 		t.Fatalf("field = %v", got)
 	}
 }

@@ -19,6 +19,23 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(baseURL(r), u)})
 }
 
+// handleListMemberships answers GET /api/v2/users/{id}/organization_memberships.
+func (s *Server) handleListMemberships(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, found := s.users[id]
+	if !ok || !found {
+		writeChangeError(w, errNotFound)
+		return
+	}
+	items := make([]any, 0, len(u.Memberships))
+	for _, org := range u.Memberships {
+		items = append(items, membershipJSON(baseURL(r), u, org, s.orgs[org]))
+	}
+	writeJSON(w, http.StatusOK, s.paginate(r, "organization_memberships", items))
+}
+
 // handleUpload stores the raw body as a file under a new token, or adds it to the
 // token given in ?token=.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
