@@ -69,10 +69,14 @@ type Zendesk struct {
 	// WebhookRetryAfter is the Retry-After of a webhook answered 503 (the bot
 	// database is down). Zendesk retries a 503 only when it is under 60 s. Default 20s.
 	WebhookRetryAfter time.Duration `yaml:"webhook_retry_after"`
-	// BotUserID is clonebot's own Zendesk user: events it caused are ignored. Required.
-	BotUserID int64  `yaml:"bot_user_id"`
-	Fields    Fields `yaml:"fields"`
-	Tags      Tags   `yaml:"tags"`
+	// BotUserID is clonebot's own Zendesk user: events it caused are ignored, and its
+	// tags are never a decision. Required.
+	BotUserID int64 `yaml:"bot_user_id"`
+	// ServiceAccountIDs are other automation users (integrations, other bots): like
+	// the bot's user, they never approve, hold or reject a clone, whatever their role.
+	ServiceAccountIDs []int64 `yaml:"service_account_ids"`
+	Fields            Fields  `yaml:"fields"`
+	Tags              Tags    `yaml:"tags"`
 }
 
 // OAuth is a confidential OAuth client using the client-credentials grant.

@@ -125,6 +125,11 @@ func (z *Zendesk) validate(add addFunc) {
 	if z.BotUserID <= 0 {
 		add("zendesk.bot_user_id", "required: the Zendesk user id clonebot acts as, so its own updates are ignored")
 	}
+	for i, id := range z.ServiceAccountIDs {
+		if id <= 0 {
+			add(fmt.Sprintf("zendesk.service_account_ids[%d]", i), "must be a Zendesk user id, e.g. 361100000002")
+		}
+	}
 	f := z.Fields
 	for _, fld := range []struct {
 		key string

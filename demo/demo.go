@@ -189,6 +189,9 @@ func (e *Env) startSimulator() error {
 	e.Customer = sim.CreateUser("Dana Okafor", "dana@acme-fiber.example", "end-user")
 	e.Agent = sim.CreateUser("Sam Rivera", "sam@support.example", "agent")
 	e.OrgID = sim.CreateOrganization("Acme Fiber")
+	if err := sim.AddMembership(e.Customer.ID, e.OrgID); err != nil {
+		return fmt.Errorf("zendesk simulator: %w", err)
+	}
 	e.printer = newPrinter(e.Opts.Out, sim, map[int64]string{e.BotUser.ID: "clonebot", e.Customer.ID: "Dana (customer)", e.Agent.ID: "Sam (agent)"})
 	return nil
 }

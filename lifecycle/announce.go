@@ -21,7 +21,8 @@ var messageFor = map[Reason]Message{
 }
 
 // announcements renders the comments of a transition, keyed by its audit entry so
-// each is posted once.
+// each is posted once. A request never acknowledged is acknowledged first (with
+// the agents' plan), whatever the transition.
 func (s *Service) announcements(r *row, d Decision, snap Snapshot, auditID int64) ([]outboxItem, error) {
 	msg, ok := messageFor[d.Reason]
 	if !ok {
@@ -31,7 +32,27 @@ func (s *Service) announcements(r *row, d Decision, snap Snapshot, auditID int64
 	data.Problems = snap.Problems
 	data.PlanProblems = snap.PlanProblems
 	data.Plan = snap.plan
-	return s.render(r.TicketID, msg, d.Next, data, auditID)
+	var items []outboxItem
+	if d.Acknowledge {
+		ack, err := s.render(r.TicketID, MsgAwaitingApproval, AwaitingApproval, data, auditID)
+		if err != nil {
+			return nil, err
+		}
+		items = ack
+	}
+	main, err := s.render(r.TicketID, msg, d.Next, data, auditID)
+	if err != nil {
+		return nil, err
+	}
+	items = append(items, main...)
+	if d.Refuse {
+		refusal, err := s.render(r.TicketID, MsgApprovalRefused, d.Next, data, auditID)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, refusal...)
+	}
+	return items, nil
 }
 
 func (s *Service) messageData(r *row) MessageData {

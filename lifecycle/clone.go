@@ -207,6 +207,7 @@ func (s *Service) finish(ctx context.Context, r *row, state State, report *clone
 		if state == Failed {
 			msg = MsgFailed
 			r.FailedAt = s.now()
+			r.ApprovalsAfter = r.ApprovalAudit // a retry needs a fresh approval
 			data.Error = cause.Error()
 			detail = map[string]any{"error": cause.Error()}
 		} else {

@@ -1,7 +1,7 @@
 package lifecycle
 
 import (
-	"time"
+	"slices"
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/parser"
@@ -9,38 +9,62 @@ import (
 
 // Record is what the bot remembers of a request between ticket changes.
 type Record struct {
-	State            State
-	Fingerprint      string
-	FingerprintSince time.Time
-	FailedAt         time.Time
-	RefusedApprovals []time.Time
+	State State
+	// Fingerprint is the request as last read; ApprovedFingerprint the one the
+	// scheduled clone runs, approved in audit ApprovalAudit.
+	Fingerprint         string
+	ApprovedFingerprint string
+	ApprovalAudit       int64
+	// ApprovalsAfter: an approval counts only if given in a later audit. It is the
+	// approval a failed clone ran on, or one whose approver could no longer
+	// approve when the clone was due: those need a fresh approval.
+	ApprovalsAfter int64
+	// RefusedApprovals are the audits whose end-user approval tag was answered.
+	RefusedApprovals []int64
 	ProblemsKey      string // fingerprint of the last problems announced
+	// Acknowledged: the request was acknowledged (the customer's "we have your
+	// request" and the agents' plan) since it last became valid.
+	Acknowledged bool
+	// LastAuditID is the newest audit of the ticket applied; a sync that read
+	// less (it started earlier) is not applied over it.
+	LastAuditID int64
 }
 
-// Approval is the newest change of the approval tag found in the ticket's audits.
+// Approval is the approval tag's latest addition, if the ticket carries it.
 type Approval struct {
-	Present    bool // the tag is on the ticket and its newest change added it
-	By         int64
-	Role       string // end-user, agent or admin
-	At         time.Time
-	ViaTrigger bool // a trigger or automation added it, not a person
+	TagDecision
+	// Stale: the request was not valid at the approval's audit, or a later audit
+	// changed it (the same second included).
+	Stale bool
+}
+
+// Valid reports whether the approval schedules the request as it stands.
+func (a Approval) Valid() bool { return a.Decides() && !a.Stale }
+
+// refusable reports whether the tag is an end user's (by hand), which the bot
+// answers politely once.
+func (a Approval) refusable() bool {
+	return a.Present && a.AuditID != 0 && a.Role == "end-user" && !a.Automated && !a.ViaRule
 }
 
 // Snapshot is everything a ticket says, read once per sync.
 type Snapshot struct {
-	Closed   bool // solved or closed
+	Closed   bool // solved, closed or deleted
+	Deleted  bool // the ticket is gone: no audits to order it by
 	Tagged   bool // carries the request tag
-	Hold     bool
-	Reject   bool
+	Hold     bool // held by an agent (see TagDecision.Decides)
+	Reject   bool // rejected by an agent
 	Request  *parser.Request
 	Problems []parser.Problem
 	// PlanProblems are the preflight's refusals; nil when the plan passed or was
 	// not needed.
 	PlanProblems []string
 	Approval     Approval
-	Seen         time.Time // the ticket's updated_at
+	LastAuditID  int64 // the newest audit read
 
-	plan *cloner.Plan // the preflight plan, for the announcement
+	plan    *cloner.Plan // the preflight plan, for the announcement
+	history history      // the audits read, for the judgements of their authors
+	checked bool         // the instances were checked (PlanProblems is their answer)
 }
 
 // Reason says why a decision was taken; it selects the announcement.
@@ -67,6 +91,13 @@ type Decision struct {
 	Next     State
 	Reason   Reason
 	Schedule bool // approved now: schedule the clone
+	// Acknowledge: the request was never acknowledged; announce it (with the
+	// agents' plan) before the decision's own message.
+	Acknowledge bool
+	// Refuse: an end user's approval tag is answered too, after the decision's
+	// own message (a scheduled clone is off, and the customer's tag does not
+	// put it back).
+	Refuse bool
 }
 
 // none is the decision to do nothing.
@@ -97,29 +128,30 @@ func Decide(cur Record, s Snapshot) Decision {
 		}
 		return Decision{Next: OnHold, Reason: ReasonPreflight}
 	}
-	return decideApproval(cur, s)
+	d := decideApproval(cur, s)
+	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && d.Reason != ReasonValid
+	return d
 }
 
 // decideApproval handles a valid request whose preflight passed.
 func decideApproval(cur Record, s Snapshot) Decision {
 	changed := cur.Fingerprint != "" && cur.Fingerprint != s.Request.Fingerprint
-	since := cur.FingerprintSince
-	if changed || since.IsZero() {
-		since = s.Seen
-	}
 	a := s.Approval
-	valid := a.Present && !a.ViaTrigger && (a.Role == "agent" || a.Role == "admin") &&
-		!a.At.Before(since) && (cur.FailedAt.IsZero() || a.At.After(cur.FailedAt))
+	valid := a.Valid() && a.AuditID > cur.ApprovalsAfter
+	refuse := a.refusable() && !slices.Contains(cur.RefusedApprovals, a.AuditID)
 	switch {
-	case cur.State.pending() && changed:
-		return Decision{Next: AwaitingApproval, Reason: ReasonChanged}
-	case cur.State.pending() && !a.Present:
-		return Decision{Next: AwaitingApproval, Reason: ReasonWithdrawn}
-	case cur.State.pending():
+	case cur.State.pending() && valid && cur.ApprovedFingerprint != s.Request.Fingerprint:
+		// Changed, and approved again since (by the same sync's reading).
+		return Decision{Next: Scheduled, Reason: ReasonApproved, Schedule: true}
+	case cur.State.pending() && valid:
 		return none
+	case cur.State.pending() && (changed || a.Present):
+		return Decision{Next: AwaitingApproval, Reason: ReasonChanged, Refuse: refuse}
+	case cur.State.pending():
+		return Decision{Next: AwaitingApproval, Reason: ReasonWithdrawn}
 	case valid:
 		return Decision{Next: Scheduled, Reason: ReasonApproved, Schedule: true}
-	case a.Present && a.Role == "end-user" && !a.ViaTrigger && !refused(cur, a.At):
+	case refuse:
 		return Decision{Next: AwaitingApproval, Reason: ReasonApprovalRefused}
 	case cur.State == Failed && !changed:
 		return none // a retry needs a fresh approval
@@ -135,11 +167,40 @@ func to(cur Record, next State, why Reason) Decision {
 	return Decision{Next: next, Reason: why}
 }
 
-func refused(cur Record, at time.Time) bool {
-	for _, t := range cur.RefusedApprovals {
-		if t.Equal(at) {
-			return true
-		}
+// Step decides and returns the record to keep: the snapshot's request, and what
+// the decision changes of it. A snapshot older than the record (a sync that read
+// the ticket before another one applied a newer reading) changes nothing.
+func Step(cur Record, s Snapshot) (Record, Decision) {
+	if s.LastAuditID < cur.LastAuditID && !s.Deleted {
+		return cur, none
 	}
-	return false
+	d := Decide(cur, s)
+	next := cur
+	next.LastAuditID = s.LastAuditID
+	if s.Request != nil && cur.State != Ready && cur.State != Running {
+		next.Fingerprint = s.Request.Fingerprint
+	}
+	if d.Reason == ReasonNone {
+		return next, d
+	}
+	next.State = d.Next
+	switch d.Reason {
+	case ReasonProblems:
+		next.ProblemsKey, next.Acknowledged = problemsKey(s.Problems), false
+	case ReasonPreflight:
+		next.ProblemsKey = planKey(s.PlanProblems)
+	case ReasonCancelled:
+		next.Acknowledged = false
+	case ReasonApproved:
+		next.ApprovedFingerprint, next.ApprovalAudit = next.Fingerprint, s.Approval.AuditID
+	case ReasonChanged, ReasonWithdrawn:
+		next.ApprovedFingerprint, next.ApprovalAudit = "", 0
+	}
+	if d.Acknowledge || d.Reason == ReasonValid {
+		next.Acknowledged = true
+	}
+	if d.Refuse || d.Reason == ReasonApprovalRefused {
+		next.RefusedApprovals = append(slices.Clone(cur.RefusedApprovals), s.Approval.AuditID)
+	}
+	return next, d
 }

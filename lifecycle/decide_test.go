@@ -2,27 +2,37 @@ package lifecycle
 
 import (
 	"testing"
-	"time"
 
 	"github.com/gaiia/clonebot/parser"
 )
 
-var (
-	t0  = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	req = &parser.Request{Production: "acme-prod", Sandbox: "acme-sandbox", Tenant: "acme", WipeConfirmed: true, Fingerprint: "fp1"}
+// Audit ids of a ticket, in order; Zendesk's are past 10^13.
+const (
+	created  int64 = 31415926535901
+	audit1   int64 = 31415926535907
+	audit2   int64 = 31415926535913
+	audit3   int64 = 31415926535919
+	agentID  int64 = 361112345678
+	otherReq int64 = 361123456790
 )
 
-// snapshots a test can apply.
-func valid() Snapshot { return Snapshot{Tagged: true, Request: req, Seen: t0} }
+var req = &parser.Request{Production: "acme-prod", Sandbox: "acme-sandbox", Tenant: "acme", WipeConfirmed: true, Fingerprint: "fp1"}
 
-func withApproval(role string, at time.Time) Snapshot {
+// snapshots a test can apply.
+func valid() Snapshot { return Snapshot{Tagged: true, Request: req, LastAuditID: audit2} }
+
+func withApproval(role string, audit int64) Snapshot {
 	s := valid()
-	s.Approval = Approval{Present: true, By: 42, Role: role, At: at}
+	s.Approval = Approval{TagDecision: TagDecision{Present: true, AuditID: audit, By: agentID, Role: role}}
 	return s
 }
 
+func dec(next State, why Reason, schedule, ack bool) Decision {
+	return Decision{Next: next, Reason: why, Schedule: schedule, Acknowledge: ack}
+}
+
 func TestDecideEveryState(t *testing.T) {
-	problems := Snapshot{Tagged: true, Problems: []parser.Problem{{Field: "Sandbox instance", Message: "missing"}}, Seen: t0}
+	problems := Snapshot{Tagged: true, Problems: []parser.Problem{{Field: "Sandbox instance", Message: "missing"}}}
 	closed := valid()
 	closed.Closed = true
 	untagged := valid()
@@ -33,17 +43,29 @@ func TestDecideEveryState(t *testing.T) {
 	reject.Reject = true
 	preflight := valid()
 	preflight.PlanProblems = []string{"table public.new_table is not classified"}
-	agent := withApproval("agent", t0.Add(time.Minute))
-	admin := withApproval("admin", t0.Add(time.Minute))
-	endUser := withApproval("end-user", t0.Add(time.Minute))
-	byTrigger := withApproval("agent", t0.Add(time.Minute))
-	byTrigger.Approval.ViaTrigger = true
-	stale := withApproval("agent", t0.Add(-time.Minute)) // given before the current fingerprint
-	changed := withApproval("agent", t0.Add(time.Minute))
-	changed.Request = &parser.Request{Production: "acme-prod", Sandbox: "acme-sandbox-2", Tenant: "acme", Fingerprint: "fp2"}
+	agent := withApproval("agent", audit2)
+	admin := withApproval("admin", audit2)
+	endUser := withApproval("end-user", audit2)
+	byTrigger := withApproval("agent", audit2)
+	byTrigger.Approval.ViaRule = true
+	byBot := withApproval("agent", audit2)
+	byBot.Approval.Automated = true
+	gone := withApproval("", audit2) // suspended or deleted when judged
+	stale := withApproval("agent", audit1)
+	stale.Approval.Stale = true // the request changed after the approval's audit
+	changedReq := &parser.Request{Production: "acme-prod", Sandbox: "acme-sandbox-2", Tenant: "acme", Fingerprint: "fp2"}
+	changed := valid()
+	changed.Request = changedReq
+	changedApproved := withApproval("agent", audit3)
+	changedApproved.Request = changedReq
+	changedStale := withApproval("agent", audit1)
+	changedStale.Request, changedStale.Approval.Stale = changedReq, true
 
-	base := Record{Fingerprint: "fp1", FingerprintSince: t0}
-	rec := func(s State) Record { r := base; r.State = s; return r }
+	rec := func(s State) Record {
+		return Record{State: s, Fingerprint: "fp1", Acknowledged: true, ApprovedFingerprint: approvedIf(s), ApprovalAudit: approvalIf(s)}
+	}
+	failed := rec(Failed)
+	failed.ApprovalsAfter = audit2 // the failed clone ran on the approval of audit2
 
 	cases := []struct {
 		name string
@@ -54,57 +76,63 @@ func TestDecideEveryState(t *testing.T) {
 		// Not yet a request.
 		{"untagged ticket is not a request", Record{}, untagged, none},
 		{"closed new ticket is ignored", Record{}, closed, none},
-		{"new valid request awaits approval", Record{State: Received}, valid(), Decision{AwaitingApproval, ReasonValid, false}},
-		{"new incomplete request needs info", Record{State: Received}, problems, Decision{NeedsInfo, ReasonProblems, false}},
-		{"new request approved at once by an agent", Record{State: Received}, agent, Decision{Scheduled, ReasonApproved, true}},
+		{"new valid request awaits approval", Record{State: Received}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
+		{"new incomplete request needs info", Record{State: Received}, problems, dec(NeedsInfo, ReasonProblems, false, false)},
+		{"new request approved at once: acknowledged, then scheduled", Record{State: Received}, agent, dec(Scheduled, ReasonApproved, true, true)},
+		{"filed with the customer's approval tag: acknowledged, then refused", Record{State: Received}, endUser, dec(AwaitingApproval, ReasonApprovalRefused, false, true)},
+		{"filed with the bot's approval tag: acknowledged only", Record{State: Received}, byBot, dec(AwaitingApproval, ReasonValid, false, false)},
 		// needs_info
-		{"needs_info fixed", rec(NeedsInfo), valid(), Decision{AwaitingApproval, ReasonValid, false}},
+		{"needs_info fixed", Record{State: NeedsInfo, Fingerprint: "fp1"}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		{"needs_info same problems stay quiet", Record{State: NeedsInfo, ProblemsKey: problemsKey(problems.Problems)}, problems, none},
-		{"needs_info other problems announced", Record{State: NeedsInfo, ProblemsKey: "old"}, problems, Decision{NeedsInfo, ReasonProblems, false}},
-		{"needs_info cancelled", rec(NeedsInfo), untagged, Decision{Cancelled, ReasonCancelled, false}},
+		{"needs_info other problems announced", Record{State: NeedsInfo, ProblemsKey: "old"}, problems, dec(NeedsInfo, ReasonProblems, false, false)},
+		{"needs_info cancelled", rec(NeedsInfo), untagged, dec(Cancelled, ReasonCancelled, false, false)},
 		// awaiting_approval
 		{"awaiting stays quiet", rec(AwaitingApproval), valid(), none},
-		{"awaiting approved by agent", rec(AwaitingApproval), agent, Decision{Scheduled, ReasonApproved, true}},
-		{"awaiting approved by admin", rec(AwaitingApproval), admin, Decision{Scheduled, ReasonApproved, true}},
-		{"awaiting end-user approval refused", rec(AwaitingApproval), endUser, Decision{AwaitingApproval, ReasonApprovalRefused, false}},
-		{"awaiting end-user approval refused once", Record{State: AwaitingApproval, Fingerprint: "fp1", FingerprintSince: t0, RefusedApprovals: []time.Time{t0.Add(time.Minute)}}, endUser, none},
+		{"awaiting approved by agent", rec(AwaitingApproval), agent, dec(Scheduled, ReasonApproved, true, false)},
+		{"awaiting approved by admin", rec(AwaitingApproval), admin, dec(Scheduled, ReasonApproved, true, false)},
+		{"awaiting end-user approval refused", rec(AwaitingApproval), endUser, dec(AwaitingApproval, ReasonApprovalRefused, false, false)},
+		{"awaiting end-user approval refused once", Record{State: AwaitingApproval, Fingerprint: "fp1", Acknowledged: true, RefusedApprovals: []int64{audit2}}, endUser, none},
 		{"awaiting trigger-added tag is no approval", rec(AwaitingApproval), byTrigger, none},
-		{"awaiting approval older than the request is no approval", rec(AwaitingApproval), stale, none},
-		{"awaiting edited then approved", rec(AwaitingApproval), changed, Decision{Scheduled, ReasonApproved, true}},
-		{"awaiting preflight refused", rec(AwaitingApproval), preflight, Decision{OnHold, ReasonPreflight, false}},
-		{"awaiting held", rec(AwaitingApproval), hold, Decision{OnHold, ReasonHold, false}},
-		{"awaiting rejected", rec(AwaitingApproval), reject, Decision{Rejected, ReasonRejected, false}},
-		{"awaiting closed", rec(AwaitingApproval), closed, Decision{Cancelled, ReasonCancelled, false}},
-		{"awaiting now invalid", rec(AwaitingApproval), problems, Decision{NeedsInfo, ReasonProblems, false}},
+		{"awaiting bot-added tag is no approval", rec(AwaitingApproval), byBot, none},
+		{"awaiting tag of a suspended agent is no approval", rec(AwaitingApproval), gone, none},
+		{"awaiting approval of an older request is no approval", rec(AwaitingApproval), stale, none},
+		{"awaiting edited then approved", rec(AwaitingApproval), changedApproved, dec(Scheduled, ReasonApproved, true, false)},
+		{"awaiting preflight refused", rec(AwaitingApproval), preflight, dec(OnHold, ReasonPreflight, false, false)},
+		{"awaiting held", rec(AwaitingApproval), hold, dec(OnHold, ReasonHold, false, false)},
+		{"awaiting rejected", rec(AwaitingApproval), reject, dec(Rejected, ReasonRejected, false, false)},
+		{"awaiting closed", rec(AwaitingApproval), closed, dec(Cancelled, ReasonCancelled, false, false)},
+		{"awaiting now invalid", rec(AwaitingApproval), problems, dec(NeedsInfo, ReasonProblems, false, false)},
 		// approved / scheduled
 		{"scheduled stays while approved", rec(Scheduled), agent, none},
-		{"scheduled request edited loses approval", rec(Scheduled), changed, Decision{AwaitingApproval, ReasonChanged, false}},
-		{"scheduled approval withdrawn", rec(Scheduled), valid(), Decision{AwaitingApproval, ReasonWithdrawn, false}},
-		{"scheduled held", rec(Scheduled), hold, Decision{OnHold, ReasonHold, false}},
-		{"scheduled rejected", rec(Scheduled), reject, Decision{Rejected, ReasonRejected, false}},
-		{"scheduled cancelled by closing", rec(Scheduled), closed, Decision{Cancelled, ReasonCancelled, false}},
-		{"scheduled cancelled by removing the tag", rec(Scheduled), untagged, Decision{Cancelled, ReasonCancelled, false}},
-		{"approved edited", rec(Approved), changed, Decision{AwaitingApproval, ReasonChanged, false}},
+		{"scheduled request edited loses approval", rec(Scheduled), changedStale, dec(AwaitingApproval, ReasonChanged, false, false)},
+		{"scheduled request edited in the approval's second loses it", rec(Scheduled), stale, dec(AwaitingApproval, ReasonChanged, false, false)},
+		{"scheduled request edited and approved again", rec(Scheduled), changedApproved, dec(Scheduled, ReasonApproved, true, false)},
+		{"scheduled approval withdrawn", rec(Scheduled), valid(), dec(AwaitingApproval, ReasonWithdrawn, false, false)},
+		{"scheduled held", rec(Scheduled), hold, dec(OnHold, ReasonHold, false, false)},
+		{"scheduled rejected", rec(Scheduled), reject, dec(Rejected, ReasonRejected, false, false)},
+		{"scheduled cancelled by closing", rec(Scheduled), closed, dec(Cancelled, ReasonCancelled, false, false)},
+		{"scheduled cancelled by removing the tag", rec(Scheduled), untagged, dec(Cancelled, ReasonCancelled, false, false)},
+		{"approved edited", rec(Approved), changed, dec(AwaitingApproval, ReasonChanged, false, false)},
 		// on_hold
 		{"hold stays", rec(OnHold), hold, none},
-		{"hold released, still approved", rec(OnHold), agent, Decision{Scheduled, ReasonApproved, true}},
-		{"hold released, not approved", rec(OnHold), valid(), Decision{AwaitingApproval, ReasonValid, false}},
+		{"hold released, still approved", rec(OnHold), agent, dec(Scheduled, ReasonApproved, true, false)},
+		{"hold released, not approved", rec(OnHold), valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		{"preflight hold same problems quiet", Record{State: OnHold, Fingerprint: "fp1", ProblemsKey: planKey(preflight.PlanProblems)}, preflight, none},
 		// rejected and cancelled are left only by undoing their cause
 		{"rejected stays", rec(Rejected), reject, none},
-		{"rejected reconsidered", rec(Rejected), valid(), Decision{AwaitingApproval, ReasonValid, false}},
+		{"rejected reconsidered", rec(Rejected), valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		{"cancelled stays", rec(Cancelled), closed, none},
-		{"cancelled re-requested", rec(Cancelled), valid(), Decision{AwaitingApproval, ReasonValid, false}},
+		{"cancelled re-requested", Record{State: Cancelled, Fingerprint: "fp1"}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		// running and ready belong to the clone
 		{"running ignores edits", rec(Running), changed, none},
 		{"running ignores closing", rec(Running), closed, none},
 		{"ready is final", rec(Ready), agent, none},
 		{"ready ignores closing", rec(Ready), closed, none},
-		// failed: a retry needs a fresh approval
-		{"failed stays with the old approval", Record{State: Failed, Fingerprint: "fp1", FingerprintSince: t0, FailedAt: t0.Add(2 * time.Minute)}, agent, none},
-		{"failed retried by a new approval", Record{State: Failed, Fingerprint: "fp1", FingerprintSince: t0, FailedAt: t0.Add(30 * time.Second)}, agent, Decision{Scheduled, ReasonApproved, true}},
-		{"failed request edited", Record{State: Failed, Fingerprint: "fp1", FingerprintSince: t0, FailedAt: t0}, func() Snapshot { s := valid(); s.Request = changed.Request; return s }(), Decision{AwaitingApproval, ReasonValid, false}},
-		{"failed cancelled", rec(Failed), closed, Decision{Cancelled, ReasonCancelled, false}},
+		// failed: a retry needs a fresh approval, in a later audit
+		{"failed stays with the old approval", failed, agent, none},
+		{"failed retried by a new approval", failed, withApproval("agent", audit3), dec(Scheduled, ReasonApproved, true, false)},
+		{"failed request edited", failed, changed, dec(AwaitingApproval, ReasonValid, false, false)},
+		{"failed cancelled", rec(Failed), closed, dec(Cancelled, ReasonCancelled, false, false)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,10 +143,24 @@ func TestDecideEveryState(t *testing.T) {
 	}
 }
 
+func approvedIf(s State) string {
+	if s.pending() {
+		return "fp1"
+	}
+	return ""
+}
+
+func approvalIf(s State) int64 {
+	if s.pending() {
+		return audit2
+	}
+	return 0
+}
+
 // TestDecideNeverLeavesTerminalStatesByItself walks every state through an untagged ticket.
 func TestDecideNeverLeavesTerminalStatesByItself(t *testing.T) {
 	for _, s := range States {
-		d := Decide(Record{State: s, Fingerprint: "fp1", FingerprintSince: t0}, Snapshot{})
+		d := Decide(Record{State: s, Fingerprint: "fp1"}, Snapshot{})
 		switch s {
 		case Ready, Running:
 			if d != none {
@@ -133,5 +175,30 @@ func TestDecideNeverLeavesTerminalStatesByItself(t *testing.T) {
 				t.Errorf("%s on an untagged ticket = %+v, want cancelled", s, d)
 			}
 		}
+	}
+}
+
+// Step keeps what a decision changes, and ignores a reading older than the record.
+func TestStepRecords(t *testing.T) {
+	next, d := Step(Record{State: Received, LastAuditID: created}, withApproval("end-user", audit2))
+	if d.Reason != ReasonApprovalRefused || !next.Acknowledged || len(next.RefusedApprovals) != 1 || next.RefusedApprovals[0] != audit2 || next.LastAuditID != audit2 {
+		t.Fatalf("refusal: %+v %+v", next, d)
+	}
+	next, d = Step(next, withApproval("agent", audit3))
+	if d.Reason != ReasonApproved || next.ApprovalAudit != audit3 || next.ApprovedFingerprint != "fp1" || next.State != Scheduled {
+		t.Fatalf("approval: %+v %+v", next, d)
+	}
+	older := valid()
+	older.LastAuditID = audit1
+	if again, d := Step(next, older); d != none || again.State != Scheduled || again.LastAuditID != next.LastAuditID {
+		t.Fatalf("an older reading changed the record: %+v %+v", again, d)
+	}
+	deleted := Snapshot{Closed: true, Deleted: true}
+	if gone, d := Step(next, deleted); d.Reason != ReasonCancelled || gone.State != Cancelled {
+		t.Fatalf("a deleted ticket (no audits) must cancel: %+v %+v", gone, d)
+	}
+	problems := Snapshot{Tagged: true, Problems: []parser.Problem{{Field: "Sandbox instance", Message: "missing"}}, LastAuditID: audit3 + 6}
+	if invalid, _ := Step(next, problems); invalid.State != NeedsInfo || invalid.Acknowledged {
+		t.Fatalf("an invalid request must be acknowledged again once fixed: %+v", invalid)
 	}
 }

@@ -17,51 +17,39 @@ import (
 
 // row is a clone_requests row as the workers use it.
 type row struct {
+	Record
 	TicketID            int64
-	State               State
 	Production, Sandbox string
 	Tenant              string
-	Fingerprint         string
-	FingerprintSince    time.Time
-	ApprovedFingerprint string
 	FailedAt            time.Time
-	RefusedApprovals    []time.Time
-	ProblemsKey         string
 	TicketUpdatedAt     time.Time
 	ScheduledFor        time.Time
 	Attempts            int
 	Request             *parser.Request
 }
 
-func (r *row) record() Record {
-	return Record{
-		State: r.State, Fingerprint: r.Fingerprint, FingerprintSince: r.FingerprintSince,
-		FailedAt:         r.FailedAt,
-		RefusedApprovals: r.RefusedApprovals, ProblemsKey: r.ProblemsKey,
-	}
-}
-
 const selectRow = `SELECT ticket_id, state, coalesce(production, ''), coalesce(sandbox, ''), coalesce(tenant, ''),
-	coalesce(fingerprint, ''), fingerprint_since, coalesce(approved_fingerprint, ''), failed_at,
-	refused_approvals, coalesce(problems->>'key', ''), ticket_updated_at, scheduled_for, attempts, request
+	coalesce(fingerprint, ''), coalesce(approved_fingerprint, ''), approval_audit_id, approvals_after, failed_at,
+	refused_audits, coalesce(problems->>'key', ''), acknowledged, last_audit_id, ticket_updated_at, scheduled_for, attempts, request
 	FROM clone_requests WHERE ticket_id = $1::bigint`
 
 // loadForUpdate reads and locks the request of a ticket; nil when there is none.
 func loadForUpdate(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error) {
 	var (
-		r                                 row
-		since, failed, updated, scheduled *time.Time
-		request                           []byte
+		r                         row
+		failed, updated, schedule *time.Time
+		request                   []byte
 	)
 	err := tx.QueryRow(ctx, selectRow+" FOR UPDATE", ticketID).Scan(&r.TicketID, &r.State, &r.Production, &r.Sandbox, &r.Tenant,
-		&r.Fingerprint, &since, &r.ApprovedFingerprint, &failed, &r.RefusedApprovals, &r.ProblemsKey, &updated, &scheduled, &r.Attempts, &request)
+		&r.Fingerprint, &r.ApprovedFingerprint, &r.ApprovalAudit, &r.ApprovalsAfter, &failed,
+		&r.RefusedApprovals, &r.ProblemsKey, &r.Acknowledged, &r.LastAuditID, &updated, &schedule, &r.Attempts, &request)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load request of ticket %d: %w", ticketID, err)
 	}
-	r.FingerprintSince, r.FailedAt, r.TicketUpdatedAt, r.ScheduledFor = deref(since), deref(failed), deref(updated), deref(scheduled)
+	r.FailedAt, r.TicketUpdatedAt, r.ScheduledFor = deref(failed), deref(updated), deref(schedule)
 	if len(request) > 0 {
 		r.Request = &parser.Request{}
 		if err := json.Unmarshal(request, r.Request); err != nil {
@@ -93,7 +81,7 @@ func insertReceived(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error
 	if _, err := appendAudit(ctx, tx, ticketID, "", Received, "clone request tag seen", 0, nil); err != nil {
 		return nil, err
 	}
-	return &row{TicketID: ticketID, State: Received}, nil
+	return &row{TicketID: ticketID, Record: Record{State: Received}}, nil
 }
 
 // save writes r back.
@@ -110,12 +98,15 @@ func save(ctx context.Context, tx pgx.Tx, r *row, problems any) error {
 		return fmt.Errorf("encode problems: %w", err)
 	}
 	_, err = tx.Exec(ctx, `UPDATE clone_requests SET state = $2::text, production = nullif($3::text, ''), sandbox = nullif($4::text, ''),
-		tenant = nullif($5::text, ''), fingerprint = nullif($6::text, ''), fingerprint_since = $7::timestamptz, approved_fingerprint = nullif($8::text, ''),
-		failed_at = $9::timestamptz, refused_approvals = $10::timestamptz[], problems = $11::jsonb, ticket_updated_at = $12::timestamptz, scheduled_for = $13::timestamptz,
-		attempts = $14::integer, request = $15::jsonb, updated_at = now()
+		tenant = nullif($5::text, ''), fingerprint = nullif($6::text, ''), approved_fingerprint = nullif($7::text, ''),
+		approval_audit_id = $8::bigint, approvals_after = $9::bigint, failed_at = $10::timestamptz, refused_audits = $11::bigint[],
+		problems = $12::jsonb, acknowledged = $13::boolean, last_audit_id = $14::bigint, ticket_updated_at = $15::timestamptz,
+		scheduled_for = $16::timestamptz, attempts = $17::integer, request = $18::jsonb, updated_at = now()
 		WHERE ticket_id = $1::bigint`,
-		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, nullTime(r.FingerprintSince), r.ApprovedFingerprint,
-		nullTime(r.FailedAt), nonNil(r.RefusedApprovals), problemsJSON, nullTime(r.TicketUpdatedAt), nullTime(r.ScheduledFor), r.Attempts, request)
+		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, r.ApprovedFingerprint,
+		r.ApprovalAudit, r.ApprovalsAfter, nullTime(r.FailedAt), nonNil(r.RefusedApprovals),
+		problemsJSON, r.Acknowledged, r.LastAuditID, nullTime(r.TicketUpdatedAt),
+		nullTime(r.ScheduledFor), r.Attempts, request)
 	if err != nil {
 		return fmt.Errorf("save request of ticket %d: %w", r.TicketID, err)
 	}
@@ -193,9 +184,9 @@ func hashStrings(parts []string) string {
 }
 
 // nonNil makes an empty list an empty array, not NULL.
-func nonNil(ts []time.Time) []time.Time {
-	if ts == nil {
-		return []time.Time{}
+func nonNil(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
 	}
-	return ts
+	return ids
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,8 +22,9 @@ import (
 // Zendesk is what the life cycle needs of Zendesk.
 type Zendesk interface {
 	TicketJSON(ctx context.Context, id int64) ([]byte, error)
-	TagAdditions(ctx context.Context, id int64, tag string) ([]notifier.TagChange, error)
-	UserRole(ctx context.Context, userID int64) (string, error)
+	AuditsJSON(ctx context.Context, id int64) ([]json.RawMessage, error)
+	User(ctx context.Context, id int64) (notifier.User, error)
+	Organizations(ctx context.Context, userID int64) ([]int64, error)
 	Announce(ctx context.Context, ticketID int64, a notifier.Announcement) error
 }
 
@@ -56,6 +58,7 @@ type Service struct {
 	messages *Messenger
 	parse    parser.Options
 	windows  map[string]Window // by tenant
+	deciders deciders
 }
 
 // New validates cfg and builds the Service.
@@ -73,7 +76,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: ParserOptions(cfg.Settings), windows: map[string]Window{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: ParserOptions(cfg.Settings), windows: map[string]Window{},
+		deciders: newDeciders(cfg.Settings.Zendesk)}
 	if err := s.parse.Validate(); err != nil {
 		return nil, fmt.Errorf("lifecycle: instance registry: %w", err)
 	}
@@ -146,4 +150,10 @@ func (s *Service) observe(job *rivertype.JobRow, ticket int64, err error) {
 		log.Warn("job failed")
 	}
 	s.cfg.Metrics.Jobs.WithLabelValues(kind, outcome).Inc()
+}
+
+// decisionTags are the tags whose authors must be agents or admins.
+func (s *Service) decisionTags() []string {
+	t := s.cfg.Settings.Zendesk.Tags
+	return []string{t.Approve, t.Hold, t.Reject}
 }

@@ -22,7 +22,7 @@ type syncWorker struct {
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[TicketSyncArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
-	err := w.s.syncTicket(ctx, job.Args.TicketID)
+	err := zendeskJobError(w.s.syncTicket(ctx, job.Args.TicketID))
 	w.s.observe(job.JobRow, job.Args.TicketID, err)
 	return err
 }
@@ -35,50 +35,33 @@ func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
 	if _, err := s.cfg.Pool.Exec(ctx, "DELETE FROM ticket_sync_pending WHERE ticket_id = $1::bigint", ticketID); err != nil {
 		return fmt.Errorf("release pending sync of ticket %d: %w", ticketID, err)
 	}
-	t, err := s.readTicket(ctx, ticketID)
+	v, err := s.readView(ctx, ticketID)
 	if err != nil {
-		return zendeskJobError(err)
+		return err
 	}
 	state, err := s.currentState(ctx, ticketID)
 	if err != nil {
 		return err
 	}
-	snap, err := s.snapshot(ctx, t, state)
+	snap, fresh, err := s.snapshot(ctx, v, state)
 	if err != nil {
-		return zendeskJobError(err)
+		return err
 	}
-	err = s.apply(ctx, log, t, snap)
+	err = s.apply(ctx, log, v.ticket, snap, fresh)
 	if !errors.Is(err, errNeedPlan) {
 		return err
 	}
 	// The request becomes valid: its announcement shows the whole plan.
 	if snap.plan, err = s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox); err != nil {
-		return zendeskJobError(preflightFailed(snap.Request, err))
+		return preflightFailed(snap.Request, err)
 	}
 	snap.PlanProblems = snap.plan.Problems
-	return s.apply(ctx, log, t, snap)
+	return s.apply(ctx, log, v.ticket, snap, fresh)
 }
 
 // errNeedPlan stops a sync whose decision announces the plan, which the snapshot
 // only checked: the sync plans in full, outside the transaction, and applies again.
 var errNeedPlan = errors.New("the announcement needs the full plan")
-
-// readTicket fetches and decodes a ticket. A deleted ticket reads as a closed,
-// untagged one, which cancels a pending request.
-func (s *Service) readTicket(ctx context.Context, id int64) (parser.Ticket, error) {
-	raw, err := s.cfg.Zendesk.TicketJSON(ctx, id)
-	if errors.Is(err, notifier.ErrNotFound) {
-		return parser.Ticket{ID: id, Status: "deleted", UpdatedAt: s.now()}, nil
-	}
-	if err != nil {
-		return parser.Ticket{}, fmt.Errorf("read ticket %d: %w", id, err)
-	}
-	t, err := parser.DecodeTicket(raw)
-	if err != nil {
-		return parser.Ticket{}, river.JobCancel(fmt.Errorf("decode ticket %d: %w", id, err))
-	}
-	return t, nil
-}
 
 func (s *Service) currentState(ctx context.Context, id int64) (State, error) {
 	var st State
@@ -92,37 +75,6 @@ func (s *Service) currentState(ctx context.Context, id int64) (State, error) {
 	return st, nil
 }
 
-// snapshot reads what Decide needs, asking Zendesk and the instances only when the
-// answer can matter.
-func (s *Service) snapshot(ctx context.Context, t parser.Ticket, state State) (Snapshot, error) {
-	tags := s.cfg.Settings.Zendesk.Tags
-	snap := Snapshot{
-		Closed: t.Status == "solved" || t.Status == "closed" || t.Status == "deleted",
-		Tagged: t.HasTag(tags.Request), Hold: t.HasTag(tags.Hold), Reject: t.HasTag(tags.Reject),
-		Seen: t.UpdatedAt,
-	}
-	if !snap.Tagged || snap.Closed || state == Ready || state == Running {
-		return snap, nil
-	}
-	snap.Request, snap.Problems = parser.Parse(t, s.parse)
-	if snap.Request == nil || snap.Hold || snap.Reject {
-		return snap, nil
-	}
-	// Checks only (catalogs, no rows): a sync runs on every ticket event, and only
-	// the move to awaiting approval shows the counted plan (see errNeedPlan).
-	checked, err := s.cfg.Cloner.Check(ctx, snap.Request.Production, snap.Request.Sandbox)
-	if err != nil {
-		return snap, preflightFailed(snap.Request, err)
-	}
-	snap.PlanProblems = checked.Problems
-	if t.HasTag(tags.Approve) {
-		if snap.Approval, err = s.approval(ctx, t.ID, tags.Approve); err != nil {
-			return snap, err
-		}
-	}
-	return snap, nil
-}
-
 // errPreflight marks a sync that read the ticket but could not plan the clone: an
 // instance did not answer.
 var errPreflight = errors.New("preflight")
@@ -131,27 +83,13 @@ func preflightFailed(r *parser.Request, err error) error {
 	return fmt.Errorf("%w %s -> %s: %w", errPreflight, r.Production, r.Sandbox, err)
 }
 
-// approval finds who added the approval tag most recently, from the audits: the
-// webhook's word for it is never trusted.
-func (s *Service) approval(ctx context.Context, ticketID int64, tag string) (Approval, error) {
-	changes, err := s.cfg.Zendesk.TagAdditions(ctx, ticketID, tag)
-	if err != nil {
-		return Approval{}, fmt.Errorf("read approval of ticket %d: %w", ticketID, err)
-	}
-	if len(changes) == 0 || !changes[len(changes)-1].Added {
-		return Approval{}, nil
-	}
-	last := changes[len(changes)-1]
-	role, err := s.cfg.Zendesk.UserRole(ctx, last.AuthorID)
-	if err != nil {
-		return Approval{}, fmt.Errorf("read role of user %d: %w", last.AuthorID, err)
-	}
-	return Approval{Present: true, By: last.AuthorID, Role: role, At: last.At, ViaTrigger: last.ViaTrigger}, nil
-}
-
-// apply decides and records the outcome in one transaction.
-func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket, snap Snapshot) error {
+// apply decides and records the outcome in one transaction, with the authors it
+// judged (another sync's judgement, stored first, wins).
+func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket, snap Snapshot, fresh []judgement) error {
 	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		if err := s.rejudgeIn(ctx, tx, t, &snap, fresh); err != nil {
+			return err
+		}
 		r, err := loadForUpdate(ctx, tx, t.ID)
 		if err != nil {
 			return err
@@ -164,63 +102,70 @@ func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket,
 				return err
 			}
 		}
-		if !r.TicketUpdatedAt.IsZero() && t.UpdatedAt.Before(r.TicketUpdatedAt) {
-			log.Debug("ignoring an older snapshot of the ticket")
+		if snap.LastAuditID < r.LastAuditID && !snap.Deleted {
+			log.Debug("ignoring an older reading of the ticket")
 			return nil
 		}
-		d := Decide(r.record(), snap)
-		if messageFor[d.Reason] == MsgAwaitingApproval && snap.plan == nil {
+		next, d := Step(r.Record, snap)
+		if (messageFor[d.Reason] == MsgAwaitingApproval || d.Acknowledge) && snap.plan == nil {
 			return errNeedPlan
 		}
+		from := r.State
+		r.Record = next
 		s.remember(r, snap, t)
 		if d.Reason == ReasonNone {
 			log.WithField("state", r.State).Info("ticket synced; no change")
 			return save(ctx, tx, r, snap.Problems)
 		}
-		log.WithFields(logrus.Fields{"from": r.State, "to": d.Next, "reason": d.Reason}).Info("request moves")
-		return s.transition(ctx, tx, r, d, snap)
+		log.WithFields(logrus.Fields{"from": from, "to": d.Next, "reason": d.Reason}).Info("request moves")
+		return s.transition(ctx, tx, r, from, d, snap)
 	})
 }
 
-// remember copies the snapshot's request into the record.
+// rejudgeIn stores the fresh judgements and applies all stored ones.
+func (s *Service) rejudgeIn(ctx context.Context, tx pgx.Tx, t parser.Ticket, snap *Snapshot, fresh []judgement) error {
+	if snap.history == nil {
+		return nil
+	}
+	if err := storeRoles(ctx, tx, t.ID, fresh); err != nil {
+		return err
+	}
+	audits := snap.history.decisionAudits(t.HasTag, s.decisionTags(), s.deciders)
+	roles, err := loadRoles(ctx, tx, t.ID, auditIDs(audits))
+	if err != nil {
+		return err
+	}
+	return snap.rejudge(roles, t.HasTag, s.cfg.Settings.Zendesk.Tags, s.deciders)
+}
+
+// remember copies the snapshot's request into the row.
 func (s *Service) remember(r *row, snap Snapshot, t parser.Ticket) {
 	r.TicketUpdatedAt = t.UpdatedAt
-	if snap.Request == nil {
+	if snap.Request == nil || r.State == Running || r.State == Ready {
 		return
 	}
-	if r.Fingerprint != snap.Request.Fingerprint || r.FingerprintSince.IsZero() {
-		r.FingerprintSince = t.UpdatedAt
-	}
 	r.Request = snap.Request
-	r.Fingerprint = snap.Request.Fingerprint
 	r.Production, r.Sandbox, r.Tenant = snap.Request.Production, snap.Request.Sandbox, snap.Request.Tenant
 }
 
-// transition records a decision: state, audit entry, announcements, jobs.
-func (s *Service) transition(ctx context.Context, tx pgx.Tx, r *row, d Decision, snap Snapshot) error {
-	from := r.State
+// transition records a decision the record already reflects: audit entries,
+// announcements, jobs.
+func (s *Service) transition(ctx context.Context, tx pgx.Tx, r *row, from State, d Decision, snap Snapshot) error {
 	var actor int64
 	switch d.Reason {
-	case ReasonProblems:
-		r.ProblemsKey = problemsKey(snap.Problems)
-	case ReasonPreflight:
-		r.ProblemsKey = planKey(snap.PlanProblems)
 	case ReasonApprovalRefused:
-		r.RefusedApprovals = append(r.RefusedApprovals, snap.Approval.At)
 		actor = snap.Approval.By
 	case ReasonApproved:
 		actor = snap.Approval.By
-		r.ApprovedFingerprint = r.Fingerprint
 		r.ScheduledFor = s.windowFor(r.Tenant).Next(s.now())
-		if _, err := appendAudit(ctx, tx, r.TicketID, from, Approved, string(d.Reason), actor, map[string]any{"fingerprint": r.Fingerprint}); err != nil {
+		if _, err := appendAudit(ctx, tx, r.TicketID, from, Approved, string(d.Reason), actor,
+			map[string]any{"fingerprint": r.Fingerprint, "approval_audit": r.ApprovalAudit}); err != nil {
 			return err
 		}
 		from = Approved
 	case ReasonChanged, ReasonWithdrawn:
-		r.ApprovedFingerprint = ""
 		r.ScheduledFor = time.Time{}
 	}
-	r.State = d.Next
 	id, err := appendAudit(ctx, tx, r.TicketID, from, d.Next, string(d.Reason), actor, auditDetail(d, snap, r))
 	if err != nil {
 		return err
@@ -305,12 +250,16 @@ func (s *Service) windowFor(tenant string) Window {
 	return w
 }
 
+// maxSnooze caps how long a job waits out a rate limit, so that a ticket moves on
+// within a minute or two of Zendesk recovering, whatever Retry-After it sent.
+const maxSnooze = time.Minute
+
 // zendeskJobError turns a Zendesk failure into the right job outcome: wait out a
-// rate limit, retry the rest.
+// rate limit (up to maxSnooze), retry the rest.
 func zendeskJobError(err error) error {
 	var rl *notifier.RateLimitError
 	if errors.As(err, &rl) {
-		return river.JobSnooze(max(rl.RetryAfter, time.Second))
+		return river.JobSnooze(min(max(rl.RetryAfter, time.Second), maxSnooze))
 	}
 	return err
 }

@@ -79,34 +79,24 @@ type commentPage struct {
 	Comments []struct {
 		Body string `json:"body"`
 	} `json:"comments"`
-	Meta struct {
-		HasMore     bool   `json:"has_more"`
-		AfterCursor string `json:"after_cursor"`
-	} `json:"meta"`
 }
 
 // hasComment looks for ref as a line of any comment, newest first, over all pages.
 func (c *Client) hasComment(ctx context.Context, ticketID int64, ref string) (bool, error) {
-	after := ""
-	for {
-		q := url.Values{"page[size]": {"100"}, "sort": {"-created_at"}}
-		if after != "" {
-			q.Set("page[after]", after)
-		}
-		var page commentPage
-		if err := c.do(ctx, "GET", fmt.Sprintf("/tickets/%d/comments.json?%s", ticketID, q.Encode()), "", nil, &page); err != nil {
-			return false, fmt.Errorf("list comments: %w", err)
-		}
-		for _, cm := range page.Comments {
+	found := false
+	err := eachPage(ctx, c, fmt.Sprintf("/tickets/%d/comments.json", ticketID), url.Values{"sort": {"-created_at"}}, func(p commentPage) bool {
+		for _, cm := range p.Comments {
 			if hasLine(cm.Body, ref) {
-				return true, nil
+				found = true
+				return false
 			}
 		}
-		if !page.Meta.HasMore || page.Meta.AfterCursor == "" || page.Meta.AfterCursor == after {
-			return false, nil
-		}
-		after = page.Meta.AfterCursor
+		return true
+	})
+	if err != nil {
+		return false, fmt.Errorf("list comments: %w", err)
 	}
+	return found, nil
 }
 
 func hasLine(body, line string) bool {

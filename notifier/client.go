@@ -64,15 +64,6 @@ func (c *Client) TicketJSON(ctx context.Context, id int64) ([]byte, error) {
 	return body, nil
 }
 
-// UserRole returns the role of a user: "end-user", "agent" or "admin".
-func (c *Client) UserRole(ctx context.Context, userID int64) (string, error) {
-	u, err := c.zd.GetUser(ctx, userID)
-	if err != nil {
-		return "", fmt.Errorf("get user %d: %w", userID, classify(err))
-	}
-	return u.Role, nil
-}
-
 // do sends a request with a JSON or raw body and decodes a JSON answer into out
 // (if not nil); any status outside 2xx is a *StatusError.
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {

@@ -46,7 +46,7 @@ func setup(t *testing.T, mod func(*notifier.Config)) *fixture {
 	t.Helper()
 	f := &fixture{mock: httpmock.NewMockTransport(), now: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
 	cfg := notifier.Config{
-		URL: zd, Email: "clonebot@example.com", APIToken: "tok", BotUserID: 9000,
+		URL: zd, Email: "clonebot@example.com", APIToken: "tok", BotUserID: 361100000001,
 		HTTPClient: &http.Client{Transport: f.mock}, Now: f.clock,
 		BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRetryAfter: 30 * time.Second,
 		Sleep: func(_ context.Context, d time.Duration) error {
@@ -79,15 +79,15 @@ func withRetryAfter(r *http.Response, v string) *http.Response {
 	return r
 }
 
-const ticketURL = zd + "/api/v2/tickets/42.json"
+const ticketURL = zd + "/api/v2/tickets/4821348213.json"
 
 func TestNewValidatesConfig(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []notifier.Config{
-		{URL: "acme", Email: "e", APIToken: "t", BotUserID: 1},
-		{URL: zd, BotUserID: 1},
+		{URL: "acme", Email: "e", APIToken: "t", BotUserID: 361100000001},
+		{URL: zd, BotUserID: 361100000001},
 		{URL: zd, Email: "e", APIToken: "t"},
-		{URL: zd, OAuth: &notifier.OAuthConfig{ClientID: "x"}, BotUserID: 1},
+		{URL: zd, OAuth: &notifier.OAuthConfig{ClientID: "x"}, BotUserID: 361100000001},
 	} {
 		if _, err := notifier.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted an invalid config", cfg)
@@ -110,9 +110,9 @@ func TestAuthHeaders(t *testing.T) {
 			var got string
 			f.mock.RegisterResponder("GET", ticketURL, func(r *http.Request) (*http.Response, error) {
 				got = r.Header.Get("Authorization")
-				return httpmock.NewStringResponse(200, `{"ticket":{"id":42}}`), nil
+				return httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213}}`), nil
 			})
-			if _, err := f.client.TicketJSON(context.Background(), 42); err != nil {
+			if _, err := f.client.TicketJSON(context.Background(), 4821348213); err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
@@ -125,9 +125,9 @@ func TestAuthHeaders(t *testing.T) {
 func TestTicketJSONIsRaw(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	body := `{"ticket":{"id":42,"custom_fields":[{"id":360042000001,"value":17},{"id":360042000002,"value":"acme"}]}}`
+	body := `{"ticket":{"id":4821348213,"custom_fields":[{"id":360042000001,"value":17},{"id":360042000002,"value":"acme"}]}}`
 	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, body))
-	got, err := f.client.TicketJSON(context.Background(), 42)
+	got, err := f.client.TicketJSON(context.Background(), 4821348213)
 	if err != nil || string(got) != body {
 		t.Fatalf("TicketJSON = %s, %v", got, err)
 	}
@@ -193,7 +193,7 @@ func TestRetries(t *testing.T) {
 			responder: httpmock.NewStringResponder(404, `{"error":"RecordNotFound"}`),
 			calls:     1,
 			check: func(t *testing.T, err error) {
-				if !errors.Is(err, notifier.ErrNotFound) || !strings.Contains(err.Error(), "get ticket 42") {
+				if !errors.Is(err, notifier.ErrNotFound) || !strings.Contains(err.Error(), "get ticket 4821348213") {
 					t.Fatalf("err = %v, want wrapped ErrNotFound", err)
 				}
 			},
@@ -203,7 +203,7 @@ func TestRetries(t *testing.T) {
 			t.Parallel()
 			f := setup(t, nil)
 			f.mock.RegisterResponder("GET", ticketURL, tc.responder)
-			_, err := f.client.TicketJSON(context.Background(), 42)
+			_, err := f.client.TicketJSON(context.Background(), 4821348213)
 			if tc.check != nil {
 				tc.check(t, err)
 			} else if err != nil {
@@ -241,7 +241,7 @@ func TestObserverSeesRoutesWithoutIDs(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
 	f.mock.RegisterResponder("GET", ticketURL, seq(httpmock.NewStringResponse(503, ""), httpmock.NewStringResponse(200, "{}")))
-	if _, err := f.client.TicketJSON(context.Background(), 42); err != nil {
+	if _, err := f.client.TicketJSON(context.Background(), 4821348213); err != nil {
 		t.Fatal(err)
 	}
 	want := "[GET /api/v2/tickets/:id 503 true GET /api/v2/tickets/:id 200 false]"
@@ -295,7 +295,7 @@ func TestOAuthTokenCachedAndRefreshed(t *testing.T) {
 	ctx := context.Background()
 	get := func() {
 		t.Helper()
-		if _, err := f.client.TicketJSON(ctx, 42); err != nil {
+		if _, err := f.client.TicketJSON(ctx, 4821348213); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -311,44 +311,61 @@ func TestOAuthTokenCachedAndRefreshed(t *testing.T) {
 
 func TestActivateNonDefaultAfterNew(t *testing.T) {
 	hc := &http.Client{}
-	c, err := notifier.New(notifier.Config{URL: zd, Email: "e@example.com", APIToken: "t", BotUserID: 1, HTTPClient: hc})
+	c, err := notifier.New(notifier.Config{URL: zd, Email: "e@example.com", APIToken: "t", BotUserID: 361100000001, HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	httpmock.ActivateNonDefault(hc)
 	defer httpmock.DeactivateNonDefault(hc)
-	httpmock.RegisterResponder("GET", zd+"/api/v2/users/7.json", httpmock.NewStringResponder(200, `{"user":{"id":7,"role":"agent"}}`))
-	role, err := c.UserRole(context.Background(), 7)
-	if err != nil || role != "agent" {
-		t.Fatalf("UserRole = %q, %v", role, err)
+	httpmock.RegisterResponder("GET", zd+"/api/v2/users/361112345678.json", httpmock.NewStringResponder(200, `{"user":{"id":361112345678,"role":"agent"}}`))
+	u, err := c.User(context.Background(), 361112345678)
+	if err != nil || u.Role != "agent" {
+		t.Fatalf("User = %+v, %v", u, err)
 	}
 }
 
-func TestTagAdditionsReadsAllPages(t *testing.T) {
+func TestAuditsJSONReadsAllPages(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	audits := zd + "/api/v2/tickets/42/audits.json"
-	page1 := `{"audits":[
-	 {"author_id":1,"created_at":"2026-03-01T10:00:00Z","via":{"channel":"web"},"events":[{"type":"Create","field_name":"tags","value":["sandbox_clone"]}]},
-	 {"author_id":2,"created_at":"2026-03-01T11:00:00Z","via":{"channel":"web"},"events":[{"type":"Comment","body":"x"},{"type":"Change","field_name":"tags","value":["sandbox_clone","clone_approved"],"previous_value":["sandbox_clone"]}]}
-	],"meta":{"has_more":true,"after_cursor":"c1"}}`
-	page2 := `{"audits":[
-	 {"author_id":3,"created_at":"2026-03-01T12:00:00Z","via":{"channel":"web"},"events":[{"type":"Change","field_name":"tags","value":["sandbox_clone"],"previous_value":["sandbox_clone","clone_approved"]}]},
-	 {"author_id":1,"created_at":"2026-03-01T13:00:00Z","via":{"channel":"rule","source":{"rel":"trigger"}},"events":[{"type":"Change","field_name":"tags","value":"sandbox_clone clone_approved","previous_value":"sandbox_clone"}]}
-	],"meta":{"has_more":false,"after_cursor":"c2"}}`
+	audits := zd + "/api/v2/tickets/4821348213/audits.json"
+	page1 := `{"audits":[{"id":31415926535898,"author_id":361123456789},{"id":31415926535900,"author_id":361112345678}],"meta":{"has_more":true,"after_cursor":"c1"}}`
+	page2 := `{"audits":[{"id":31415926535902,"author_id":361112345678}],"meta":{"has_more":false,"after_cursor":"c2"}}`
 	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bsize%5D=100", httpmock.NewStringResponder(200, page1))
 	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bafter%5D=c1&page%5Bsize%5D=100", httpmock.NewStringResponder(200, page2))
-	got, err := f.client.TagAdditions(context.Background(), 42, "clone_approved")
+	got, err := f.client.AuditsJSON(context.Background(), 4821348213)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []notifier.TagChange{
-		{AuthorID: 2, Added: true, At: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)},
-		{AuthorID: 3, Added: false, At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		{AuthorID: 1, Added: true, At: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC), ViaTrigger: true},
+	want := `[{"id":31415926535898,"author_id":361123456789} {"id":31415926535900,"author_id":361112345678} {"id":31415926535902,"author_id":361112345678}]`
+	var parts []string
+	for _, a := range got {
+		parts = append(parts, string(a))
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("TagAdditions = %+v, want %+v", got, want)
+	if "["+strings.Join(parts, " ")+"]" != want {
+		t.Fatalf("AuditsJSON = %s, want %s", parts, want)
+	}
+}
+
+func TestUserAndOrganizations(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.mock.RegisterResponder("GET", zd+"/api/v2/users/361123456789.json", httpmock.NewStringResponder(200,
+		`{"user":{"id":361123456789,"role":"end-user","active":true,"suspended":false,"organization_id":360099887766}}`))
+	f.mock.RegisterResponder("GET", zd+"/api/v2/users/361112345678.json", httpmock.NewStringResponder(200,
+		`{"user":{"id":361112345678,"role":"agent","active":false,"suspended":true,"organization_id":null}}`))
+	members := zd + "/api/v2/users/361123456789/organization_memberships.json"
+	f.mock.RegisterResponderWithQuery("GET", members, "page%5Bsize%5D=100", httpmock.NewStringResponder(200,
+		`{"organization_memberships":[{"organization_id":360099887766},{"organization_id":360011112222}],"meta":{"has_more":true,"after_cursor":"m1"}}`))
+	f.mock.RegisterResponderWithQuery("GET", members, "page%5Bafter%5D=m1&page%5Bsize%5D=100", httpmock.NewStringResponder(200,
+		`{"organization_memberships":[{"organization_id":360011113333}],"meta":{"has_more":false}}`))
+	ctx := context.Background()
+	u, err := f.client.User(ctx, 361112345678)
+	if err != nil || u != (notifier.User{ID: 361112345678, Role: "agent", Active: false, Suspended: true}) {
+		t.Fatalf("User = %+v, %v", u, err)
+	}
+	orgs, err := f.client.Organizations(ctx, 361123456789)
+	if err != nil || fmt.Sprint(orgs) != "[360099887766 360011112222 360011113333]" {
+		t.Fatalf("Organizations = %v, %v", orgs, err)
 	}
 }
 
@@ -370,9 +387,9 @@ func announceMocks(f *fixture, comments []string, tags []string) *sent {
 		cs = append(cs, map[string]any{"body": b})
 	}
 	list["comments"] = cs
-	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/42/comments.json", httpmock.NewJsonResponderOrPanic(200, list))
-	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/42/tags.json", httpmock.NewJsonResponderOrPanic(200, map[string]any{"tags": tags}))
-	f.mock.RegisterResponder("PUT", zd+"/api/v2/tickets/42/tags.json", func(r *http.Request) (*http.Response, error) {
+	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/4821348213/comments.json", httpmock.NewJsonResponderOrPanic(200, list))
+	f.mock.RegisterResponder("GET", zd+"/api/v2/tickets/4821348213/tags.json", httpmock.NewJsonResponderOrPanic(200, map[string]any{"tags": tags}))
+	f.mock.RegisterResponder("PUT", zd+"/api/v2/tickets/4821348213/tags.json", func(r *http.Request) (*http.Response, error) {
 		var body struct{ Tags []string }
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		s.mu.Lock()
@@ -380,7 +397,7 @@ func announceMocks(f *fixture, comments []string, tags []string) *sent {
 		s.mu.Unlock()
 		return httpmock.NewStringResponse(200, `{"tags":[]}`), nil
 	})
-	f.mock.RegisterResponder("DELETE", zd+"/api/v2/tickets/42/tags.json", func(r *http.Request) (*http.Response, error) {
+	f.mock.RegisterResponder("DELETE", zd+"/api/v2/tickets/4821348213/tags.json", func(r *http.Request) (*http.Response, error) {
 		var body struct{ Tags []string }
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		s.mu.Lock()
@@ -396,7 +413,7 @@ func announceMocks(f *fixture, comments []string, tags []string) *sent {
 		s.mu.Lock()
 		s.comment = body.Ticket.Comment
 		s.mu.Unlock()
-		return httpmock.NewStringResponse(200, `{"ticket":{"id":42},"audit":{"events":[]}}`), nil
+		return httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213},"audit":{"events":[]}}`), nil
 	})
 	f.mock.RegisterResponder("POST", zd+"/api/v2/uploads.json", func(r *http.Request) (*http.Response, error) {
 		b, _ := io.ReadAll(r.Body)
@@ -412,8 +429,8 @@ func TestAnnouncePostsOnceWithStatusTag(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
 	s := announceMocks(f, []string{"hello"}, []string{"sandbox_clone", "clone_status_received", "vip", "clone_status_needs_info"})
-	err := f.client.Announce(context.Background(), 42, notifier.Announcement{
-		Key: "42/ready", Public: false, Body: "Plan attached.", StatusTag: "clone_status_ready",
+	err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{
+		Key: "4821348213/ready", Public: false, Body: "Plan attached.", StatusTag: "clone_status_ready",
 		Attachments: []notifier.File{
 			{Name: "plan.csv", ContentType: "text/csv", Data: []byte("a,b")},
 			{Name: "empty.txt", Data: nil},
@@ -424,7 +441,7 @@ func TestAnnouncePostsOnceWithStatusTag(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.comment
-	if c["public"] != false || c["author_id"] != float64(9000) || c["body"] != "Plan attached.\n\nRef: clonebot/42/ready" || fmt.Sprint(c["uploads"]) != "[tok1]" {
+	if c["public"] != false || c["author_id"] != float64(361100000001) || c["body"] != "Plan attached.\n\nRef: clonebot/4821348213/ready" || fmt.Sprint(c["uploads"]) != "[tok1]" {
 		t.Fatalf("comment = %v", c)
 	}
 	if want := "[plan.csv?token= text/csv a,b drafts.json?token=tok1 application/json {}]"; fmt.Sprint(s.uploads) != want {
@@ -438,8 +455,8 @@ func TestAnnouncePostsOnceWithStatusTag(t *testing.T) {
 func TestAnnounceSkipsPostedComment(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	s := announceMocks(f, []string{"Your sandbox is ready.\n\nRef: clonebot/42/ready", "older"}, []string{"clone_status_running"})
-	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "42/ready", Public: true, Body: "Your sandbox is ready.", StatusTag: "clone_status_ready"})
+	s := announceMocks(f, []string{"Your sandbox is ready.\n\nRef: clonebot/4821348213/ready", "older"}, []string{"clone_status_running"})
+	err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{Key: "4821348213/ready", Public: true, Body: "Your sandbox is ready.", StatusTag: "clone_status_ready"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +467,7 @@ func TestAnnounceSkipsPostedComment(t *testing.T) {
 		t.Fatalf("status tag not finished: added %v removed %v", s.added, s.removed)
 	}
 	// A key that is a prefix of the posted one is a different announcement.
-	if err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "42/read", Body: "x"}); err != nil || s.comment == nil {
+	if err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{Key: "4821348213/read", Body: "x"}); err != nil || s.comment == nil {
 		t.Fatalf("prefix key not posted: %v", err)
 	}
 }
@@ -460,7 +477,7 @@ func TestAnnounceDoesNotReplayCommentAfter500(t *testing.T) {
 	f := setup(t, nil)
 	announceMocks(f, nil, nil)
 	f.mock.RegisterResponder("PUT", ticketURL, httpmock.NewStringResponder(500, ""))
-	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "k", Body: "x"})
+	err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{Key: "k", Body: "x"})
 	if err == nil || f.mock.GetCallCountInfo()["PUT "+ticketURL] != 1 {
 		t.Fatalf("err = %v, PUT calls = %d; a comment must not be re-sent blindly", err, f.mock.GetCallCountInfo()["PUT "+ticketURL])
 	}
@@ -471,7 +488,7 @@ func TestAnnounceClosedTicket(t *testing.T) {
 	f := setup(t, nil)
 	announceMocks(f, nil, nil)
 	f.mock.RegisterResponder("PUT", ticketURL, httpmock.NewStringResponder(422, `{"error":"RecordInvalid","details":{"status":[{"description":"Status: closed prevents ticket update"}]}}`))
-	err := f.client.Announce(context.Background(), 42, notifier.Announcement{Key: "k", Body: "x"})
+	err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{Key: "k", Body: "x"})
 	if !errors.Is(err, notifier.ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
@@ -479,7 +496,7 @@ func TestAnnounceClosedTicket(t *testing.T) {
 
 func TestReference(t *testing.T) {
 	t.Parallel()
-	if got := notifier.Reference("42/ready"); got != "Ref: clonebot/42/ready" {
+	if got := notifier.Reference("4821348213/ready"); got != "Ref: clonebot/4821348213/ready" {
 		t.Errorf("Reference = %q", got)
 	}
 	a, b := notifier.Reference("a b"), notifier.Reference("a-b")
@@ -525,9 +542,9 @@ func TestRetryLogNamesTicketAttemptAndCause(t *testing.T) {
 	logger, hook := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	f := setup(t, func(c *notifier.Config) { c.Logger = logrus.NewEntry(logger) })
-	f.mock.RegisterResponder("GET", zd+"/api/v2/users/7.json", seq(httpmock.NewStringResponse(502, ""), httpmock.NewStringResponse(200, `{"user":{"id":7,"role":"agent"}}`)))
+	f.mock.RegisterResponder("GET", zd+"/api/v2/users/361112345678.json", seq(httpmock.NewStringResponse(502, ""), httpmock.NewStringResponse(200, `{"user":{"id":361112345678,"role":"agent"}}`)))
 	ctx := notifier.WithTicket(context.Background(), 4200000001) // the user is looked up for this ticket
-	if _, err := f.client.UserRole(ctx, 7); err != nil {
+	if _, err := f.client.User(ctx, 361112345678); err != nil {
 		t.Fatal(err)
 	}
 	var retry *logrus.Entry

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,8 +115,24 @@ func TestAgainstSimulatorReads(t *testing.T) {
 	if _, err := f.client.TicketJSON(ctx, 999999); !errors.Is(err, notifier.ErrNotFound) {
 		t.Fatalf("missing ticket: %v", err)
 	}
-	if role, err := f.client.UserRole(ctx, f.agent.ID); err != nil || role != "agent" {
-		t.Fatalf("role = %q, %v", role, err)
+	if u, err := f.client.User(ctx, f.agent.ID); err != nil || u.Role != "agent" || !u.Active || u.ID != f.agent.ID {
+		t.Fatalf("user = %+v, %v", u, err)
+	}
+	suspended := true
+	if _, err := f.sim.UpdateUser(f.agent.ID, zendesksim.UserChange{Suspended: &suspended, Deleted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := f.client.User(ctx, f.agent.ID); err != nil || !u.Suspended || u.Active {
+		t.Fatalf("suspended and deleted user = %+v, %v", u, err)
+	}
+	org, other := f.sim.CreateOrganization("Acme"), f.sim.CreateOrganization("Beta")
+	for _, o := range []int64{org, other} {
+		if err := f.sim.AddMembership(f.customer.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if orgs, err := f.client.Organizations(ctx, f.customer.ID); err != nil || !slices.Equal(orgs, []int64{org, other}) {
+		t.Fatalf("organizations = %v, %v; want %d %d", orgs, err, org, other)
 	}
 	steps := []zendesksim.TicketChange{
 		{AddTags: []string{"clone_approved"}},
@@ -127,12 +144,23 @@ func TestAgainstSimulatorReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := f.client.TagAdditions(ctx, f.ticket.ID, "clone_approved")
+	audits, err := f.client.AuditsJSON(ctx, f.ticket.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || !got[0].Added || got[1].Added || !got[2].ViaTrigger || got[0].AuthorID != f.agent.ID || got[2].At.Before(got[0].At) {
-		t.Fatalf("TagAdditions = %+v", got)
+	var ids []int64
+	for _, raw := range audits {
+		var a struct {
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	// Page size 1: the creation and three changes, one page each, oldest first.
+	if len(ids) != 4 || !slices.IsSorted(ids) || ids[0] <= 1<<32 {
+		t.Fatalf("audit ids = %v, want 4 increasing ids past 2^32", ids)
 	}
 }
 
@@ -143,12 +171,12 @@ func TestAgainstSimulatorFaultsAndOAuth(t *testing.T) {
 	})
 	ctx := context.Background()
 	f.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/users/", Status: 429, RetryAfter: 2 * time.Second, Times: 2})
-	if role, err := f.client.UserRole(ctx, f.customer.ID); err != nil || role != "end-user" {
-		t.Fatalf("role = %q, %v", role, err)
+	if u, err := f.client.User(ctx, f.customer.ID); err != nil || u.Role != "end-user" {
+		t.Fatalf("user = %+v, %v", u, err)
 	}
 	f.sim.InjectFault(zendesksim.Fault{PathPrefix: "/api/v2/users/", Status: 429, RetryAfter: 5 * time.Minute})
 	var rl *notifier.RateLimitError
-	if _, err := f.client.UserRole(ctx, f.customer.ID); !errors.As(err, &rl) || rl.RetryAfter != 5*time.Minute {
+	if _, err := f.client.User(ctx, f.customer.ID); !errors.As(err, &rl) || rl.RetryAfter != 5*time.Minute {
 		t.Fatalf("err = %v, want RateLimitError", err)
 	}
 	var users, bearer int
@@ -169,5 +197,35 @@ func TestAgainstSimulatorFaultsAndOAuth(t *testing.T) {
 	err := f.client.Announce(ctx, f.ticket.ID, notifier.Announcement{Key: "k", Body: "late", StatusTag: "clone_status_ready"})
 	if !errors.Is(err, notifier.ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
+
+func TestAgainstSimulatorTicketsChanged(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	start := clock()
+	f := simSetup(t, zendesksim.Config{Now: clock}, nil)
+	ctx := context.Background()
+	advance(61 * time.Second)
+	p, err := f.client.TicketsChanged(ctx, "", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tickets) != 1 || p.Tickets[0].ID != f.ticket.ID || !slices.Contains(p.Tickets[0].Tags, "sandbox_clone") || !p.End || p.Cursor == "" {
+		t.Fatalf("first page = %+v", p)
+	}
+	cursor := p.Cursor
+	if p, err = f.client.TicketsChanged(ctx, cursor, time.Time{}); err != nil || len(p.Tickets) != 0 || p.Cursor != cursor {
+		t.Fatalf("nothing changed: %+v, %v; want no ticket and the same cursor", p, err)
+	}
+	if _, err := f.sim.UpdateTicket(f.ticket.ID, f.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"sandbox_clone"}}); err != nil {
+		t.Fatal(err)
+	}
+	advance(61 * time.Second)
+	if p, err = f.client.TicketsChanged(ctx, cursor, time.Time{}); err != nil || len(p.Tickets) != 1 || slices.Contains(p.Tickets[0].Tags, "sandbox_clone") {
+		t.Fatalf("after a withdrawal: %+v, %v; want the ticket without its tag", p, err)
 	}
 }

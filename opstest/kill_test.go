@@ -16,8 +16,9 @@ import (
 // its runner mid-copy.
 const killScale = 80 << 20
 
-// runLockSpace is lifecycle's advisory lock space of a running clone ("cln").
-const runLockSpace = 0x636c6e
+// runLockKey is lifecycle's advisory lock key of a ticket's running clone: the
+// space "cr" in the top 16 bits of a bigint, the ticket id below (lifecycle/lockkey.go).
+func runLockKey(ticketID int64) int64 { return 0x6372<<48 | ticketID }
 
 // A replica killed with SIGKILL mid-copy: the sandbox stays as it was, the other
 // replica restarts the clone, and the ticket says so before the ready notice.
@@ -118,10 +119,11 @@ func (w *world) waitCopying(timeout time.Duration) {
 func (w *world) runner(id int64) *replica {
 	w.t.Helper()
 	// Advisory locks belong to a database: other tests' worlds share the server,
-	// with the same ticket ids and replica names.
+	// with the same ticket ids and replica names. A bigint key shows as its high
+	// and low 32 bits in classid and objid, with objsubid 1.
 	app := pgtest.QueryOne[string](w.t, w.botURL, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND l.classid = $1 AND l.objid = $2 AND l.granted`, runLockSpace, id)
+		  AND l.objsubid = 1 AND (l.classid::bigint << 32 | l.objid::bigint) = $1::bigint AND l.granted`, runLockKey(id))
 	for _, r := range w.replicas {
 		if r.name == app {
 			return r

@@ -141,6 +141,9 @@ func (w *world) startSimulator(hooks []string, o options) {
 	w.customer = w.sim.CreateUser("Dana Okafor", "dana@acme-fiber.example", "end-user")
 	w.agent = w.sim.CreateUser("Sam Rivera", "sam@support.example", "agent")
 	w.orgID = w.sim.CreateOrganization("Acme Fiber")
+	if err := w.sim.AddMembership(w.customer.ID, w.orgID); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -291,7 +294,9 @@ func (r *replica) waitReady(t *testing.T) {
 func (r *replica) logged(msg string, fields map[string]any) bool {
 	for _, line := range strings.Split(r.logs.String(), "\n") {
 		var entry map[string]any
-		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != msg {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber() // ids compare as written: as a float64, 4294968213 prints 4.294968213e+09
+		if dec.Decode(&entry) != nil || entry["msg"] != msg {
 			continue
 		}
 		match := true

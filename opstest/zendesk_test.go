@@ -22,13 +22,13 @@ func TestZendeskDownAnnouncementsDeliveredAfterwardsInOrderOnce(t *testing.T) {
 	id := w.fileRequest()
 	w.waitAnnounced(id, "awaiting_approval", time.Minute)
 
-	// Hold the approval's sync after its reads of the ticket and audits (the role
-	// lookup comes last), and take Zendesk down meanwhile.
-	w.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: "/api/v2/users/", Delay: time.Second})
+	// Hold the approval's sync at its last Zendesk call (judging the approver, right
+	// after reading the requester's organizations), and take Zendesk down meanwhile.
+	w.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: fmt.Sprintf("/api/v2/users/%d.json", w.agent.ID), Delay: 2 * time.Second})
 	approved := time.Now()
 	w.approve(id)
-	w.waitFor(30*time.Second, "the approval's audit read", func(context.Context) (bool, error) {
-		return w.requested("GET", fmt.Sprintf("/api/v2/tickets/%d/audits", id), approved), nil
+	w.waitFor(30*time.Second, "the requester's organizations read", func(context.Context) (bool, error) {
+		return w.requested("GET", fmt.Sprintf("/api/v2/users/%d/organization_memberships", w.customer.ID), approved), nil
 	})
 	w.sim.InjectFault(zendesksim.Fault{PathPrefix: "/api/", Status: 503, Times: -1})
 	down := time.Now()

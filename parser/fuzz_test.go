@@ -9,8 +9,8 @@ import (
 
 // FuzzDecodeTicket feeds arbitrary bodies through DecodeTicket and Parse.
 func FuzzDecodeTicket(f *testing.F) {
-	f.Add([]byte(`{"ticket":{"id":1,"organization_id":360099887766,"custom_fields":[{"id":360042000001,"value":"acme-prod"},{"id":360042000002,"value":"acme-sandbox"},{"id":360042000003,"value":true},{"id":360042000004,"value":"a@acme.com"}]}}`))
-	f.Add([]byte(`{"id":"2","custom_fields":[{"id":360042000001,"value":5},{"id":360042000004,"value":["x",1e3,null,{"a":1}]}]}`))
+	f.Add([]byte(`{"ticket":{"id":4821348213,"organization_id":360099887766,"custom_fields":[{"id":360042000001,"value":"acme-prod"},{"id":360042000002,"value":"acme-sandbox"},{"id":360042000003,"value":true},{"id":360042000004,"value":"a@acme.com"}]}}`))
+	f.Add([]byte(`{"id":"4821348214","custom_fields":[{"id":360042000001,"value":5},{"id":360042000004,"value":["x",1e3,null,{"a":1}]}]}`))
 	opts := corpusOptions()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tk, err := DecodeTicket(body)
@@ -40,9 +40,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("our prod (acme-prod)", "https://acme.sandbox.example-isp.app/", "yes, it can be wiped", "x; y,z\n\"q, r\" <s@t.uk>", "Users: c@d.ef", uint8(3), uint8(1))
 	f.Add("acme-prod", "acme-prod", "yes?", "a@@b", "Sandbox: beta-sandbox", uint8(2), uint8(2))
 	opts := corpusOptions()
-	orgs := []int64{0, 360099887766, 360011112222, 42}
+	orgs := []int64{0, 360099887766, 360011112222, 361199887700}
 	f.Fuzz(func(t *testing.T, prod, sandbox, wipe, users, desc string, wipeMode, org uint8) {
-		tk := Ticket{ID: 1, RequesterID: 7, OrganizationID: orgs[int(org)%len(orgs)], Description: desc, CustomFields: map[int64]any{}}
+		tk := Ticket{ID: 4821348213, RequesterID: 361123456789, OrganizationID: orgs[int(org)%len(orgs)], Description: desc, CustomFields: map[int64]any{}}
 		ff := opts.Fields
 		tk.CustomFields[ff.ProductionInstance] = prod
 		tk.CustomFields[ff.SandboxInstance] = strings.Split(sandbox, "|")

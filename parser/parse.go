@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -54,11 +55,15 @@ func (ps *problemList) lookup(t Ticket, id int64, desc descAnswers, key answerKe
 }
 
 // checkOrganization reports whether the ticket's organization owns any
-// instance. Without that, no instance can be named, and saying which names
-// exist would tell one customer about another.
+// instance, and the requester belongs to it. Without that, no instance can be
+// named, and saying which names exist would tell one customer about another.
 func (ps *problemList) checkOrganization(t Ticket, reg registry) bool {
 	if t.OrganizationID == 0 {
 		ps.add(Problem{FieldOrganization, "", "This ticket is not linked to an organization, so we cannot tell which instances are yours. Please file it while signed in with your company account, or ask your administrator to add you to your organization."})
+		return false
+	}
+	if t.RequesterOrganizations != nil && !slices.Contains(t.RequesterOrganizations, t.OrganizationID) {
+		ps.add(Problem{FieldOrganization, "", "This ticket is filed under an organization that its requester does not belong to, so it cannot ask for that organization's sandboxes. Please file the request from an account of the organization, or ask your administrator to add you to it."})
 		return false
 	}
 	if len(reg.ownedNames(Production))+len(reg.ownedNames(Sandbox)) == 0 {

@@ -9,7 +9,7 @@ import (
 func formTicket(prod, sandbox string, wipe any, users string) Ticket {
 	f := corpusOptions().Fields
 	return Ticket{
-		ID: 1, RequesterID: 10, OrganizationID: 360099887766, Status: "new",
+		ID: 4821348213, RequesterID: 361123456789, OrganizationID: 360099887766, Status: "new",
 		CustomFields: map[int64]any{f.ProductionInstance: prod, f.SandboxInstance: sandbox, f.WipeConfirmation: wipe, f.Users: users},
 	}
 }
@@ -50,7 +50,7 @@ func TestFingerprint(t *testing.T) {
 		}
 	}
 	moved := formTicket("acme-prod", "acme-sandbox", true, "a@acme.com (admin)\nb@acme.com")
-	moved.RequesterID = 11
+	moved.RequesterID = 361123456790
 	if mustParse(t, moved).Fingerprint == base.Fingerprint {
 		t.Error("another requester kept the fingerprint")
 	}
@@ -106,6 +106,36 @@ func TestParseProblemsDoNotLeakOtherTenants(t *testing.T) {
 	for _, p := range problems {
 		if strings.Contains(p.Message, "beta") {
 			t.Errorf("problem mentions another tenant: %v", p)
+		}
+	}
+}
+
+// The requester must belong to the organization the ticket is filed under: an
+// agent can file a ticket under any organization, and a user can belong to several.
+func TestParseRequesterMustBelongToTheOrganization(t *testing.T) {
+	t.Parallel()
+	const acme, beta = 360099887766, 360011112222
+	cases := []struct {
+		name  string
+		orgs  []int64
+		valid bool
+	}{
+		{"not read (unchecked)", nil, true},
+		{"default organization", []int64{acme}, true},
+		{"one of several memberships", []int64{beta, acme}, true},
+		{"another organization only", []int64{beta}, false},
+		{"no organization at all", []int64{}, false},
+	}
+	for _, tc := range cases {
+		tk := formTicket("acme-prod", "acme-sandbox", true, "a@acme.com")
+		tk.RequesterOrganizations = tc.orgs
+		req, problems := Parse(tk, corpusOptions())
+		if (req != nil) != tc.valid {
+			t.Errorf("%s: request %v, problems %v", tc.name, req, problems)
+			continue
+		}
+		if !tc.valid && (len(problems) != 1 || problems[0].Field != FieldOrganization || strings.Contains(problems[0].Message, "acme-")) {
+			t.Errorf("%s: want one Organization problem naming no instance, got %v", tc.name, problems)
 		}
 	}
 }

@@ -16,6 +16,11 @@ type Ticket struct {
 	CustomFields map[int64]any
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// RequesterOrganizations are the organizations the requester belongs to (its
+	// default one and its memberships), read from the user by the caller. When
+	// set, a ticket filed under an organization the requester is not a member of
+	// is refused; nil leaves it unchecked.
+	RequesterOrganizations []int64
 }
 
 // HasTag reports whether the ticket carries tag. Zendesk stores tags

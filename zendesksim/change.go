@@ -60,6 +60,8 @@ func (s *Server) applyLocked(t *ticket, ch change) (*Audit, error) {
 	if t.Status == "closed" {
 		return nil, errClosed
 	}
+	// A stamp of the current second passes, as with Zendesk, whose stamps have
+	// whole-second resolution too.
 	if ch.safe && ch.stamp != nil && !ch.stamp.Truncate(time.Second).Equal(t.UpdatedAt) {
 		return nil, errConflict
 	}
@@ -84,7 +86,11 @@ func (s *Server) applyLocked(t *ticket, ch change) (*Audit, error) {
 	if d.empty() {
 		return nil, nil
 	}
-	t.UpdatedAt = s.nextStampLocked(t.UpdatedAt)
+	// Zendesk stamps to the second: changes within one second share updated_at
+	// and their audits' created_at (only audit ids order them).
+	if now := s.now(); now.After(t.UpdatedAt) {
+		t.UpdatedAt = now
+	}
 	a := s.recordAuditLocked(t, ch.actor, ch.via, events)
 	s.notifyLocked(t, ch.actor, d)
 	return a, nil
@@ -166,16 +172,6 @@ func (s *Server) recordAuditLocked(t *ticket, author int64, via string, events [
 	}
 	t.audits = append(t.audits, a)
 	return a
-}
-
-// nextStampLocked keeps updated_at strictly increasing at second precision, so a
-// safe update with an old stamp always conflicts, even under a frozen clock.
-func (s *Server) nextStampLocked(prev time.Time) time.Time {
-	now := s.now()
-	if !now.After(prev) {
-		return prev.Add(time.Second)
-	}
-	return now
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }

@@ -145,9 +145,11 @@ func TestNumericCustomFieldsBreakGoZendesk(t *testing.T) {
 
 func TestTagsSafeUpdateAndClosed(t *testing.T) {
 	t.Parallel()
-	f := setup(t, zendesksim.Config{})
+	c := &clock{now: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	f := setup(t, zendesksim.Config{Now: c.Now})
 	path := "/api/v2/tickets/" + itoa(f.ticket.ID) + "/tags.json"
 	stale := f.ticket.UpdatedAt
+	c.Add(time.Second)
 	if st, body := f.do(t, "PUT", path, map[string]any{"tags": []string{"clone_status_received"}}); st != 200 || len(body["tags"].([]any)) != 2 {
 		t.Fatalf("add = %d %v", st, body)
 	}

@@ -1,0 +1,178 @@
+package lifecycle
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gaiia/clonebot/zendesksim"
+)
+
+func (h *harness) wantKinds(id int64, want ...string) {
+	h.t.Helper()
+	if got := h.kinds(id); !slices.Equal(got, want) {
+		h.t.Fatalf("announcements queued = %v, want %v", got, want)
+	}
+}
+
+func (h *harness) wantState(id int64, want State) {
+	h.t.Helper()
+	if got := h.state(id); got != want {
+		h.t.Fatalf("request is %q, want %q", got, want)
+	}
+}
+
+// A ticket filed with the approval tag on it is acknowledged and planned like any
+// other; the customer's tag is refused once; an agent's tag afterwards approves.
+func TestFiledWithTheApprovalTag(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id := h.file("acme-sandbox", true, "clone_approved")
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "approval_refused")
+	// The refusal names the customer, whose id is past 2^31 like every real user's.
+	var actor int64
+	if err := h.pool.QueryRow(h.ctx, `SELECT actor_id FROM audit_log WHERE ticket_id = $1::bigint AND reason = $2::text`,
+		id, string(ReasonApprovalRefused)).Scan(&actor); err != nil || actor != h.customer.ID {
+		t.Fatalf("refusal recorded for actor %d (%v), want the customer %d", actor, err, h.customer.ID)
+	}
+
+	h.update(id, h.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Any news?", Public: true}})
+	h.sync(id)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "approval_refused")
+
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	h.wantState(id, Scheduled)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "approval_refused", "scheduled")
+
+	h.post(id)
+	var bodies []string
+	for _, c := range h.sim.Comments(id) {
+		if c.AuthorID == h.bot.ID {
+			bodies = append(bodies, strings.SplitN(c.Body, "\n", 2)[0])
+		}
+	}
+	if len(bodies) != 4 || !strings.HasPrefix(bodies[0], "Thanks, we have your request") || !strings.HasPrefix(bodies[1], "Preflight plan:") ||
+		!strings.Contains(bodies[2], "only counts when our support team adds it") || !strings.HasPrefix(bodies[3], "Your clone is approved") {
+		t.Fatalf("the ticket reads, in order:\n%s", strings.Join(bodies, "\n"))
+	}
+	if tags := h.sim.Ticket(id).Tags; !slices.Contains(tags, "clone_status_scheduled") || slices.Contains(tags, "clone_status_awaiting_approval") {
+		t.Errorf("status tags = %v, want clone_status_scheduled only", tags)
+	}
+}
+
+// The bot's own user, a service account and a trigger never approve, whatever
+// their role; neither is answered as an end user would be.
+func TestAutomatedApprovalsAreNoApproval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	adds := []struct {
+		name string
+		by   int64
+		rule bool
+	}{{"the bot (an admin)", h.bot.ID, false}, {"a service account (an admin)", h.service.ID, false}, {"a trigger, for an agent", h.agent.ID, true}}
+	for _, a := range adds {
+		h.update(id, a.by, zendesksim.TicketChange{AddTags: []string{"clone_approved"}, ViaTrigger: a.rule})
+		h.sync(id)
+		if got := h.state(id); got != AwaitingApproval {
+			t.Fatalf("after the approval tag of %s the request is %s", a.name, got)
+		}
+		h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+		h.sync(id)
+	}
+	// Holding and rejecting are decisions too.
+	h.update(id, h.bot.ID, zendesksim.TicketChange{AddTags: []string{"clone_hold", "clone_rejected"}})
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal")
+}
+
+// An agent approves and the customer changes the sandbox in the same second: the
+// approval was for the request the agent saw, so nothing is scheduled. Once
+// scheduled, an edit in the approval's second still voids it.
+func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-uat"}})
+	if a := h.sim.Audits(id); !a[len(a)-1].CreatedAt.Equal(a[len(a)-2].CreatedAt) {
+		t.Fatal("the two changes are not in the same second")
+	}
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	h.wantState(id, Scheduled)
+	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-sandbox"}})
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "scheduled", "changed")
+	// A change that keeps the request's meaning (its address for its name) keeps
+	// the approval.
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "https://acme.sandbox.example-isp.app"}})
+	h.sync(id)
+	h.wantState(id, Scheduled)
+}
+
+// Roles are judged per audit: an end user's tag stays an end user's after the user
+// is promoted; the promoted user's later tag approves.
+func TestPromotionDoesNotTurnAnOldTagIntoAnApproval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	lee := h.sim.CreateUser("Lee", "lee@acme-fiber.example", "end-user")
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	h.update(id, lee.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	if _, err := h.sim.UpdateUser(lee.ID, zendesksim.UserChange{Role: "agent"}); err != nil {
+		t.Fatal(err)
+	}
+	h.update(id, h.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Lee works for you now.", Public: true}})
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+	h.update(id, lee.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	h.update(id, lee.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	h.wantState(id, Scheduled)
+}
+
+// The requester must belong to the ticket's organization: its default one or any
+// of its memberships.
+func TestRequesterMustBelongToTheOrganization(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	other := h.sim.CreateOrganization("Another ISP")
+	outsider := h.sim.CreateUser("Ola", "ola@another-isp.example", "end-user")
+	if err := h.sim.AddMembership(outsider.ID, other); err != nil {
+		t.Fatal(err)
+	}
+	id := h.sim.CreateTicket(outsider.ID, zendesksim.TicketSpec{
+		Subject: "Sandbox please", OrganizationID: h.org, Tags: []string{"sandbox_clone"},
+		CustomFields: map[int64]any{ruleFieldProduction: "acme-prod", ruleFieldSandbox: "acme-sandbox", ruleFieldWipe: true, ruleFieldUsers: "ola@another-isp.example"},
+	}).ID
+	h.sync(id)
+	h.wantState(id, NeedsInfo)
+	h.post(id)
+	comments := h.sim.Comments(id)
+	if last := comments[len(comments)-1].Body; !strings.Contains(last, "does not belong to") || strings.Contains(last, "acme-prod") {
+		t.Fatalf("the refusal should say why and name no instance:\n%s", last)
+	}
+	// Added to the organization (a second membership), the request goes through.
+	if err := h.sim.AddMembership(outsider.ID, h.org); err != nil {
+		t.Fatal(err)
+	}
+	h.update(id, outsider.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "I was added.", Public: true}})
+	h.sync(id)
+	h.wantState(id, AwaitingApproval)
+}
