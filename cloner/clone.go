@@ -43,7 +43,7 @@ func (c *Cloner) Clone(ctx context.Context, from, to string, opts Options) (*Rep
 	r := &run{c: c, opts: opts, report: &Report{From: from, To: to, Tenant: src.Tenant, StartedAt: c.now()}}
 	log := c.log.WithFields(map[string]any{"from": from, "to": to})
 	log.Info("clone starting")
-	err := r.clone(ctx, src, dst)
+	err := c.explainWait(ctx, src, dst, r.clone(ctx, src, dst))
 	r.report.FinishedAt = c.now()
 	r.report.Seconds = r.report.FinishedAt.Sub(r.report.StartedAt).Seconds()
 	if err != nil {
@@ -61,7 +61,7 @@ func refusal(problems []string) error {
 func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	r.begin("preflight")
 	p := &Plan{From: r.report.From, To: r.report.To, Tenant: r.report.Tenant}
-	sbx, err := connect(ctx, dst, p)
+	sbx, err := r.c.connect(ctx, dst, p)
 	if sbx == nil {
 		return orRefusal(err, p)
 	}
@@ -202,7 +202,7 @@ func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
 		idents[i], names[i] = t.ident(), t.name.String()
 	}
 	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
-		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), err)
+		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), waited(err, sideSandbox, names, idents))
 	}
 	return nil
 }
@@ -344,10 +344,10 @@ type checksumResult struct {
 func (r *run) openSnapshot(ctx context.Context, in Instance, p *Plan) (*snapshot, error) {
 	s := &snapshot{}
 	var err error
-	if s.conn, err = connect(ctx, in, p); s.conn == nil {
+	if s.conn, err = r.c.connect(ctx, in, p); s.conn == nil {
 		return nil, err
 	}
-	if s.sumConn, err = connect(ctx, in, p); s.sumConn == nil {
+	if s.sumConn, err = r.c.connect(ctx, in, p); s.sumConn == nil {
 		s.close(ctx)
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cloner
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -40,8 +41,9 @@ type Config struct {
 	Logger *logrus.Entry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// LockTimeout bounds the wait for table locks in the sandbox (sessions of the
-	// sandbox application); 0 means 30 seconds.
+	// LockTimeout bounds the wait for a table lock another session holds, on both
+	// instances (lock_timeout): the clone fails, naming the table and the session.
+	// 0 means 30 seconds.
 	LockTimeout time.Duration
 	// CustomerRowsWarning is how many rows of customer data (the manifest's
 	// customer categories) a sandbox may hold before a plan warns that it looks like
@@ -50,18 +52,25 @@ type Config struct {
 	// ConfigFile is the configuration file, named in the `clonebot enroll` commands
 	// that refusals give; empty leaves --config out.
 	ConfigFile string
+	// StatementTimeout bounds every statement on both instances (statement_timeout),
+	// the copy of one table included. 0 means 30 minutes.
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds connecting to an instance. 0 means 10 seconds.
+	ConnectTimeout time.Duration
 }
 
 // Cloner plans and runs clones between the instances of its registry.
 type Cloner struct {
-	instances   map[string]Instance
-	manifest    *Manifest
-	tables      resolved
-	log         *logrus.Entry
-	now         func() time.Time
-	lockTimeout time.Duration
-	customerMax int64
-	configFile  string
+	instances        map[string]Instance
+	manifest         *Manifest
+	tables           resolved
+	log              *logrus.Entry
+	now              func() time.Time
+	lockTimeout      time.Duration
+	statementTimeout time.Duration
+	connectTimeout   time.Duration
+	customerMax      int64
+	configFile       string
 }
 
 // New checks cfg and returns a Cloner.
@@ -70,13 +79,15 @@ func New(cfg Config) (*Cloner, error) {
 		return nil, errors.New("cloner: Config.Logger is required")
 	}
 	c := &Cloner{
-		instances:   map[string]Instance{},
-		manifest:    cfg.Manifest,
-		log:         cfg.Logger,
-		now:         cfg.Now,
-		lockTimeout: cfg.LockTimeout,
-		customerMax: cfg.CustomerRowsWarning,
-		configFile:  cfg.ConfigFile,
+		instances:        map[string]Instance{},
+		manifest:         cfg.Manifest,
+		log:              cfg.Logger,
+		now:              cfg.Now,
+		lockTimeout:      cmp.Or(cfg.LockTimeout, 30*time.Second),
+		statementTimeout: cmp.Or(cfg.StatementTimeout, 30*time.Minute),
+		connectTimeout:   cmp.Or(cfg.ConnectTimeout, 10*time.Second),
+		customerMax:      cfg.CustomerRowsWarning,
+		configFile:       cfg.ConfigFile,
 	}
 	if c.manifest == nil {
 		c.manifest = DefaultManifest()
@@ -86,9 +97,6 @@ func New(cfg Config) (*Cloner, error) {
 	c.tables = c.manifest.resolve()
 	if c.now == nil {
 		c.now = time.Now
-	}
-	if c.lockTimeout <= 0 {
-		c.lockTimeout = 30 * time.Second
 	}
 	if c.customerMax <= 0 {
 		c.customerMax = 10_000

@@ -45,6 +45,10 @@ func (s *copySpec) from() string {
 	return "ONLY " + s.table.ident()
 }
 
+// names and idents name the table for a WaitError.
+func (s *copySpec) names() []string  { return []string{s.table.name.String()} }
+func (s *copySpec) idents() []string { return []string{s.table.ident()} }
+
 func (s *copySpec) columnList() string {
 	q := make([]string, len(s.columns))
 	for i, c := range s.columns {
@@ -154,9 +158,9 @@ func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick
 	case ctx.Err() != nil: // the pipe's errors would hide why the copy stopped
 		return 0, 0, fmt.Errorf("copy table %s: %w", s.table.name, context.Cause(ctx))
 	case srcErr != nil:
-		return 0, 0, fmt.Errorf("read production table %s: %w", s.table.name, srcErr)
+		return 0, 0, fmt.Errorf("read production table %s: %w", s.table.name, waited(srcErr, sideProduction, s.names(), s.idents()))
 	case dstErr != nil:
-		return 0, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, dstErr)
+		return 0, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, waited(dstErr, sideSandbox, s.names(), s.idents()))
 	case tag.RowsAffected() != srcRows:
 		return 0, 0, fmt.Errorf("copy table %s: production sent %d rows, the sandbox loaded %d", s.table.name, srcRows, tag.RowsAffected())
 	}

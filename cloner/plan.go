@@ -103,7 +103,8 @@ type DependentWorkflow struct {
 // Plan runs the preflight read-only, with exact row counts. The error is for
 // infrastructure failures only; refusals are in Plan.Problems.
 func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
-	return c.plan(ctx, from, to, exactCounts)
+	p, err := c.plan(ctx, from, to, exactCounts)
+	return p, c.explainWait(ctx, c.instances[from], c.instances[to], err)
 }
 
 // Check runs the preflight's checks only: the pair of instances, what their
@@ -112,7 +113,8 @@ func (c *Cloner) Plan(ctx context.Context, from, to string) (*Plan, error) {
 // and no row (but the enrollment markers), so that it can run on every ticket
 // event without loading production; its plan has Problems and nothing to show.
 func (c *Cloner) Check(ctx context.Context, from, to string) (*Plan, error) {
-	return c.plan(ctx, from, to, checksOnly)
+	p, err := c.plan(ctx, from, to, checksOnly)
+	return p, c.explainWait(ctx, c.instances[from], c.instances[to], err)
 }
 
 // planDepth is how much of the preflight runs.
@@ -130,12 +132,12 @@ func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*P
 	if len(problems) > 0 {
 		return p, nil
 	}
-	prod, err := connect(ctx, src, p)
+	prod, err := c.connect(ctx, src, p)
 	if prod == nil {
 		return p, err
 	}
 	defer prod.Close(context.WithoutCancel(ctx))
-	sbx, err := connect(ctx, dst, p)
+	sbx, err := c.connect(ctx, dst, p)
 	if sbx == nil {
 		return p, err
 	}
@@ -166,8 +168,8 @@ var snapshotTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.Rea
 
 // connect opens in's database; a database that does not exist is a plan problem,
 // any other failure an error. It returns nil when there is no connection.
-func connect(ctx context.Context, in Instance, p *Plan) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+func (c *Cloner) connect(ctx context.Context, in Instance, p *Plan) (*pgx.Conn, error) {
+	conn, err := c.connectTo(ctx, in)
 	if err == nil {
 		return conn, nil
 	}

@@ -19,6 +19,10 @@ type ddl struct {
 
 func (d ddl) tableIdent() string { return pgx.Identifier{d.schema, d.table}.Sanitize() }
 
+// names and idents name the table for a WaitError.
+func (d ddl) names() []string  { return []string{tableName{d.schema, d.table}.String()} }
+func (d ddl) idents() []string { return []string{d.tableIdent()} }
+
 func (d ddl) drop(isIndex bool) string {
 	if isIndex {
 		return "DROP INDEX " + pgx.Identifier{d.schema, d.name}.Sanitize()
@@ -168,7 +172,7 @@ func (r *rebuild) drop(ctx context.Context, tx pgx.Tx) error {
 	}{{r.foreignKeys, false}, {r.keys, false}, {r.indexes, true}} {
 		for _, d := range step.list {
 			if _, err := tx.Exec(ctx, d.drop(step.isIndex)); err != nil {
-				return fmt.Errorf("drop %s on table %s.%s: %w", d.name, d.schema, d.table, err)
+				return fmt.Errorf("drop %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
 			}
 		}
 	}
@@ -186,7 +190,7 @@ func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry, step
 		for _, d := range kind.list {
 			start := time.Now()
 			if _, err := tx.Exec(ctx, d.create(kind.isIndex)); err != nil {
-				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, err)
+				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
 			}
 			log.WithFields(logrus.Fields{"table": d.schema + "." + d.table, "name": d.name, "seconds": time.Since(start).Seconds()}).Debug("rebuilt")
 			done++

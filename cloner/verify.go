@@ -82,7 +82,11 @@ func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Che
 	var sum Checksum
 	var hi, lo int64
 	if err := q.QueryRow(ctx, checksumSQL(s, exprs, nonNull)).Scan(&sum.Rows, &hi, &lo, &sum.filled); err != nil {
-		return sum, fmt.Errorf("checksum table %s: %w", s.table.name, err)
+		side := sideSandbox
+		if production {
+			side = sideProduction
+		}
+		return sum, fmt.Errorf("checksum table %s: %w", s.table.name, waited(err, side, s.names(), s.idents()))
 	}
 	sum.Sum = fmt.Sprintf("%016x%016x", uint64(hi), uint64(lo))
 	return sum, nil

@@ -35,17 +35,17 @@ func countTable(ctx context.Context, src, dst querier, srcCat, dstCat *catalog, 
 	if t := srcCat.tables[name]; cloned && t != nil {
 		rows, err := rowCount(ctx, src, t, exact)
 		if err != nil {
-			return tp, fmt.Errorf("count production table %s: %w", name, err)
+			return tp, fmt.Errorf("count production table %s: %w", name, waited(err, sideProduction, []string{name.String()}, []string{t.ident()}))
 		}
 		tp.Rows = rows
 		if err := src.QueryRow(ctx, "SELECT pg_table_size($1::oid)", t.oid).Scan(&tp.Bytes); err != nil {
-			return tp, fmt.Errorf("size production table %s: %w", name, err)
+			return tp, fmt.Errorf("size production table %s: %w", name, waited(err, sideProduction, []string{name.String()}, []string{t.ident()}))
 		}
 	}
 	if t := dstCat.tables[name]; t != nil {
 		rows, err := rowCount(ctx, dst, t, true) // sandboxes are small; the wipe deserves exact figures
 		if err != nil {
-			return tp, fmt.Errorf("count sandbox table %s: %w", name, err)
+			return tp, fmt.Errorf("count sandbox table %s: %w", name, waited(err, sideSandbox, []string{name.String()}, []string{t.ident()}))
 		}
 		tp.SandboxRows = rows
 	}

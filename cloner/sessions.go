@@ -1,0 +1,36 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// applicationName tells the instances' administrators which sessions are clonebot's
+// (pg_stat_activity), unless the instance's URL names another.
+const applicationName = "clonebot"
+
+// connectTo opens a session on an instance with the cloner's bounds: connecting
+// within ConnectTimeout, and lock_timeout and statement_timeout set for every
+// statement, so that no wait on an instance is unbounded.
+func (c *Cloner) connectTo(ctx context.Context, in Instance) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(in.DatabaseURL)
+	if err != nil {
+		// pgx's parse errors never quote a password.
+		return nil, fmt.Errorf("instance %s: database URL: %w", in.Name, err)
+	}
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > c.connectTimeout {
+		cfg.ConnectTimeout = c.connectTimeout
+	}
+	cfg.RuntimeParams["lock_timeout"] = millis(c.lockTimeout)
+	cfg.RuntimeParams["statement_timeout"] = millis(c.statementTimeout)
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = applicationName
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
