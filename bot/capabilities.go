@@ -41,9 +41,11 @@ func newCloner(cfg *config.Config, manifest *cloner.Manifest, opts Options) (*cl
 			instances = append(instances, cloner.Instance{Name: in.Name, Tenant: t.Name, Environment: in.Environment, DatabaseURL: in.DatabaseURL})
 		}
 	}
+	t := cfg.InstanceTimeouts
 	c, err := cloner.New(cloner.Config{
 		Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now,
 		CustomerRowsWarning: cfg.Preflight.CustomerRowsWarning, ConfigFile: cfg.Path,
+		LockTimeout: t.Lock, StatementTimeout: t.Statement, ConnectTimeout: t.Connect,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cloner: %w", err)
@@ -94,7 +96,7 @@ func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.
 	return lifecycle.New(lifecycle.Config{
 		Pool: b.pool, Zendesk: zd, Cloner: cl, Settings: b.cfg,
 		Logger: b.log.WithField("component", "lifecycle"), Metrics: b.metrics,
-		Now: b.now, DueInterval: opts.DueInterval,
+		Now: b.now, DueInterval: opts.DueInterval, CloneDeadline: b.cfg.Jobs.CloneDeadline,
 	})
 }
 

@@ -27,6 +27,7 @@ func (b *Bot) initMetrics(manifest *cloner.Manifest) {
 		JobOutcomes:    []string{"ok", "retry", "snooze", "cancel"},
 		CloneOutcomes:  []string{string(lifecycle.Ready), string(lifecycle.Failed)},
 		ZendeskCalls:   notifier.Calls(),
+		TroubleJobs:    []string{lifecycle.TicketSyncArgs{}.Kind(), lifecycle.CloneArgs{}.Kind()},
 	}
 	for _, c := range manifest.Cloned {
 		k.Categories = append(k.Categories, c.Name)

@@ -27,6 +27,8 @@ type Config struct {
 	Tenants  []Tenant `yaml:"tenants"`
 	// Jobs tunes the background work; the defaults suit production.
 	Jobs Jobs `yaml:"jobs"`
+	// InstanceTimeouts bound the waits on instance databases.
+	InstanceTimeouts InstanceTimeouts `yaml:"instance_timeouts"`
 	// Preflight tunes what a plan warns about.
 	Preflight Preflight `yaml:"preflight"`
 
@@ -51,6 +53,24 @@ type Jobs struct {
 	// with its process and run again. Keep it longer than any job but a clone
 	// (whose rescue goes by its run lock instead). Default 15m.
 	RescueAfter time.Duration `yaml:"rescue_after"`
+	// SweepInterval is how often Zendesk's incremental ticket export is read for
+	// clone requests whose webhook was lost. Default 5m.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// CloneDeadline bounds a clone: one still running then is stopped, its sandbox
+	// rolled back, and the ticket told. Default 2h.
+	CloneDeadline time.Duration `yaml:"clone_deadline"`
+}
+
+// InstanceTimeouts bound every session clonebot opens on an instance database.
+type InstanceTimeouts struct {
+	// Connect bounds connecting. Default 10s.
+	Connect time.Duration `yaml:"connect"`
+	// Lock is lock_timeout: a statement waiting this long for a lock held by
+	// another session fails, naming the table and the session. Default 30s.
+	Lock time.Duration `yaml:"lock"`
+	// Statement is statement_timeout: no single statement (a table's copy, an
+	// index build) runs longer. Default 30m.
+	Statement time.Duration `yaml:"statement"`
 }
 
 // Zendesk is how clonebot reaches Zendesk and reads its tickets.

@@ -46,7 +46,7 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute || cfg.Zendesk.WebhookRetryAfter != 20*time.Second {
 		t.Errorf("zendesk defaults not applied: %+v", cfg.Zendesk)
 	}
-	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute {
+	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute || cfg.Jobs.SweepInterval != 5*time.Minute || cfg.Jobs.CloneDeadline != 2*time.Hour {
 		t.Errorf("jobs defaults not applied: %+v", cfg.Jobs)
 	}
 	if cfg.Preflight.CustomerRowsWarning != 10_000 {
@@ -54,6 +54,9 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	}
 	if !filepath.IsAbs(cfg.Path) || filepath.Base(cfg.Path) != "minimal.yaml" {
 		t.Errorf("path %q, want the file's absolute path", cfg.Path)
+	}
+	if it := cfg.InstanceTimeouts; it.Connect != 10*time.Second || it.Lock != 30*time.Second || it.Statement != 30*time.Minute {
+		t.Errorf("instance timeouts defaults not applied: %+v", it)
 	}
 	if cfg.Zendesk.APIToken != secret {
 		t.Errorf("api_token not expanded")
@@ -98,6 +101,12 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		}, nil, "zendesk.webhook_retry_after"},
 		{"due interval too short", func(s string) string { return s + "jobs: {due_interval: 100ms}\n" }, nil, "jobs.due_interval"},
 		{"rescue after shorter than a job", func(s string) string { return s + "jobs: {rescue_after: 30s}\n" }, nil, "jobs.rescue_after"},
+		{"sweep too often", func(s string) string { return s + "jobs: {sweep_interval: 1s}\n" }, nil, "jobs.sweep_interval"},
+		{"clone deadline too short", func(s string) string { return s + "jobs: {clone_deadline: 10s}\n" }, nil, "jobs.clone_deadline"},
+		{"lock timeout not below the statement timeout", func(s string) string { return s + "instance_timeouts: {lock: 10m, statement: 5m}\n" }, nil, "instance_timeouts.lock"},
+		{"service account id", func(s string) string {
+			return strings.Replace(s, "  bot_user_id:", "  service_account_ids: [361100000002, 0]\n  bot_user_id:", 1)
+		}, nil, "zendesk.service_account_ids[1]"},
 		{"no tenants", func(s string) string { return s[:strings.Index(s, "tenants:")] }, nil, "tenants"},
 		{"token and oauth", func(s string) string {
 			return strings.Replace(s, "  bot_user_id:", "  oauth: {client_id: a, client_secret: b}\n  bot_user_id:", 1)
@@ -132,12 +141,19 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 }
 
 func TestParseJobs(t *testing.T) {
-	cfg, err := Parse([]byte(minimal(t)+"jobs: {due_interval: 2s, rescue_after: 90s}\n"), env(nil))
+	cfg, err := Parse([]byte(minimal(t)+"jobs: {due_interval: 2s, rescue_after: 90s, sweep_interval: 30s, clone_deadline: 45m}\ninstance_timeouts: {connect: 3s, lock: 2s, statement: 10m}\n"), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Jobs.DueInterval != 2*time.Second || cfg.Jobs.RescueAfter != 90*time.Second {
+	if cfg.Jobs != (Jobs{DueInterval: 2 * time.Second, RescueAfter: 90 * time.Second, SweepInterval: 30 * time.Second, CloneDeadline: 45 * time.Minute}) {
 		t.Errorf("jobs = %+v", cfg.Jobs)
+	}
+	if cfg.InstanceTimeouts != (InstanceTimeouts{Connect: 3 * time.Second, Lock: 2 * time.Second, Statement: 10 * time.Minute}) {
+		t.Errorf("instance timeouts = %+v", cfg.InstanceTimeouts)
+	}
+	with := strings.Replace(minimal(t), "  bot_user_id:", "  service_account_ids: [361100000002]\n  bot_user_id:", 1)
+	if cfg, err = Parse([]byte(with), env(nil)); err != nil || len(cfg.Zendesk.ServiceAccountIDs) != 1 || cfg.Zendesk.ServiceAccountIDs[0] != 361100000002 {
+		t.Errorf("service accounts = %v, %v", cfg.Zendesk.ServiceAccountIDs, err)
 	}
 }
 

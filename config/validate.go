@@ -35,6 +35,22 @@ func (c *Config) applyDefaults() {
 	if c.Preflight.CustomerRowsWarning == 0 {
 		c.Preflight.CustomerRowsWarning = 10_000
 	}
+	if c.Jobs.SweepInterval == 0 {
+		c.Jobs.SweepInterval = 5 * time.Minute
+	}
+	if c.Jobs.CloneDeadline == 0 {
+		c.Jobs.CloneDeadline = 2 * time.Hour
+	}
+	it := &c.InstanceTimeouts
+	if it.Connect == 0 {
+		it.Connect = 10 * time.Second
+	}
+	if it.Lock == 0 {
+		it.Lock = 30 * time.Second
+	}
+	if it.Statement == 0 {
+		it.Statement = 30 * time.Minute
+	}
 	c.Window.Start = orDefault(c.Window.Start, "02:00")
 	c.Window.End = orDefault(c.Window.End, "05:00")
 	for i := range c.Tenants {
@@ -60,6 +76,7 @@ func (c *Config) validate(sc scope) Errors {
 		add("log_level", "must be one of debug, info, warn, error")
 	}
 	c.validateTenants(add)
+	c.InstanceTimeouts.validate(add)
 	if c.Preflight.CustomerRowsWarning < 0 {
 		add("preflight.customer_rows_warning", "must be a positive number of rows, e.g. 10000")
 	}
@@ -172,6 +189,27 @@ func (j Jobs) validate(add addFunc) {
 	}
 	if j.RescueAfter < time.Minute {
 		add("jobs.rescue_after", "must be at least 1m (jobs other than clones may run a minute), e.g. 15m")
+	}
+	if j.SweepInterval < 10*time.Second {
+		add("jobs.sweep_interval", "must be at least 10s (Zendesk allows 10 export requests a minute), e.g. 5m")
+	}
+	if j.CloneDeadline < time.Minute {
+		add("jobs.clone_deadline", "must be at least 1m, and longer than your largest clone, e.g. 2h")
+	}
+}
+
+func (t InstanceTimeouts) validate(add addFunc) {
+	if t.Connect < time.Second {
+		add("instance_timeouts.connect", "must be at least 1s, e.g. 10s")
+	}
+	if t.Lock < 100*time.Millisecond {
+		add("instance_timeouts.lock", "must be at least 100ms, e.g. 30s")
+	}
+	if t.Statement < time.Second {
+		add("instance_timeouts.statement", "must be at least 1s, and longer than the copy of your largest table, e.g. 30m")
+	}
+	if t.Statement > 0 && t.Lock >= t.Statement {
+		add("instance_timeouts.lock", "must be shorter than instance_timeouts.statement, so that a wait for a lock is reported as one")
 	}
 }
 

@@ -64,15 +64,23 @@ func (s *Service) messageData(r *row) MessageData {
 	return d
 }
 
-// render turns a message into outbox items: the public comment carries the status
-// tag; the internal note, when there is one, follows it.
+// render turns a message into outbox items keyed by the audit entry of the
+// transition: the public comment carries the status tag; the internal note, when
+// there is one, follows it.
 func (s *Service) render(ticketID int64, msg Message, state State, data MessageData, auditID int64) ([]outboxItem, error) {
+	return s.renderKeyed(ticketID, msg, state, data, fmt.Sprintf("%d/%s/%d", ticketID, msg, auditID))
+}
+
+// renderKeyed renders a message under key; with no state, the status tag stays.
+func (s *Service) renderKeyed(ticketID int64, msg Message, state State, data MessageData, key string) ([]outboxItem, error) {
 	public, internal, err := s.messages.Render(msg, data)
 	if err != nil {
 		return nil, err
 	}
-	key := fmt.Sprintf("%d/%s/%d", ticketID, msg, auditID)
-	items := []outboxItem{{Key: key, Public: true, Body: public, StatusTag: state.StatusTag()}}
+	items := []outboxItem{{Key: key, Public: true, Body: public}}
+	if state != "" {
+		items[0].StatusTag = state.StatusTag()
+	}
 	if internal != "" {
 		items = append(items, outboxItem{Key: key + "/internal", Public: false, Body: internal})
 	}

@@ -43,12 +43,15 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	defer release()
 	// Read the ticket once more: a request withdrawn, held or changed since it was
 	// scheduled must not run, even if its webhook never arrived.
-	if err := s.syncTicket(ctx, args.TicketID); err != nil {
-		if errors.Is(err, errPreflight) {
-			return s.failUnplanned(ctx, args, err)
+	if err := s.sync(ctx, args.TicketID, troubleClone); err != nil {
+		log.WithError(err).Warn("cannot read the ticket and check its instances before the clone; waiting")
+		return s.snoozeFor(ctx, args.TicketID, err)
+	}
+	if gone, err := s.approverGone(ctx, args); err != nil || gone {
+		if err != nil {
+			return s.snoozeFor(ctx, args.TicketID, err)
 		}
-		log.WithError(err).Warn("cannot re-read the ticket before the clone; waiting")
-		return river.JobSnooze(15 * time.Second)
+		return nil
 	}
 	r, err := s.start(ctx, args)
 	if err != nil || r == nil {
@@ -63,10 +66,31 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	}
 	log.Info("clone starting")
 	began := time.Now()
-	report, err := s.cfg.Cloner.Clone(ctx, r.Production, r.Sandbox, cloner.Options{
+	report, err := s.clone(ctx, r, attempt)
+	return s.cloneEnded(ctx, log, r, report, err, time.Since(began).Seconds())
+}
+
+// clone runs the clone within its deadline.
+func (s *Service) clone(ctx context.Context, r *row, attempt int) (*cloner.Report, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CloneDeadline)
+	defer cancel()
+	report, err := s.cfg.Cloner.Clone(cctx, r.Production, r.Sandbox, cloner.Options{
 		BeforeWipe: func(ctx context.Context, export cloner.Export) error { return s.attachExport(ctx, r, export, attempt) },
 	})
-	elapsed := time.Since(began).Seconds()
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w (%s, jobs.clone_deadline), so it was stopped and the sandbox rolled back: %w", errCloneDeadline, s.cfg.CloneDeadline, err)
+	}
+	return report, err
+}
+
+// errCloneDeadline marks a clone stopped at its deadline: it fails, whatever it was
+// waiting for.
+var errCloneDeadline = errors.New("the clone did not finish within its deadline")
+
+// cloneEnded records how a clone ended: ready, failed, or to be run again (another
+// clone holds the sandbox, the process is stopping, or a transient fault came
+// before the wipe).
+func (s *Service) cloneEnded(ctx context.Context, log *logrus.Entry, r *row, report *cloner.Report, err error, elapsed float64) error {
 	switch {
 	case errors.Is(err, cloner.ErrBusy):
 		log.Info("another clone holds the sandbox; waiting")
@@ -75,6 +99,12 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 		// Stopped (shutdown): the copy rolled back; run it again later.
 		log.WithError(err).Warn("clone interrupted; it will run again")
 		return err
+	case err != nil && !errors.Is(err, errCloneDeadline) && transientBeforeWipe(err):
+		// Nothing was wiped: the clone waits and runs again, and a permanent
+		// refusal alone fails it.
+		log.WithError(err).Warn("clone stopped by a transient fault before the wipe; it will run again")
+		s.troubled(ctx, r.TicketID, troubleClone, err)
+		return s.snoozeFor(ctx, r.TicketID, err)
 	case err != nil:
 		s.cfg.Metrics.CloneDuration.WithLabelValues("failed").Observe(elapsed)
 		log.WithError(err).Error("clone failed")
@@ -91,16 +121,17 @@ func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) err
 	return s.finish(ctx, r, Ready, report, nil)
 }
 
-// failUnplanned records as failed a clone whose instances did not answer its
-// preflight: waiting would leave the ticket silent for as long as they stay down,
-// while the failure names the cause and an agent retries once it is fixed.
-func (s *Service) failUnplanned(ctx context.Context, args CloneArgs, cause error) error {
-	r, err := s.start(ctx, args)
-	if err != nil || r == nil {
-		return err
+// snoozeFor is how a clone job waits after a transient fault: Zendesk's rate limit
+// or its own backoff, at most a minute.
+func (s *Service) snoozeFor(ctx context.Context, ticketID int64, err error) error {
+	var rl *notifier.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		return river.JobSnooze(min(max(rl.RetryAfter, time.Second), maxSnooze))
+	case isZendesk(err):
+		return river.JobSnooze(15 * time.Second)
 	}
-	s.log.WithError(cause).WithField("ticket", args.TicketID).Error("clone failed: its preflight could not reach an instance")
-	return s.finish(ctx, r, Failed, nil, cause)
+	return river.JobSnooze(retryDelay(s.troubleAttempts(ctx, ticketID)))
 }
 
 // holdRunLock takes the run lock of a ticket on a connection kept for the run.
@@ -138,8 +169,8 @@ func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
 			return err
 		}
 		if r.State == Running {
-			started = r // we hold the run lock, so the last runner died; its copy rolled back
-			return nil
+			started = r // we hold the run lock: the last runner died or waits to run again; its copy rolled back
+			return s.resolve(ctx, tx, r)
 		}
 		if r.State != Scheduled {
 			return nil
@@ -151,6 +182,9 @@ func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
 		}
 		r.State = Running
 		r.Attempts++
+		if err := s.resolve(ctx, tx, r); err != nil {
+			return err
+		}
 		id, err := appendAudit(ctx, tx, r.TicketID, Scheduled, Running, "clone started", 0, nil)
 		if err != nil {
 			return err
@@ -184,12 +218,12 @@ func (s *Service) attachExport(ctx context.Context, r *row, export cloner.Export
 	if err != nil {
 		return err
 	}
-	return s.cfg.Zendesk.Announce(ctx, r.TicketID, notifier.Announcement{
+	return fromZendesk(s.cfg.Zendesk.Announce(ctx, r.TicketID, notifier.Announcement{
 		Key:         fmt.Sprintf("%d/export/%d", r.TicketID, attempt),
 		Public:      true,
 		Body:        public,
 		Attachments: []notifier.File{{Name: data.ExportFile, ContentType: "application/json", Data: export.JSON}},
-	})
+	}))
 }
 
 func exportFile(r *row) string {

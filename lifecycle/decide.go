@@ -11,10 +11,11 @@ import (
 type Record struct {
 	State State
 	// Fingerprint is the request as last read; ApprovedFingerprint the one the
-	// scheduled clone runs, approved in audit ApprovalAudit.
+	// scheduled clone runs, approved by ApprovedBy in audit ApprovalAudit.
 	Fingerprint         string
 	ApprovedFingerprint string
 	ApprovalAudit       int64
+	ApprovedBy          int64
 	// ApprovalsAfter: an approval counts only if given in a later audit. It is the
 	// approval a failed clone ran on, or one whose approver could no longer
 	// approve when the clone was due: those need a fresh approval.
@@ -192,9 +193,9 @@ func Step(cur Record, s Snapshot) (Record, Decision) {
 	case ReasonCancelled:
 		next.Acknowledged = false
 	case ReasonApproved:
-		next.ApprovedFingerprint, next.ApprovalAudit = next.Fingerprint, s.Approval.AuditID
+		next.ApprovedFingerprint, next.ApprovalAudit, next.ApprovedBy = next.Fingerprint, s.Approval.AuditID, s.Approval.By
 	case ReasonChanged, ReasonWithdrawn:
-		next.ApprovedFingerprint, next.ApprovalAudit = "", 0
+		next.ApprovedFingerprint, next.ApprovalAudit, next.ApprovedBy = "", 0, 0
 	}
 	if d.Acknowledge || d.Reason == ReasonValid {
 		next.Acknowledged = true

@@ -22,7 +22,7 @@ type dueWorker struct {
 }
 
 func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
-	err := errors.Join(w.s.rescueInterrupted(ctx), w.s.startDue(ctx), w.s.countStates(ctx))
+	err := errors.Join(w.s.rescueInterrupted(ctx), w.s.startDue(ctx), w.s.announceTroubles(ctx), w.s.countStates(ctx), w.s.countTroubles(ctx))
 	w.s.observe(job.JobRow, 0, err)
 	return err
 }
@@ -46,15 +46,21 @@ func (s *Service) startDue(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := s.requeueTroubled(ctx, tx); err != nil {
+			return err
+		}
 		return s.requeueOutbox(ctx, tx)
 	})
 }
 
 // rescueInterrupted restarts clones whose runner died (its run lock is free while
-// the request is still running): the sandbox transaction died with it, so the
-// sandbox is as it was. The ticket is told, and the clone runs again.
+// the request is still running, and no clone job waits to run it again after a
+// transient fault): the sandbox transaction died with it, so the sandbox is as it
+// was. The ticket is told, and the clone runs again.
 func (s *Service) rescueInterrupted(ctx context.Context) error {
-	rows, err := s.cfg.Pool.Query(ctx, "SELECT ticket_id FROM clone_requests WHERE state = $1::text", Running)
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT r.ticket_id FROM clone_requests r WHERE r.state = $1::text
+		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = 'clone' AND j.state IN ('available', 'retryable', 'scheduled')
+			AND (j.args->>'ticket_id')::bigint = r.ticket_id)`, Running)
 	if err != nil {
 		return fmt.Errorf("find running clones: %w", err)
 	}

@@ -61,8 +61,9 @@ func (c *testClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now =
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 
 type harnessOptions struct {
-	sim func(*zendesksim.Config)
-	cfg func(*Config)
+	sim         func(*zendesksim.Config)
+	cfg         func(*Config)
+	lockTimeout time.Duration // the cloner's; 0 its default
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -118,7 +119,7 @@ func (h *harness) start(o harnessOptions) {
 	for _, in := range h.settings.Tenants[0].Instances {
 		instances = append(instances, cloner.Instance{Name: in.Name, Tenant: "acme", Environment: in.Environment, DatabaseURL: in.DatabaseURL})
 	}
-	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry})
+	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry, LockTimeout: o.lockTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,4 +241,42 @@ func (h *harness) kinds(id int64) []string {
 		}
 	}
 	return out
+}
+
+// inWindow moves the bot's clock into the tenant's low-activity window (02:30 in
+// Toronto), so that an approved clone is due at once.
+func (h *harness) inWindow() { h.clock.Set(time.Date(2026, 11, 29, 7, 30, 0, 0, time.UTC)) }
+
+// scheduled files a valid request and has the agent approve it, in the window.
+func (h *harness) scheduled() int64 {
+	h.t.Helper()
+	h.inWindow()
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	if st := h.state(id); st != Scheduled {
+		h.t.Fatalf("request is %s, want scheduled", st)
+	}
+	return id
+}
+
+// runClone runs the ticket's clone job as its worker would, returning its outcome.
+func (h *harness) runClone(id int64) error {
+	h.t.Helper()
+	var fp string
+	if err := h.pool.QueryRow(h.ctx, "SELECT fingerprint FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&fp); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.s.runClone(h.ctx, CloneArgs{TicketID: id, Fingerprint: fp}, 1)
+}
+
+// lastNote is the body of the newest internal note the bot queued for the ticket.
+func (h *harness) lastNote(id int64) string {
+	h.t.Helper()
+	var body string
+	if err := h.pool.QueryRow(h.ctx, "SELECT body FROM outbox WHERE ticket_id = $1::bigint AND NOT public ORDER BY id DESC LIMIT 1", id).Scan(&body); err != nil {
+		h.t.Fatal(err)
+	}
+	return body
 }

@@ -38,10 +38,13 @@ const (
 	MsgReady            Message = "ready"
 	MsgFailed           Message = "failed"
 	MsgInterrupted      Message = "interrupted"
+	MsgChecking         Message = "checking"
+	MsgResolved         Message = "resolved"
+	MsgApproverGone     Message = "approver_gone"
 )
 
 // Messages lists them all, for the golden tests.
-var Messages = []Message{MsgAwaitingApproval, MsgNeedsInfo, MsgApprovalRefused, MsgScheduled, MsgChanged, MsgWithdrawn, MsgOnHold, MsgPreflight, MsgRejected, MsgCancelled, MsgRunning, MsgExport, MsgReady, MsgFailed, MsgInterrupted}
+var Messages = []Message{MsgAwaitingApproval, MsgNeedsInfo, MsgApprovalRefused, MsgScheduled, MsgChanged, MsgWithdrawn, MsgOnHold, MsgPreflight, MsgRejected, MsgCancelled, MsgRunning, MsgExport, MsgReady, MsgFailed, MsgInterrupted, MsgChecking, MsgResolved, MsgApproverGone}
 
 // MessageData is what the templates may use.
 type MessageData struct {
@@ -57,6 +60,16 @@ type MessageData struct {
 	Ready        *ReadyView
 	Error        string
 	Attempt      int
+	State        State        // where the request stands
+	Trouble      *TroubleView // a job that keeps failing
+	Approver     *ApproverView
+}
+
+// ApproverView names an approver who can no longer approve.
+type ApproverView struct {
+	ID     int64
+	Audit  int64
+	Reason string // e.g. "is suspended"
 }
 
 // ReadyView is the part of a clone report the ready notice shows.

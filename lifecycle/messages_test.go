@@ -64,6 +64,10 @@ func sampleData() MessageData {
 		}, mustLoc("America/Toronto")),
 		Error:   "copy table public.plans: connection reset by peer",
 		Attempt: 1,
+		State:   Scheduled,
+		Trouble: &TroubleView{What: "check the request acme-prod -> acme-sandbox against its instances", Attempts: 4, Since: "Sat 28 Nov 2026 12:00:03 EST",
+			Error: "preflight acme-prod -> acme-sandbox: connect to instance acme-sandbox: database \"acme_sandbox\" is not currently accepting connections (SQLSTATE 55000)"},
+		Approver: &ApproverView{ID: 361112345678, Audit: 31415926535913, Reason: "is suspended"},
 	}
 }
 

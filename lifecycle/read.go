@@ -127,3 +127,9 @@ func fromZendesk(err error) error {
 	}
 	return &zendeskFailure{err}
 }
+
+// isZendesk reports whether err is a failure of a Zendesk call.
+func isZendesk(err error) bool {
+	var z *zendeskFailure
+	return errors.As(err, &z)
+}

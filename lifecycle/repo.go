@@ -29,7 +29,7 @@ type row struct {
 }
 
 const selectRow = `SELECT ticket_id, state, coalesce(production, ''), coalesce(sandbox, ''), coalesce(tenant, ''),
-	coalesce(fingerprint, ''), coalesce(approved_fingerprint, ''), approval_audit_id, approvals_after, failed_at,
+	coalesce(fingerprint, ''), coalesce(approved_fingerprint, ''), approval_audit_id, coalesce(approved_by, 0), approvals_after, failed_at,
 	refused_audits, coalesce(problems->>'key', ''), acknowledged, last_audit_id, ticket_updated_at, scheduled_for, attempts, request
 	FROM clone_requests WHERE ticket_id = $1::bigint`
 
@@ -41,7 +41,7 @@ func loadForUpdate(ctx context.Context, tx pgx.Tx, ticketID int64) (*row, error)
 		request                   []byte
 	)
 	err := tx.QueryRow(ctx, selectRow+" FOR UPDATE", ticketID).Scan(&r.TicketID, &r.State, &r.Production, &r.Sandbox, &r.Tenant,
-		&r.Fingerprint, &r.ApprovedFingerprint, &r.ApprovalAudit, &r.ApprovalsAfter, &failed,
+		&r.Fingerprint, &r.ApprovedFingerprint, &r.ApprovalAudit, &r.ApprovedBy, &r.ApprovalsAfter, &failed,
 		&r.RefusedApprovals, &r.ProblemsKey, &r.Acknowledged, &r.LastAuditID, &updated, &schedule, &r.Attempts, &request)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -101,12 +101,13 @@ func save(ctx context.Context, tx pgx.Tx, r *row, problems any) error {
 		tenant = nullif($5::text, ''), fingerprint = nullif($6::text, ''), approved_fingerprint = nullif($7::text, ''),
 		approval_audit_id = $8::bigint, approvals_after = $9::bigint, failed_at = $10::timestamptz, refused_audits = $11::bigint[],
 		problems = $12::jsonb, acknowledged = $13::boolean, last_audit_id = $14::bigint, ticket_updated_at = $15::timestamptz,
-		scheduled_for = $16::timestamptz, attempts = $17::integer, request = $18::jsonb, updated_at = now()
+		scheduled_for = $16::timestamptz, attempts = $17::integer, request = $18::jsonb, approved_by = nullif($19::bigint, 0),
+		updated_at = now()
 		WHERE ticket_id = $1::bigint`,
 		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, r.ApprovedFingerprint,
 		r.ApprovalAudit, r.ApprovalsAfter, nullTime(r.FailedAt), nonNil(r.RefusedApprovals),
 		problemsJSON, r.Acknowledged, r.LastAuditID, nullTime(r.TicketUpdatedAt),
-		nullTime(r.ScheduledFor), r.Attempts, request)
+		nullTime(r.ScheduledFor), r.Attempts, request, r.ApprovedBy)
 	if err != nil {
 		return fmt.Errorf("save request of ticket %d: %w", r.TicketID, err)
 	}

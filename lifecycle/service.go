@@ -48,6 +48,12 @@ type Config struct {
 	// DueInterval is how often scheduled clones that are due are started and
 	// undelivered announcements swept. Default 15s.
 	DueInterval time.Duration
+	// TroubleGrace is how long a ticket's job may keep failing before the ticket
+	// hears about it; with DueInterval it bounds the silence. Default 20s.
+	TroubleGrace time.Duration
+	// CloneDeadline bounds a clone; a clone still running then fails, the
+	// sandbox rolled back. Default 2h.
+	CloneDeadline time.Duration
 }
 
 // Service holds the workers of the life cycle.
@@ -71,6 +77,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.DueInterval == 0 {
 		cfg.DueInterval = 15 * time.Second
+	}
+	if cfg.TroubleGrace == 0 {
+		cfg.TroubleGrace = 20 * time.Second
+	}
+	if cfg.CloneDeadline == 0 {
+		cfg.CloneDeadline = 2 * time.Hour
 	}
 	m, err := NewMessenger()
 	if err != nil {

@@ -22,13 +22,35 @@ type syncWorker struct {
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[TicketSyncArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
-	err := zendeskJobError(w.s.syncTicket(ctx, job.Args.TicketID))
+	err := zendeskJobError(w.s.sync(ctx, job.Args.TicketID, troubleSync))
 	w.s.observe(job.JobRow, job.Args.TicketID, err)
 	return err
 }
 
 // syncTicket re-reads a ticket and moves its request along.
 func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
+	return s.sync(ctx, ticketID, troubleSync)
+}
+
+// sync is syncTicket on behalf of job: a failure once the ticket was read (an
+// instance that does not answer) is the ticket's trouble until a sync goes through.
+func (s *Service) sync(ctx context.Context, ticketID int64, job string) error {
+	err := s.syncOnce(ctx, ticketID)
+	var read *readFailure
+	if err != nil && !errors.As(err, &read) {
+		s.troubled(ctx, ticketID, job, err)
+	}
+	return err
+}
+
+// readFailure marks a sync that failed before it knew the ticket: reading it, or
+// the bot's own state.
+type readFailure struct{ err error }
+
+func (r *readFailure) Error() string { return r.err.Error() }
+func (r *readFailure) Unwrap() error { return r.err }
+
+func (s *Service) syncOnce(ctx context.Context, ticketID int64) error {
 	log := s.log.WithField("ticket", ticketID)
 	// Free the pending slot first: an event that arrives from now on queues a new
 	// sync, which will see whatever this one reads too late to see.
@@ -37,11 +59,11 @@ func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
 	}
 	v, err := s.readView(ctx, ticketID)
 	if err != nil {
-		return err
+		return &readFailure{err}
 	}
 	state, err := s.currentState(ctx, ticketID)
 	if err != nil {
-		return err
+		return &readFailure{err}
 	}
 	snap, fresh, err := s.snapshot(ctx, v, state)
 	if err != nil {
@@ -96,7 +118,7 @@ func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket,
 		}
 		if r == nil {
 			if !snap.Tagged || snap.Closed {
-				return nil
+				return dropTrouble(ctx, tx, t.ID)
 			}
 			if r, err = insertReceived(ctx, tx, t.ID); err != nil {
 				return err
@@ -113,6 +135,9 @@ func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket,
 		from := r.State
 		r.Record = next
 		s.remember(r, snap, t)
+		if err := s.resolve(ctx, tx, r); err != nil {
+			return err
+		}
 		if d.Reason == ReasonNone {
 			log.WithField("state", r.State).Info("ticket synced; no change")
 			return save(ctx, tx, r, snap.Problems)

@@ -34,6 +34,10 @@ type Metrics struct {
 	RequestsByState *prometheus.GaugeVec
 	// BuildInfo is 1, labelled with the running version, commit and Go version.
 	BuildInfo *prometheus.GaugeVec
+	// TicketsInTrouble is the number of tickets told that their job (ticket_sync or
+	// clone) keeps failing, not yet resolved; TroublesAnnounced counts such tickets.
+	TicketsInTrouble  *prometheus.GaugeVec
+	TroublesAnnounced *prometheus.CounterVec
 }
 
 // Known are the label values to export at zero from the start.
@@ -45,6 +49,7 @@ type Known struct {
 	Categories     []string    // cloned categories
 	ZendeskCalls   [][2]string // method, route
 	States         []string
+	TroubleJobs    []string // jobs whose failures tickets hear about
 }
 
 // Init exports every known combination of label values at zero.
@@ -69,6 +74,10 @@ func (m *Metrics) Init(k Known) {
 	}
 	for _, s := range k.States {
 		m.RequestsByState.WithLabelValues(s)
+	}
+	for _, j := range k.TroubleJobs {
+		m.TicketsInTrouble.WithLabelValues(j)
+		m.TroublesAnnounced.WithLabelValues(j)
 	}
 }
 
@@ -111,12 +120,19 @@ func New() *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "clonebot_build_info", Help: "Always 1; the labels say which build runs.",
 		}, []string{"version", "commit", "go_version"}),
+		TicketsInTrouble: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "clonebot_tickets_in_trouble", Help: "Tickets told that their job keeps failing (an instance not answering), by job.",
+		}, []string{"job"}),
+		TroublesAnnounced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clonebot_troubles_announced_total", Help: "Tickets told that their job keeps failing, by job.",
+		}, []string{"job"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration,
 		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState, m.BuildInfo,
+		m.TicketsInTrouble, m.TroublesAnnounced,
 	)
 	return m
 }
