@@ -44,6 +44,9 @@ type Options struct {
 	RescueAfter time.Duration
 	// RetryCap is the longest wait before a failed job is retried. Default 1 minute.
 	RetryCap time.Duration
+	// SweepInterval overrides the configuration's jobs.sweep_interval (the demo's
+	// story runs faster than any real account allows).
+	SweepInterval time.Duration
 	// Build names the running build in the start-up log line and in
 	// clonebot_build_info.
 	Build Build

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 
@@ -97,6 +98,7 @@ func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.
 		Pool: b.pool, Zendesk: zd, Cloner: cl, Settings: b.cfg,
 		Logger: b.log.WithField("component", "lifecycle"), Metrics: b.metrics,
 		Now: b.now, DueInterval: opts.DueInterval, CloneDeadline: b.cfg.Jobs.CloneDeadline,
+		SweepInterval: cmp.Or(opts.SweepInterval, b.cfg.Jobs.SweepInterval),
 	})
 }
 

@@ -40,6 +40,11 @@ type Options struct {
 	NumericFields bool
 	// RetryCap bounds the bot's wait before retrying a failed job; see bot.Options.
 	RetryCap time.Duration
+	// NoWebhooks switches the simulator's webhooks off entirely: the bot learns of
+	// every change from its reconciliation sweep alone.
+	NoWebhooks bool
+	// SweepInterval is how often the bot sweeps Zendesk's export. Default 5 s.
+	SweepInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -59,6 +64,9 @@ func (o *Options) defaults() {
 	}
 	if o.StepTimeout == 0 {
 		o.StepTimeout = 2 * time.Minute
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = 5 * time.Second
 	}
 }
 
@@ -170,10 +178,14 @@ func (e *Env) enroll(ctx context.Context) error {
 }
 
 func (e *Env) startSimulator() error {
+	hook := e.botURL + "/webhooks/zendesk"
+	if e.Opts.NoWebhooks {
+		hook = ""
+	}
 	sim, err := zendesksim.New(zendesksim.Config{
 		Logger: e.Opts.Logger.WithField("component", "zendesk-simulator"), Now: e.Clock.Now,
 		Email: botEmail, APIToken: apiToken,
-		WebhookURL: e.botURL + "/webhooks/zendesk", WebhookSecret: webhookSecret, WebhookStyle: e.Opts.WebhookStyle,
+		WebhookURL: hook, WebhookSecret: webhookSecret, WebhookStyle: e.Opts.WebhookStyle,
 		TriggerTag: "sandbox_clone", WebhookRetryDelay: 200 * time.Millisecond,
 		NumericCustomFields: e.Opts.NumericFields,
 		CustomFieldIDs:      []int64{FieldProduction, FieldSandbox, FieldWipe, FieldUsers},
@@ -222,6 +234,7 @@ func (e *Env) startBot(ctx context.Context, ln net.Listener) error {
 	b, err := bot.New(ctx, bot.Options{
 		Config: e.Config, Logger: e.Opts.Logger.WithField("service", "clonebot"), Now: e.Clock.Now,
 		DueInterval: 250 * time.Millisecond, ShutdownTimeout: 10 * time.Second, RetryCap: e.Opts.RetryCap,
+		SweepInterval: e.Opts.SweepInterval,
 	})
 	if err != nil {
 		ln.Close()

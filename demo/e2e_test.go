@@ -235,3 +235,97 @@ func checkMetricsAfterTheClone(t *testing.T, e *Env) {
 		t.Errorf("no last successful clone for acme-sandbox in /metrics: %q", m)
 	}
 }
+
+// Webhooks switched off entirely: the reconciliation sweep alone walks the ticket
+// from request to ready notice, each change found in Zendesk's export a minute
+// (Zendesk's quiet period) and at most one sweep interval after it was made.
+func TestStoryWithoutWebhooksRunsOnTheSweep(t *testing.T) {
+	e := start(t, Options{NoWebhooks: true, SweepInterval: 3 * time.Second})
+	id, err := e.Story(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := announcementsOnce(t, e, id)
+	var kinds []string
+	for _, r := range refs {
+		kinds = append(kinds, strings.Split(r, "/")[1])
+	}
+	want := []string{"needs_info", "awaiting_approval", "awaiting_approval", "approval_refused", "scheduled", "running", "export", "ready", "ready"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("announcements = %v, want %v", kinds, want)
+	}
+	if n := len(e.Sim.Webhooks()); n != 0 {
+		t.Errorf("the simulator sent %d webhooks", n)
+	}
+	if n := pgtest.QueryOne[int64](t, e.Config.DatabaseURL, "SELECT count(*) FROM webhook_deliveries"); n != 0 {
+		t.Errorf("%d webhook deliveries recorded", n)
+	}
+}
+
+// The customer fixes one answer, and another in the same second: a trigger
+// webhook's updated_at is the same for both, and both count. The second arrives
+// while the sync of the first is under way (held at the requester's lookup): it
+// queues one more sync, which sees it.
+func TestChangesInOneSecondAndDuringASyncAllCount(t *testing.T) {
+	e := start(t, Options{})
+	e.Clock.Freeze()
+	ctx := context.Background()
+	tk := e.Sim.CreateTicket(e.Customer.ID, zendesksim.TicketSpec{
+		Subject: "Sandbox refresh", Description: "Please refresh our sandbox.", OrganizationID: e.OrgID,
+		Tags:         []string{"sandbox_clone"},
+		CustomFields: map[int64]any{FieldProduction: "acme-prod", FieldWipe: false, FieldUsers: "dana@acme-fiber.example"},
+	})
+	if err := e.WaitAnnounced(ctx, tk.ID, "needs_info"); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the next sync after it has read the ticket, and change the ticket again
+	// meanwhile, in the same second.
+	e.Sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: fmt.Sprintf("/api/v2/users/%d/organization_memberships", e.Customer.ID), Delay: 2 * time.Second})
+	seen := len(e.Sim.Requests())
+	if err := e.update(tk.ID, e.Customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{FieldWipe: true}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change's sync to read the ticket", func() bool {
+		for _, r := range e.Sim.Requests()[seen:] {
+			if strings.HasSuffix(r.Path, fmt.Sprintf("/users/%d.json", e.Customer.ID)) && r.Method == "GET" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := e.update(tk.ID, e.Customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{FieldSandbox: "acme-sandbox"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitAnnounced(ctx, tk.ID, "awaiting_approval"); err != nil {
+		t.Fatal(err)
+	}
+	audits := e.Sim.Audits(tk.ID)
+	if !audits[len(audits)-1].CreatedAt.Equal(audits[len(audits)-2].CreatedAt) {
+		t.Fatal("the two changes are not in the same second")
+	}
+	ctxw, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := e.Sim.WaitWebhooks(ctxw); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range e.Sim.Webhooks() {
+		if h.Status != 202 && !strings.Contains(string(h.Body), fmt.Sprintf("%d", e.BotUser.ID)) {
+			t.Errorf("a customer's change was answered %d, not accepted", h.Status)
+		}
+	}
+	syncs := pgtest.QueryOne[int64](t, e.Config.DatabaseURL, "SELECT count(*) FROM river_job WHERE kind = 'ticket_sync' AND (args->>'ticket_id')::bigint = $1", tk.ID)
+	if syncs < 3 {
+		t.Errorf("%d syncs of the ticket, want one per change (3)", syncs)
+	}
+}
+
+func waitFor(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -25,6 +25,7 @@ type Zendesk interface {
 	AuditsJSON(ctx context.Context, id int64) ([]json.RawMessage, error)
 	User(ctx context.Context, id int64) (notifier.User, error)
 	Organizations(ctx context.Context, userID int64) ([]int64, error)
+	TicketsChanged(ctx context.Context, cursor string, since time.Time) (notifier.ExportPage, error)
 	Announce(ctx context.Context, ticketID int64, a notifier.Announcement) error
 }
 
@@ -54,6 +55,9 @@ type Config struct {
 	// CloneDeadline bounds a clone; a clone still running then fails, the
 	// sandbox rolled back. Default 2h.
 	CloneDeadline time.Duration
+	// SweepInterval is how often Zendesk's incremental export is read for tickets
+	// whose webhook was lost. Default 5m.
+	SweepInterval time.Duration
 }
 
 // Service holds the workers of the life cycle.
@@ -83,6 +87,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CloneDeadline == 0 {
 		cfg.CloneDeadline = 2 * time.Hour
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = 5 * time.Minute
 	}
 	m, err := NewMessenger()
 	if err != nil {
@@ -127,6 +134,7 @@ func (s *Service) Register(workers *river.Workers) {
 	river.AddWorker(workers, &cloneWorker{s: s})
 	river.AddWorker(workers, &outboxWorker{s: s})
 	river.AddWorker(workers, &dueWorker{s: s})
+	river.AddWorker(workers, &sweepWorker{s: s})
 }
 
 // PeriodicJobs are the jobs the elected leader runs on a timer.
@@ -135,6 +143,9 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.DueInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return DueArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "due"}),
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep"}),
 	}
 }
 

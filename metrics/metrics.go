@@ -38,6 +38,9 @@ type Metrics struct {
 	// clone) keeps failing, not yet resolved; TroublesAnnounced counts such tickets.
 	TicketsInTrouble  *prometheus.GaugeVec
 	TroublesAnnounced *prometheus.CounterVec
+	// SweepSyncs counts the ticket syncs the reconciliation sweep queued: changes
+	// no webhook brought (lost, or not yet arrived).
+	SweepSyncs prometheus.Counter
 }
 
 // Known are the label values to export at zero from the start.
@@ -126,13 +129,16 @@ func New() *Metrics {
 		TroublesAnnounced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clonebot_troubles_announced_total", Help: "Tickets told that their job keeps failing, by job.",
 		}, []string{"job"}),
+		SweepSyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clonebot_sweep_syncs_total", Help: "Ticket syncs queued by the reconciliation sweep (changes no webhook brought).",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration,
 		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState, m.BuildInfo,
-		m.TicketsInTrouble, m.TroublesAnnounced,
+		m.TicketsInTrouble, m.TroublesAnnounced, m.SweepSyncs,
 	)
 	return m
 }
