@@ -177,6 +177,7 @@ zendesk:
   email: %q
   api_token: %q
   webhook_secrets: [%q]
+  webhook_retry_after: 1s
   bot_user_id: %d
   fields: {production_instance: %d, sandbox_instance: %d, wipe_confirmation: %d, users: %d}
 window: {start: %q, end: %q}

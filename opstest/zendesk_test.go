@@ -25,10 +25,10 @@ func TestZendeskDownAnnouncementsDeliveredAfterwardsInOrderOnce(t *testing.T) {
 	// Hold the approval's sync at its last Zendesk call (judging the approver, right
 	// after reading the requester's organizations), and take Zendesk down meanwhile.
 	w.sim.InjectFault(zendesksim.Fault{Method: "GET", PathPrefix: fmt.Sprintf("/api/v2/users/%d.json", w.agent.ID), Delay: 2 * time.Second})
-	approved := time.Now()
+	approved, seen := time.Now(), len(w.sim.Requests())
 	w.approve(id)
 	w.waitFor(30*time.Second, "the requester's organizations read", func(context.Context) (bool, error) {
-		return w.requested("GET", fmt.Sprintf("/api/v2/users/%d/organization_memberships", w.customer.ID), approved), nil
+		return w.requestedAfter(seen, "GET", fmt.Sprintf("/api/v2/users/%d/organization_memberships", w.customer.ID)), nil
 	})
 	w.sim.InjectFault(zendesksim.Fault{PathPrefix: "/api/", Status: 503, Times: -1})
 	down := time.Now()
