@@ -32,8 +32,8 @@ zendesk:
   email: "bench@example.com"
   api_token: "unused"
   webhook_secrets: ["unused"]
-  bot_user_id: 1
-  fields: {production_instance: 1, sandbox_instance: 2, wipe_confirmation: 3, users: 4}
+  bot_user_id: 361100000001
+  fields: {production_instance: 360042000001, sandbox_instance: 360042000002, wipe_confirmation: 360042000003, users: 360042000004}
 tenants:
   - name: bench
     instances:

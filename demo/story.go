@@ -118,16 +118,16 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 	for {
 		var posted, pending int
 		err := e.pool.QueryRow(ctx, `SELECT
-			count(*) FILTER (WHERE key LIKE $2 AND posted_at IS NOT NULL),
+			count(*) FILTER (WHERE key LIKE $2::text AND posted_at IS NOT NULL),
 			count(*) FILTER (WHERE posted_at IS NULL)
-			FROM outbox WHERE ticket_id = $1`, ticketID, pattern).Scan(&posted, &pending)
+			FROM outbox WHERE ticket_id = $1::bigint`, ticketID, pattern).Scan(&posted, &pending)
 		if err == nil && posted > 0 && pending == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			var state string
-			_ = e.pool.QueryRow(context.Background(), "SELECT state FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&state)
+			_ = e.pool.QueryRow(context.Background(), "SELECT state FROM clone_requests WHERE ticket_id = $1::bigint", ticketID).Scan(&state)
 			return fmt.Errorf("waiting for the %q announcement: request is %q: %w", msg, state, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -138,7 +138,7 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 	p := e.printer
 	p.step("What clonebot recorded (append-only audit log)")
-	rows, err := e.pool.Query(ctx, `SELECT coalesce(from_state, '-'), to_state, reason FROM audit_log WHERE ticket_id = $1 ORDER BY id`, ticketID)
+	rows, err := e.pool.Query(ctx, `SELECT coalesce(from_state, '-'), to_state, reason FROM audit_log WHERE ticket_id = $1::bigint ORDER BY id`, ticketID)
 	if err != nil {
 		return fmt.Errorf("read audit log: %w", err)
 	}
@@ -154,7 +154,7 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 		return err
 	}
 	var report []byte
-	if err := e.pool.QueryRow(ctx, "SELECT report FROM clone_requests WHERE ticket_id = $1", ticketID).Scan(&report); err != nil {
+	if err := e.pool.QueryRow(ctx, "SELECT report FROM clone_requests WHERE ticket_id = $1::bigint", ticketID).Scan(&report); err != nil {
 		return fmt.Errorf("read clone report: %w", err)
 	}
 	var r struct {

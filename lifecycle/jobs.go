@@ -1,7 +1,8 @@
 package lifecycle
 
 // TicketSyncArgs asks a worker to re-read a ticket through the Zendesk API and move
-// its clone request along. Webhooks enqueue it; at most one is pending per ticket.
+// its clone request along. Webhooks and the sweep enqueue it; at most one is
+// pending per ticket, and one queued while a sync runs runs after it.
 type TicketSyncArgs struct {
 	TicketID int64 `json:"ticket_id"`
 }

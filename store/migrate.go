@@ -42,10 +42,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("migrate: acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1::bigint)", migrateLockID); err != nil {
 		return fmt.Errorf("migrate: take lock: %w", err)
 	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrateLockID) //nolint:errcheck
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1::bigint)", migrateLockID) //nolint:errcheck
 
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {

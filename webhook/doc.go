@@ -8,8 +8,13 @@
 // requests or that the bot caused itself, and hand the rest to a Sink. The Sink the
 // service uses, Intake, records the delivery and enqueues at most one pending
 // ticket sync per ticket in a single transaction, so the 202 is only sent once the
-// work is durable, and retried or repeated deliveries add nothing. Under load,
-// deliveries arriving together share one transaction (one commit for the group).
+// work is durable. A delivery repeating an invocation id (Zendesk's retries) or an
+// event subscription's event id adds nothing; a trigger body has no identity of its
+// own (its times have whole-second resolution, so two changes can share them), and
+// a repeat of one costs at most one more sync, never a lost change. A 503 (the bot
+// database is down) carries a Retry-After under a minute, without which Zendesk
+// would not retry. Under load, deliveries arriving together share one transaction
+// (one commit for the group).
 //
 // The worker re-reads the ticket through the Zendesk API: nothing in a payload is
 // trusted beyond "this ticket changed".

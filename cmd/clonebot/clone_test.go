@@ -53,8 +53,8 @@ zendesk:
   email: "clonebot@example.com"
   api_token: "${CLONEBOT_TEST_UNSET_TOKEN}"
   webhook_secrets: ["${CLONEBOT_TEST_UNSET_SECRET}"]
-  bot_user_id: 1
-  fields: {production_instance: 1, sandbox_instance: 2, wipe_confirmation: 3, users: 4}
+  bot_user_id: 361100000001
+  fields: {production_instance: 360042000001, sandbox_instance: 360042000002, wipe_confirmation: 360042000003, users: 360042000004}
 tenants:
   - name: acme
     instances:
