@@ -4,9 +4,9 @@
 //
 // It wraps go-zendesk v0.18.0 and works around its gaps: ticket and audit JSON are
 // returned raw for the parser (go-zendesk fails on numeric custom field values),
-// every id is an int64, comments are posted with a plain
-// PUT so the audit can be read back, tags are removed with a DELETE that carries a
-// JSON body, and uploads are made with replayable requests of the file's real type.
+// every id is an int64, comments are posted with a plain PUT so the audit can be
+// read back, tags are removed with a DELETE that carries a JSON body, and uploads
+// are made with replayable requests of the file's real type.
 //
 // The client's own http.Client adds authentication (API token, a static bearer token,
 // or an OAuth client-credentials token refreshed before it expires) and retries: 429
