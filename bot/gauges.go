@@ -23,7 +23,7 @@ func (b *Bot) initMetrics(manifest *cloner.Manifest) {
 	b.metrics.SetBuild(b.build.Version, b.build.Commit, runtime.Version())
 	k := metrics.Known{
 		WebhookAnswers: webhook.Answers(),
-		JobKinds:       []string{lifecycle.TicketSyncArgs{}.Kind(), lifecycle.CloneArgs{}.Kind(), lifecycle.OutboxArgs{}.Kind(), lifecycle.DueArgs{}.Kind()},
+		JobKinds:       []string{lifecycle.TicketSyncArgs{}.Kind(), lifecycle.CloneArgs{}.Kind(), lifecycle.OutboxArgs{}.Kind(), lifecycle.DueArgs{}.Kind(), lifecycle.SweepArgs{}.Kind()},
 		JobOutcomes:    []string{"ok", "retry", "snooze", "cancel"},
 		CloneOutcomes:  []string{string(lifecycle.Ready), string(lifecycle.Failed)},
 		ZendeskCalls:   notifier.Calls(),

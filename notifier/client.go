@@ -51,6 +51,7 @@ func Calls() [][2]string {
 		{"GET", "/api/v2/tickets/:id"}, {"PUT", "/api/v2/tickets/:id"}, {"GET", "/api/v2/tickets/:id/comments"},
 		{"GET", "/api/v2/tickets/:id/audits"}, {"GET", "/api/v2/tickets/:id/tags"}, {"PUT", "/api/v2/tickets/:id/tags"},
 		{"DELETE", "/api/v2/tickets/:id/tags"}, {"POST", "/api/v2/uploads"}, {"GET", "/api/v2/users/:id"},
+		{"GET", "/api/v2/users/:id/organization_memberships"}, {"GET", "/api/v2/incremental/tickets/cursor"},
 	}
 }
 

@@ -312,8 +312,8 @@ zendesk:
   email: "clonebot@example.com"
   api_token: "token"
   webhook_secrets: ["secret"]
-  bot_user_id: 9000000001
-  fields: {production_instance: 360001, sandbox_instance: 360002, wipe_confirmation: 360003, users: 360004}
+  bot_user_id: 361100000001
+  fields: {production_instance: 360042000001, sandbox_instance: 360042000002, wipe_confirmation: 360042000003, users: 360042000004}
 tenants:
   - name: acme
     instances:
