@@ -171,8 +171,16 @@ func decodeFields(wire []wireField) (map[int64]any, error) {
 
 // decodeValue normalises a custom field value to string, bool, []string or nil.
 func decodeValue(raw json.RawMessage) (any, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil
+	case string(raw) == "true" || string(raw) == "false":
+		return string(raw) == "true", nil
+	case raw[0] == '"': // the common case, without a decoder of its own (a sync decodes every audit)
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
