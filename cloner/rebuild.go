@@ -14,7 +14,8 @@ import (
 // before the load and rebuilt in bulk after it.
 type ddl struct {
 	schema, table, name, def string
-	tableOID                 uint32 // the table altered (an index's table)
+	tableOID                 uint32   // the table altered (an index's table)
+	after                    []string // what goes with it: its comment, CLUSTER and replica identity marks
 }
 
 func (d ddl) tableIdent() string { return pgx.Identifier{d.schema, d.table}.Sanitize() }
@@ -37,6 +38,15 @@ func (d ddl) create(isIndex bool) string {
 	return "ALTER TABLE " + d.tableIdent() + " ADD CONSTRAINT " + col(d.name) + " " + d.def
 }
 
+// constraintCommentSQL restores the comment of a constraint (alias co, on table c
+// in schema n).
+const constraintCommentSQL = `'COMMENT ON CONSTRAINT ' || quote_ident(co.conname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' IS ' || quote_literal(obj_description(co.oid, 'pg_constraint'))`
+
+// marksSQL builds, for an index (alias i, its class ic, its table c in schema n),
+// the statements that restore its CLUSTER and replica identity marks.
+const marksSQL = `CASE WHEN i.indisclustered THEN 'ALTER TABLE ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' CLUSTER ON ' || quote_ident(ic.relname) END,
+  CASE WHEN i.indisreplident THEN 'ALTER TABLE ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' REPLICA IDENTITY USING INDEX ' || quote_ident(ic.relname) END`
+
 // rebuild holds the cloned tables' indexes and constraints: foreign keys from or to
 // them, their key constraints (primary, unique, exclusion) and plain indexes.
 //
@@ -51,17 +61,22 @@ type rebuild struct {
 }
 
 const captureForeignKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid),
-       co.conrelid, co.confrelid, co.confrelid = ANY($1::oid[]), ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k)
+       co.conrelid, array_remove(ARRAY[` + constraintCommentSQL + `], NULL),
+       co.confrelid, co.confrelid = ANY($1::oid[]), ARRAY(SELECT a.attname::text FROM unnest(co.conkey) k JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k)
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE co.contype = 'f' AND co.conparentid = 0 AND (co.conrelid = ANY($1::oid[]) OR co.confrelid = ANY($1::oid[]))
 ORDER BY 1, 2, 3`
 
-const captureKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid), c.oid
+const captureKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid), c.oid,
+       array_remove(ARRAY[` + constraintCommentSQL + `, ` + marksSQL + `], NULL)
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_index i ON i.indexrelid = co.conindid LEFT JOIN pg_class ic ON ic.oid = co.conindid
 WHERE co.contype IN ('p', 'u', 'x') AND co.conparentid = 0 AND co.conrelid = ANY($1::oid[])
 ORDER BY 1, 2, 3`
 
-const captureIndexesSQL = `SELECT n.nspname::text, c.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid), c.oid
+const captureIndexesSQL = `SELECT n.nspname::text, c.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid), c.oid,
+       array_remove(ARRAY['COMMENT ON INDEX ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ' IS ' || quote_literal(obj_description(ic.oid, 'pg_class')),
+         ` + marksSQL + `], NULL)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
 WHERE i.indrelid = ANY($1::oid[])
@@ -86,7 +101,7 @@ func captureRebuild(ctx context.Context, tx querier, specs []copySpec) (*rebuild
 	}
 	fks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (foreignKeyDDL, error) {
 		var f foreignKeyDDL
-		err := row.Scan(&f.schema, &f.table, &f.name, &f.def, &f.tableOID, &f.refOID, &f.toCloned, &f.columns)
+		err := row.Scan(&f.schema, &f.table, &f.name, &f.def, &f.tableOID, &f.after, &f.refOID, &f.toCloned, &f.columns)
 		return f, err
 	})
 	if err != nil {
@@ -137,7 +152,7 @@ func captureDDL(ctx context.Context, tx querier, sql string, oids []uint32) ([]d
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ddl, error) {
 		var d ddl
-		err := row.Scan(&d.schema, &d.table, &d.name, &d.def, &d.tableOID)
+		err := row.Scan(&d.schema, &d.table, &d.name, &d.def, &d.tableOID, &d.after)
 		return d, err
 	})
 }
@@ -191,6 +206,11 @@ func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry, step
 			start := time.Now()
 			if _, err := tx.Exec(ctx, d.create(kind.isIndex)); err != nil {
 				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
+			}
+			for _, a := range d.after {
+				if _, err := tx.Exec(ctx, a); err != nil {
+					return fmt.Errorf("rebuild %s on table %s.%s: %s: %w", d.name, d.schema, d.table, a, err)
+				}
 			}
 			log.WithFields(logrus.Fields{"table": d.schema + "." + d.table, "name": d.name, "seconds": time.Since(start).Seconds()}).Debug("rebuilt")
 			done++
