@@ -64,6 +64,7 @@ const tablesSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::te
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND NOT starts_with(n.nspname, 'clonebot_stage_') AND NOT starts_with(n.nspname, 'clonebot_rollback_')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 2, 3`
 

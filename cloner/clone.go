@@ -2,8 +2,11 @@ package cloner
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +19,16 @@ type Options struct {
 	BeforeWipe func(ctx context.Context, export Export) error
 	// Progress, when set, is called from the clone's goroutines one call at a time.
 	Progress func(Progress)
+	// Jobs is how many tables a swap loads at once; 0 means the cloner's setting.
+	Jobs int
+	// beforeSwitchCommit, in tests, runs inside the switch transaction before it
+	// commits.
+	beforeSwitchCommit func()
 }
 
-// lockKey is the advisory lock (two int4 keys) that serialises clones into one
-// sandbox; advisory locks are per database, so one constant serves every sandbox.
+// lockKey is the advisory lock (two int4 keys) that serialises clones and rollbacks
+// of one sandbox; advisory locks are per database, so one constant serves every
+// sandbox.
 const lockClass, lockObject = 0x636c6f6e, 1 // "clon"
 
 // run is the state of one clone.
@@ -30,6 +39,13 @@ type run struct {
 	plan    *Plan
 	phase   string
 	started time.Time
+	mu      sync.Mutex // serialises progress reports from the workers
+	// A swap's copy: bytes streamed by all workers, units loaded and to load, and
+	// the plan's size of the cloned tables.
+	copied       int64
+	unitsDone    int32
+	unitCount    int
+	plannedBytes int64
 }
 
 // Clone replaces the sandbox to with the configuration of production from. A refusal
@@ -40,7 +56,7 @@ func (c *Cloner) Clone(ctx context.Context, from, to string, opts Options) (*Rep
 	if len(problems) > 0 {
 		return nil, refusal(problems)
 	}
-	r := &run{c: c, opts: opts, report: &Report{From: from, To: to, Tenant: src.Tenant, StartedAt: c.now()}}
+	r := &run{c: c, opts: opts, report: &Report{ID: newCloneID(), From: from, To: to, Tenant: src.Tenant, StartedAt: c.now()}}
 	log := c.log.WithFields(map[string]any{"from": from, "to": to})
 	log.Info("clone starting")
 	err := c.explainWait(ctx, src, dst, r.clone(ctx, src, dst))
@@ -59,14 +75,17 @@ func refusal(problems []string) error {
 }
 
 func (r *run) clone(ctx context.Context, src, dst Instance) error {
-	r.begin("preflight")
+	r.phaseStart("preflight")
 	p := &Plan{From: r.report.From, To: r.report.To, Tenant: r.report.Tenant}
 	sbx, err := r.c.connect(ctx, dst, p)
 	if sbx == nil {
 		return orRefusal(err, p)
 	}
 	defer sbx.Close(context.WithoutCancel(ctx))
-	tx, err := r.lock(ctx, sbx)
+	if err := lockSandbox(ctx, sbx, r.report.To); err != nil {
+		return err
+	}
+	tx, err := r.begin(ctx, sbx)
 	if err != nil {
 		return err
 	}
@@ -93,7 +112,22 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	if err := r.export(ctx, tx); err != nil {
 		return err
 	}
+	if p.Method == MethodSwap {
+		// The preflight's transaction wrote nothing; the swap runs its own.
+		if err := tx.Rollback(ctx); err != nil {
+			return fmt.Errorf("end the sandbox preflight: %w", err)
+		}
+		return r.swap(ctx, sbx, p.swap, snap, dst)
+	}
 	return r.replace(ctx, tx, snap)
+}
+
+// newCloneID names one clone, so that its rollback copy can be told from a later
+// clone's.
+func newCloneID() string {
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
 }
 
 func orRefusal(err error, p *Plan) error {
@@ -103,20 +137,26 @@ func orRefusal(err error, p *Plan) error {
 	return refusal(p.Problems)
 }
 
-// lock opens the sandbox transaction and takes the clone lock before anything else.
-func (r *run) lock(ctx context.Context, conn *pgx.Conn) (pgx.Tx, error) {
-	tx, err := conn.Begin(ctx) // READ COMMITTED; from the wipe on, TRUNCATE's locks keep other sessions out
-	if err != nil {
-		return nil, fmt.Errorf("begin sandbox transaction: %w", err)
-	}
+// lockSandbox takes the clone lock of the sandbox for the life of conn (a process
+// that dies loses its connection, and the lock with it): one clone or rollback of a
+// sandbox at a time.
+func lockSandbox(ctx context.Context, conn *pgx.Conn, name string) error {
 	var got bool
-	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1, $2)", lockClass, lockObject).Scan(&got); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-		return nil, fmt.Errorf("take the sandbox clone lock: %w", err)
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", lockClass, lockObject).Scan(&got); err != nil {
+		return fmt.Errorf("take the clone lock of sandbox %s: %w", name, err)
 	}
 	if !got {
-		tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-		return nil, fmt.Errorf("sandbox %s: %w", r.report.To, ErrBusy)
+		return fmt.Errorf("sandbox %s: %w", name, ErrBusy)
+	}
+	return nil
+}
+
+// begin opens a sandbox transaction with the clone's settings. READ COMMITTED: from
+// the wipe on, TRUNCATE's locks keep other sessions out.
+func (r *run) begin(ctx context.Context, conn *pgx.Conn) (pgx.Tx, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin sandbox transaction: %w", err)
 	}
 	settings := append([]string{fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds())}, textSettings...)
 	if err := applySettings(ctx, tx, settings); err != nil {
@@ -127,7 +167,7 @@ func (r *run) lock(ctx context.Context, conn *pgx.Conn) (pgx.Tx, error) {
 }
 
 func (r *run) export(ctx context.Context, tx pgx.Tx) error {
-	r.begin("export")
+	r.phaseStart("export")
 	cat, err := readCatalog(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", r.report.To, err)
@@ -145,156 +185,8 @@ func (r *run) export(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// replace wipes and refills the sandbox, verifies it and commits.
-func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
-	r.begin("wipe")
-	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
-		return fmt.Errorf("sandbox settings: %w", err)
-	}
-	rb, err := captureRebuild(ctx, tx, r.plan.copies)
-	if err != nil {
-		return err
-	}
-	if err := rb.drop(ctx, tx); err != nil {
-		return err
-	}
-	if err := truncate(ctx, tx, r.plan.wipe); err != nil {
-		return err
-	}
-	// Production checksums run on their own connection, on one core, during the
-	// load: the load is bound by the sandbox's single backend, which leaves the rest
-	// of the machine idle; the index rebuild after it uses every core.
-	sums := snap.startChecksums(ctx, r.plan, r.c.describeIntegrations)
-	defer sums.stop()
-	if err := r.copyAll(ctx, tx, snap); err != nil {
-		return err
-	}
-	r.begin("rebuild")
-	if err := rb.create(ctx, tx, r.c.log, r.stepper("rebuild")); err != nil {
-		return err
-	}
-	r.report.Verification.ForeignKeysValidated = len(rb.foreignKeys)
-	r.report.Verification.ForeignKeysNull = len(rb.kept)
-	r.begin("sequences")
-	seqs, err := advanceSequences(ctx, tx, r.plan.copies)
-	if err != nil {
-		return err
-	}
-	r.report.Verification.Sequences = seqs
-	r.begin("verify")
-	if err := r.verify(ctx, tx, sums); err != nil {
-		return err
-	}
-	r.begin("commit")
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit sandbox %s: %w", r.report.To, err)
-	}
-	r.begin("done")
-	return nil
-}
-
-func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
-	if len(tables) == 0 {
-		return nil
-	}
-	idents, names := make([]string, len(tables)), make([]string, len(tables))
-	for i, t := range tables {
-		idents[i], names[i] = t.ident(), t.name.String()
-	}
-	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
-		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), waited(err, sideSandbox, names, idents))
-	}
-	return nil
-}
-
-func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
-	r.begin("copy")
-	var total int64
-	planned, plannedTotal := r.plan.clonedBytes()
-	for i := range r.plan.copies {
-		s := &r.plan.copies[i]
-		pr := Progress{Phase: "copy", Table: s.table.name.String(), TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total,
-			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name.String()]}
-		r.progress(pr)
-		start := time.Now()
-		rows, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
-			pr.TableBytes, pr.TotalBytes = n, total+n
-			r.progress(pr)
-		})
-		if err != nil {
-			return err
-		}
-		total += bytes
-		pr.TableBytes, pr.TotalBytes, pr.TableDone, pr.Rows = bytes, total, true, rows
-		r.progress(pr)
-		r.report.addTable(s, rows, bytes, time.Since(start))
-	}
-	return nil
-}
-
-func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) error {
-	v := &r.report.Verification
-	var failures []string
-	got := make([]Checksum, len(r.plan.copies))
-	step := r.stepper("verify")
-	for i := range r.plan.copies {
-		var err error
-		if got[i], err = checksum(ctx, tx, &r.plan.copies[i], false); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		step(i+1, len(r.plan.copies))
-	}
-	prod := sums.wait()
-	if prod.err != nil {
-		return prod.err
-	}
-	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
-	for i := range r.plan.copies {
-		s, got := &r.plan.copies[i], got[i]
-		want := prod.sums[s.table.name]
-		t := r.report.table(s.table.name.String())
-		t.Checksum, t.ProductionChecksum, t.Match = got, want, got.Rows == want.Rows && got.Sum == want.Sum
-		v.TablesChecked++
-		if !t.Match {
-			failures = append(failures, fmt.Sprintf("table %s: sandbox %d rows sum %s, production %d rows sum %s", s.table.name, got.Rows, got.Sum, want.Rows, want.Sum))
-		}
-		if got.filled > 0 {
-			failures = append(failures, fmt.Sprintf("table %s: %d rows hold a value in %s, which the clone sets to NULL", s.table.name, got.filled, strings.Join(s.nulled, ", ")))
-		}
-		v.NulledColumnsChecked += len(s.nulled)
-	}
-	nonEmpty, err := excludedEmpty(ctx, tx, r.excludedWiped())
-	if err != nil {
-		return err
-	}
-	v.ExcludedChecked = len(r.excludedWiped())
-	for _, t := range nonEmpty {
-		failures = append(failures, fmt.Sprintf("excluded table %s is not empty after the load", t))
-	}
-	for _, s := range v.Sequences {
-		if !s.OK {
-			failures = append(failures, fmt.Sprintf("sequence %s is at %d, below the copied id %d", s.Sequence, s.Value, s.MaxID))
-		}
-	}
-	v.Failures, v.OK = failures, len(failures) == 0
-	if !v.OK {
-		return fmt.Errorf("verification failed, sandbox rolled back: %s", strings.Join(failures, "; "))
-	}
-	return nil
-}
-
-func (r *run) excludedWiped() []*table {
-	var out []*table
-	for _, t := range r.plan.wipe {
-		if !r.c.tables.isCloned(t.name) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// begin closes the running phase and starts the next one.
-func (r *run) begin(phase string) {
+// phaseStart closes the running phase and starts the next one.
+func (r *run) phaseStart(phase string) {
 	now := time.Now()
 	if r.phase != "" {
 		r.report.Phases = append(r.report.Phases, Phase{Name: r.phase, Seconds: now.Sub(r.started).Seconds()})
@@ -324,108 +216,8 @@ func (r *run) stepper(phase string) func(done, steps int) {
 
 func (r *run) progress(p Progress) {
 	if r.opts.Progress != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.opts.Progress(p)
-	}
-}
-
-// snapshot is the production side: one REPEATABLE READ, READ ONLY transaction for
-// the copy and a second connection sharing its snapshot for the checksums.
-type snapshot struct {
-	conn, sumConn *pgx.Conn
-	tx, sumTx     pgx.Tx
-	at            time.Time
-}
-
-type checksumResult struct {
-	sums map[tableName]Checksum
-	err  error
-}
-
-func (r *run) openSnapshot(ctx context.Context, in Instance, p *Plan) (*snapshot, error) {
-	s := &snapshot{}
-	var err error
-	if s.conn, err = r.c.connect(ctx, in, p); s.conn == nil {
-		return nil, err
-	}
-	if s.sumConn, err = r.c.connect(ctx, in, p); s.sumConn == nil {
-		s.close(ctx)
-		return nil, err
-	}
-	if err := s.begin(ctx); err != nil {
-		s.close(ctx)
-		return nil, fmt.Errorf("production %s: %w", in.Name, err)
-	}
-	return s, nil
-}
-
-func (s *snapshot) begin(ctx context.Context) error {
-	var err error
-	if s.tx, err = s.conn.BeginTx(ctx, snapshotTx); err != nil {
-		return fmt.Errorf("begin snapshot: %w", err)
-	}
-	var id string
-	if err := s.tx.QueryRow(ctx, "SELECT pg_export_snapshot(), clock_timestamp()").Scan(&id, &s.at); err != nil {
-		return fmt.Errorf("export snapshot: %w", err)
-	}
-	if s.sumTx, err = s.sumConn.BeginTx(ctx, snapshotTx); err != nil {
-		return fmt.Errorf("begin checksum transaction: %w", err)
-	}
-	if _, err := s.sumTx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(id, "'", "")+"'"); err != nil {
-		return fmt.Errorf("share snapshot: %w", err)
-	}
-	// One process: the checksums overlap the load, and production is spared parallel workers.
-	if err := applySettings(ctx, s.sumTx, append([]string{"SET LOCAL max_parallel_workers_per_gather = 0"}, textSettings...)); err != nil {
-		return err
-	}
-	return applySettings(ctx, s.tx, textSettings)
-}
-
-// pendingChecksums are production checksums computed while the sandbox loads.
-type pendingChecksums struct {
-	cancel context.CancelFunc
-	done   chan checksumResult
-	result *checksumResult
-}
-
-// startChecksums computes the production checksums, then describes the
-// integrations into plan, on the second snapshot connection.
-func (s *snapshot) startChecksums(ctx context.Context, plan *Plan, describe func(context.Context, querier, *Plan) error) *pendingChecksums {
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pendingChecksums{cancel: cancel, done: make(chan checksumResult, 1)}
-	go func() {
-		sums, err := productionChecksums(ctx, s.sumTx, plan.copies)
-		if err == nil {
-			err = describe(ctx, s.sumTx, plan)
-		}
-		p.done <- checksumResult{sums, err}
-	}()
-	return p
-}
-
-func (p *pendingChecksums) wait() checksumResult {
-	if p.result == nil {
-		r := <-p.done
-		p.result = &r
-	}
-	return *p.result
-}
-
-// stop ends the computation early (the clone failed) and waits for it, so that its
-// connection is idle before it is closed.
-func (p *pendingChecksums) stop() {
-	p.cancel()
-	p.wait()
-}
-
-func (s *snapshot) close(ctx context.Context) {
-	for _, tx := range []pgx.Tx{s.sumTx, s.tx} {
-		if tx != nil {
-			tx.Rollback(ctx) //nolint:errcheck // read only
-		}
-	}
-	for _, c := range []*pgx.Conn{s.sumConn, s.conn} {
-		if c != nil {
-			c.Close(ctx)
-		}
 	}
 }

@@ -11,9 +11,25 @@ import (
 	"testing"
 )
 
+// inPlaceSQL makes a sandbox take the in-place method: a swap cannot carry a table's
+// publication membership.
+const inPlaceSQL = "CREATE PUBLICATION clonebot_test_pub FOR TABLE plans"
+
 func TestCloneFixture(t *testing.T) {
 	t.Parallel()
+	for _, method := range []string{MethodSwap, MethodInPlace} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			testCloneFixture(t, method)
+		})
+	}
+}
+
+func testCloneFixture(t *testing.T, method string) {
 	e := newEnv(t, nil)
+	if method == MethodInPlace {
+		execSQL(t, e.sbx, inPlaceSQL)
+	}
 	ctx := context.Background()
 	prodBefore := fingerprint(t, e.prod)
 	prod, sbx := connectT(t, e.prod), connectT(t, e.sbx)
@@ -39,6 +55,9 @@ func TestCloneFixture(t *testing.T) {
 	if err != nil || !checked.OK() || len(checked.Categories) != 0 || checked.DependentWorkflowCount != 0 || len(checked.SandboxOnlyWorkflows) != 0 {
 		t.Errorf("check: %v %+v", err, checked)
 	}
+	if plan.Method != method || (method == MethodInPlace) != (len(plan.MethodReasons) > 0) {
+		t.Errorf("plan method %q %q, want %s", plan.Method, plan.MethodReasons, method)
+	}
 	if len(plan.SandboxOnlyWorkflows) != 3 || len(plan.Integrations) != 6 || len(plan.DependentWorkflows) == 0 {
 		t.Errorf("plan: sandbox-only %v, integrations %v, dependent %d", plan.SandboxOnlyWorkflows, plan.Integrations, len(plan.DependentWorkflows))
 	}
@@ -58,13 +77,23 @@ func TestCloneFixture(t *testing.T) {
 		t.Fatalf("clone: %v", err)
 	}
 	v := rep.Verification
-	if !v.OK || v.TablesChecked != 24 || v.ForeignKeysValidated == 0 || v.ForeignKeysNull != len(plan.NulledReferences) || v.NulledColumnsChecked != len(plan.NulledReferences) {
+	// A swap validates every foreign key of the new tables; in place, those whose
+	// columns are all NULLed stay in place.
+	nullKept := len(plan.NulledReferences)
+	wantPhases, stepped := "preflight,export,wipe,rebuild,sequences,verify,commit,done", []string{"rebuild", "verify"}
+	if method == MethodSwap {
+		nullKept, wantPhases, stepped = 0, "preflight,export,stage,rebuild,switch,cleanup,done", []string{"rebuild"}
+	}
+	if !v.OK || v.TablesChecked != 24 || v.ForeignKeysValidated == 0 || v.ForeignKeysNull != nullKept || v.NulledColumnsChecked != len(plan.NulledReferences) {
 		t.Errorf("verification: %+v, nulled references %v", v, plan.NulledReferences)
 	}
-	if strings.Join(phases, ",") != "preflight,export,wipe,rebuild,sequences,verify,commit,done" {
+	if rep.Method != method || rep.Rollback == nil || rep.Rollback.Method != method || rep.Rollback.CloneID != rep.ID {
+		t.Errorf("report: method %q, rollback copy %+v", rep.Method, rep.Rollback)
+	}
+	if strings.Join(phases, ",") != wantPhases {
 		t.Errorf("phases: %v", phases)
 	}
-	for _, ph := range []string{"rebuild", "verify"} {
+	for _, ph := range stepped {
 		if p := steps[ph]; p.Steps == 0 || p.Done != p.Steps {
 			t.Errorf("%s reported %d of %d steps last", ph, p.Done, p.Steps)
 		}
@@ -257,11 +286,13 @@ SELECT w.id, p, 'call', (SELECT min(id) FROM integrations) FROM w, generate_seri
 	}
 }
 
-// A sandbox trigger that fires even during the load (ENABLE ALWAYS) and fills a
-// reference to an excluded table must fail the verification, naming the column.
+// A sandbox trigger that fires even during an in-place load (ENABLE ALWAYS) and
+// fills a reference to an excluded table must fail the verification, naming the
+// column. (A swap loads tables that have no trigger yet.)
 func TestVerificationCatchesValueInNulledColumn(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
+	execSQL(t, e.sbx, inPlaceSQL)
 	execSQL(t, e.sbx, `CREATE FUNCTION fill_creator() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.created_by := 424242; RETURN NEW; END $$;
 CREATE TRIGGER fill_creator BEFORE INSERT ON workflows FOR EACH ROW EXECUTE FUNCTION fill_creator();

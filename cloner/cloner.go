@@ -17,10 +17,11 @@ const (
 
 // Sentinel errors of Clone.
 var (
-	// ErrRefused wraps the preflight problems that stop a clone; nothing was written.
-	ErrRefused = errors.New("clone refused")
-	// ErrBusy means another clone into the same sandbox holds its lock.
-	ErrBusy = errors.New("another clone into this sandbox is running")
+	// ErrRefused wraps the problems that stop a clone or a rollback before it
+	// writes anything.
+	ErrRefused = errors.New("refused")
+	// ErrBusy means another clone or rollback of the same sandbox holds its lock.
+	ErrBusy = errors.New("another clone or rollback of this sandbox is running")
 )
 
 // Instance is one tenant database in the registry.
@@ -57,7 +58,15 @@ type Config struct {
 	StatementTimeout time.Duration
 	// ConnectTimeout bounds connecting to an instance. 0 means 10 seconds.
 	ConnectTimeout time.Duration
+	// Jobs is how many tables a swap loads at once; 0 means the cores available.
+	Jobs int
+	// Retention is how long the pre-clone sandbox is kept for rollback; 0 means
+	// 7 days.
+	Retention time.Duration
 }
+
+// DefaultRetention is how long a pre-clone sandbox is kept for rollback.
+const DefaultRetention = 7 * 24 * time.Hour
 
 // Cloner plans and runs clones between the instances of its registry.
 type Cloner struct {
@@ -71,6 +80,8 @@ type Cloner struct {
 	connectTimeout   time.Duration
 	customerMax      int64
 	configFile       string
+	jobs             int
+	retention        time.Duration
 }
 
 // New checks cfg and returns a Cloner.
@@ -88,6 +99,8 @@ func New(cfg Config) (*Cloner, error) {
 		connectTimeout:   cmp.Or(cfg.ConnectTimeout, 10*time.Second),
 		customerMax:      cfg.CustomerRowsWarning,
 		configFile:       cfg.ConfigFile,
+		jobs:             cfg.Jobs,
+		retention:        cmp.Or(cfg.Retention, DefaultRetention),
 	}
 	if c.manifest == nil {
 		c.manifest = DefaultManifest()

@@ -22,6 +22,8 @@ type copySpec struct {
 	text     bool     // some column has a user-defined type: copy in text format
 	nulled   []string // columns set to NULL: references to excluded rows
 	scrubbed []string // columns never read from production
+	into     string   // a staged load's target, instead of the table itself
+	root     uint32   // a staged load's manifest table (a partition's root)
 }
 
 func (s *copySpec) add(c column, null bool) {
@@ -81,11 +83,15 @@ func (s *copySpec) sourceSQL() string {
 // truncated in this transaction; it writes rows already frozen, sparing the sandbox
 // a later anti-wraparound rewrite.
 func (s *copySpec) targetSQL() string {
+	target := s.table.ident()
+	if s.into != "" {
+		target = s.into
+	}
 	opts := s.format()
 	if s.table.kind != "p" {
 		opts += ", FREEZE"
 	}
-	return "COPY " + s.table.ident() + " (" + s.columnList() + ") FROM STDIN (" + opts + ")"
+	return "COPY " + target + " (" + s.columnList() + ") FROM STDIN (" + opts + ")"
 }
 
 // Progress is reported while a clone runs.

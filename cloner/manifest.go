@@ -216,8 +216,8 @@ func (m *Manifest) parse() (resolved, []error) {
 				switch {
 				case !ok:
 					continue
-				case t.schema == Schema:
-					errs = append(errs, fmt.Errorf("table %s: schema %s is clonebot's own and never classified", t, Schema))
+				case isBotSchema(t.schema):
+					errs = append(errs, fmt.Errorf("table %s: schema %s is clonebot's own and never classified", t, t.schema))
 				case r.category[t] != "":
 					errs = append(errs, fmt.Errorf("table %s is in categories %s and %s", t, r.category[t], c.Name))
 				}

@@ -41,11 +41,18 @@ type Plan struct {
 	SandboxOnlyWorkflows []string `json:"sandbox_only_workflows"`
 	// Source and Target are what each database says about itself: its identity
 	// and its enrollment marker (nil when a connection failed first).
-	Source *Evidence `json:"source"`
-	Target *Evidence `json:"target"`
+	// Method is how a clone would run: MethodSwap, or MethodInPlace for the
+	// reasons in MethodReasons. RollbackBytes is the space the sandbox's kept
+	// copy takes until it expires.
+	Method        string    `json:"method"`
+	MethodReasons []string  `json:"method_reasons,omitempty"`
+	RollbackBytes int64     `json:"rollback_bytes"`
+	Source        *Evidence `json:"source"`
+	Target        *Evidence `json:"target"`
 	// Warnings do not stop the clone but deserve a look before anyone approves it.
 	Warnings []string `json:"warnings"`
 
+	swap            *stagedSet // what a swap rebuilds, when the method is MethodSwap
 	copies          []copySpec // the cloned tables, in manifest order
 	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
 	srcCat          *catalog   // production's shape
@@ -214,6 +221,9 @@ func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, depth
 		return nil
 	}
 	if err := c.count(ctx, src, dst, p, srcCat, dstCat, depth == exactCounts); err != nil {
+		return err
+	}
+	if err := c.chooseMethod(ctx, src, dst, p); err != nil {
 		return err
 	}
 	c.warnCustomerRows(p)

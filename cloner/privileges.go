@@ -31,7 +31,8 @@ var sandboxChecks = []privilegeCheck{
 	{"load the cloned tables (INSERT)", grantOn("INSERT", "", func(a *access) []uint32 { return a.cloned }, relAccess.canInsert)},
 	{"re-add the foreign keys (REFERENCES on the tables they reference)", grantOn("REFERENCES", "", func(a *access) []uint32 { return a.referenced }, relAccess.canReference)},
 	{"move sequences past the copied ids (SELECT and UPDATE)", grantOn("SELECT, UPDATE", "SEQUENCE ", func(a *access) []uint32 { return a.sequences }, relAccess.canSetSequence)},
-	{"create tables in schema " + Schema + " (where the sandbox's previous content is kept)", missingSchemaCreate},
+	{"create tables in schema " + Schema + " (the record of the kept copy)", missingSchemaCreate},
+	{"create the schemas that hold staged tables and the pre-clone copy kept for rollback (CREATE on the database)", missingDatabaseCreate},
 }
 
 // productionChecks are what a clone reads in production.
@@ -54,6 +55,8 @@ type access struct {
 	wiped, cloned, altered, indexed, referenced, sequences, ownedSequences []uint32
 	schemaOwner                                                            string // of schema clonebot; "" when it does not exist
 	schemaCreate                                                           bool
+	database                                                               string
+	databaseCreate                                                         bool
 	columns                                                                []columnAccess
 }
 
@@ -174,6 +177,14 @@ func missingSchemaCreate(a *access) ([]string, []string) {
 	}
 	return []string{fmt.Sprintf("schema %s (owned by %s)", Schema, a.schemaOwner)},
 		[]string{fmt.Sprintf("ALTER SCHEMA %s OWNER TO %s", col(Schema), a.roleIdent())}
+}
+
+func missingDatabaseCreate(a *access) ([]string, []string) {
+	if a.databaseCreate {
+		return nil, nil
+	}
+	return []string{"database " + a.database},
+		[]string{fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s", col(a.database), a.roleIdent())}
 }
 
 func missingColumns(a *access) ([]string, []string) {
@@ -321,6 +332,10 @@ func (a *access) readSchema(ctx context.Context, q querier) error {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("read privileges on schema %s: %w", Schema, err)
 	}
+	err = q.QueryRow(ctx, "SELECT current_database()::text, has_database_privilege(current_database(), 'CREATE')").Scan(&a.database, &a.databaseCreate)
+	if err != nil {
+		return fmt.Errorf("read privileges on the database: %w", err)
+	}
 	return nil
 }
 
@@ -339,7 +354,7 @@ func sandboxAccess(ctx context.Context, q querier, p *Plan) (*access, error) {
 		return nil, err
 	}
 	a.altered, a.indexed, a.referenced = rb.altered(), rb.indexed(), rb.referenced
-	seqs, err := listSequences(ctx, q, p.copies)
+	seqs, err := listSequences(ctx, q, specOIDs(p.copies))
 	if err != nil {
 		return nil, err
 	}

@@ -70,8 +70,6 @@ func fixes(t *testing.T, problems []string) []string {
 	return out
 }
 
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // The production role must read what the clone copies; what it may not read is
 // named with its GRANT before anything is exported.
 func TestLimitedProductionRole(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 // Report is the evidence of one clone, for the ready notice and the audit log. It is
 // JSON-serialisable and holds no production row data or credentials.
 type Report struct {
+	ID         string    `json:"id"` // names the clone, and the rollback copy it kept
 	From       string    `json:"from"`
 	To         string    `json:"to"`
 	Tenant     string    `json:"tenant"`
@@ -35,6 +36,14 @@ type Report struct {
 	// began: identity and enrollment marker.
 	Source *Evidence `json:"source"`
 	Target *Evidence `json:"target"`
+	// Method is how the clone ran (MethodSwap or MethodInPlace), and MethodReasons
+	// why a swap was not possible.
+	Method        string   `json:"method"`
+	MethodReasons []string `json:"method_reasons,omitempty"`
+	// Refreshed are the materialized views over the tables, filled again.
+	Refreshed []string `json:"refreshed,omitempty"`
+	// Rollback is the pre-clone sandbox the clone kept, and until when.
+	Rollback *RollbackCopy `json:"rollback,omitempty"`
 }
 
 // Phase is the wall time of one step of the clone.
@@ -90,6 +99,7 @@ type Verification struct {
 func (r *Report) fromPlan(p *Plan) {
 	r.NulledReferences, r.Scrubbed = p.NulledReferences, p.Scrubbed
 	r.Source, r.Target = p.Source, p.Target
+	r.Method, r.MethodReasons = p.Method, p.MethodReasons
 	r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount = p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount
 	r.Categories = r.Categories[:0]
 	for _, c := range p.Categories {

@@ -38,13 +38,9 @@ type sequenceUse struct {
 	seqOID                                uint32
 }
 
-// listSequences returns the sequences that number the cloned tables, sorted by
+// listSequences returns the sequences that number the tables oids, sorted by
 // sequence.
-func listSequences(ctx context.Context, q querier, specs []copySpec) ([]sequenceUse, error) {
-	oids := make([]uint32, len(specs))
-	for i, s := range specs {
-		oids[i] = s.table.oid
-	}
+func listSequences(ctx context.Context, q querier, oids []uint32) ([]sequenceUse, error) {
 	rows, err := q.Query(ctx, sequencesSQL, oids)
 	if err != nil {
 		return nil, fmt.Errorf("list sequences: %w", err)
@@ -63,8 +59,8 @@ func listSequences(ctx context.Context, q querier, specs []copySpec) ([]sequence
 // advanceSequences sets every sequence that numbers a cloned table to the largest
 // id copied into any column it numbers, so the sandbox's next insert does not
 // collide.
-func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]SequenceReport, error) {
-	uses, err := listSequences(ctx, tx, specs)
+func advanceSequences(ctx context.Context, tx pgx.Tx, oids []uint32) ([]SequenceReport, error) {
+	uses, err := listSequences(ctx, tx, oids)
 	if err != nil {
 		return nil, err
 	}
@@ -110,4 +106,13 @@ func advanceSequences(ctx context.Context, tx pgx.Tx, specs []copySpec) ([]Seque
 		}
 	}
 	return out, nil
+}
+
+// specOIDs are the tables of specs.
+func specOIDs(specs []copySpec) []uint32 {
+	oids := make([]uint32, len(specs))
+	for i, s := range specs {
+		oids[i] = s.table.oid
+	}
+	return oids
 }

@@ -16,8 +16,18 @@ import (
 type Checksum struct {
 	Rows   int64  `json:"rows"`
 	Sum    string `json:"sum"`
+	hi, lo int64  // the two sums Sum shows
 	filled int64  // sandbox rows with a value in a column the copy set to NULL
 }
+
+// plus adds the rows of o (another part of the same table): the sums are additive.
+func (c *Checksum) plus(o Checksum) {
+	c.Rows, c.hi, c.lo, c.filled = c.Rows+o.Rows, c.hi+o.hi, c.lo+o.lo, c.filled+o.filled
+	c.seal()
+}
+
+// seal writes the sums as Sum.
+func (c *Checksum) seal() { c.Sum = fmt.Sprintf("%016x%016x", uint64(c.hi), uint64(c.lo)) }
 
 // textSettings make row text identical on both servers whatever their defaults.
 var textSettings = []string{
@@ -88,7 +98,8 @@ func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Che
 		}
 		return sum, fmt.Errorf("checksum table %s: %w", s.table.name, waited(err, side, s.names(), s.idents()))
 	}
-	sum.Sum = fmt.Sprintf("%016x%016x", uint64(hi), uint64(lo))
+	sum.hi, sum.lo = hi, lo
+	sum.seal()
 	return sum, nil
 }
 

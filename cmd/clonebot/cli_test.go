@@ -151,7 +151,7 @@ func TestCloneReportsEachPhaseApartFromTheReport(t *testing.T) {
 		t.Errorf("stdout is not the report:\n%s", out)
 	}
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
-	phases := []string{"preflight", "export", "wipe", "copy", "rebuild", "sequences", "verify", "commit"}
+	phases := []string{"preflight", "export", "stage", "copy", "rebuild", "switch", "cleanup"}
 	if len(lines) != len(phases) {
 		t.Fatalf("stderr has %d lines, want one per phase:\n%s", len(lines), errOut)
 	}
@@ -173,8 +173,9 @@ func TestCloneInterruptedByCtrlC(t *testing.T) {
 	cfg := instancesConfig(t)
 	sandbox := configuredURL(t, cfg, "acme-sandbox")
 	drafts := queryCount(t, sandbox, sandboxDrafts)
-	// A trigger that fires even during the clone's load waits for an advisory lock
-	// the test holds, so the copy stops at a known table until the signal.
+	// The copy fills a scrubbed column with its sandbox default, which here waits for
+	// an advisory lock the test holds: the copy stops at a known table until the
+	// signal.
 	ctx := context.Background()
 	holder, err := pgx.Connect(ctx, sandbox)
 	if err != nil {
@@ -182,10 +183,9 @@ func TestCloneInterruptedByCtrlC(t *testing.T) {
 	}
 	defer holder.Close(ctx)
 	for _, q := range []string{
-		`CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS $$
-		 BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NEW; END $$`,
-		"CREATE TRIGGER wait_for_the_test BEFORE INSERT ON public.modules FOR EACH ROW EXECUTE FUNCTION wait_for_the_test()",
-		"ALTER TABLE public.modules ENABLE ALWAYS TRIGGER wait_for_the_test",
+		`CREATE FUNCTION wait_for_the_test() RETURNS text LANGUAGE plpgsql AS $$
+		 BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END $$`,
+		"ALTER TABLE public.tenant_settings ALTER COLUMN smtp_password SET DEFAULT wait_for_the_test()",
 		"SELECT pg_advisory_lock(4242)",
 	} {
 		if _, err := holder.Exec(ctx, q); err != nil {
@@ -213,7 +213,7 @@ func TestCloneInterruptedByCtrlC(t *testing.T) {
 			mu.Lock()
 			errOut.WriteString(sc.Text() + "\n")
 			mu.Unlock()
-			if strings.HasPrefix(sc.Text(), "wipe ") {
+			if strings.HasPrefix(sc.Text(), "stage ") {
 				close(copying)
 			}
 		}
@@ -223,7 +223,7 @@ func TestCloneInterruptedByCtrlC(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the copy did not start:\n%s", errOut.String())
 	}
-	waitFor(t, "the copy to wait in the trigger", func() bool {
+	waitFor(t, "the copy to wait in the default", func() bool {
 		return queryCount(t, sandbox, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0
 	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

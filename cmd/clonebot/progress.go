@@ -83,7 +83,7 @@ func (p *progress) summary(now time.Time) string {
 			cloner.HumanBytes(u.TotalBytes), rate(u.TotalBytes, now.Sub(p.phaseStart)))
 	case "rebuild":
 		return plural(int64(u.Steps), "index or constraint", "indexes and constraints") + " rebuilt"
-	case "verify":
+	case "verify", "switch":
 		if u.Steps > 0 {
 			return plural(int64(u.Steps), "table", "tables") + " checked against production"
 		}

@@ -1,0 +1,231 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// replace runs a clone by the in-place method: in the sandbox transaction it keeps
+// the rows of every manifest table for rollback, wipes and refills the tables,
+// refreshes the materialized views over them, verifies and commits.
+func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
+	r.phaseStart("wipe")
+	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
+		return fmt.Errorf("sandbox settings: %w", err)
+	}
+	if err := r.keepRows(ctx, tx); err != nil {
+		return err
+	}
+	rb, err := captureRebuild(ctx, tx, r.plan.copies)
+	if err != nil {
+		return err
+	}
+	if err := rb.drop(ctx, tx); err != nil {
+		return err
+	}
+	if err := truncate(ctx, tx, r.plan.wipe); err != nil {
+		return err
+	}
+	// Production checksums run on their own connection, on one core, during the
+	// load: the load is bound by the sandbox's single backend, which leaves the rest
+	// of the machine idle; the index rebuild after it uses every core.
+	sums, err := snap.startChecksums(ctx, r.plan, r.c.describeIntegrations)
+	if err != nil {
+		return err
+	}
+	defer sums.stop()
+	if err := r.copyAll(ctx, tx, snap); err != nil {
+		return err
+	}
+	r.phaseStart("rebuild")
+	if err := rb.create(ctx, tx, r.c.log, r.stepper("rebuild")); err != nil {
+		return err
+	}
+	r.report.Verification.ForeignKeysValidated = len(rb.foreignKeys)
+	r.report.Verification.ForeignKeysNull = len(rb.kept)
+	r.phaseStart("sequences")
+	seqs, err := advanceSequences(ctx, tx, specOIDs(r.plan.copies))
+	if err != nil {
+		return err
+	}
+	r.report.Verification.Sequences = seqs
+	if r.report.Refreshed, err = refreshOver(ctx, tx, tableOIDs(r.plan.wipe)); err != nil {
+		return err
+	}
+	r.phaseStart("verify")
+	if err := r.verify(ctx, tx, sums); err != nil {
+		return err
+	}
+	if err := writeRollbackCopy(ctx, tx, r.keptRows()); err != nil {
+		return err
+	}
+	r.phaseStart("commit")
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit sandbox %s: %w", r.report.To, err)
+	}
+	r.phaseStart("done")
+	return nil
+}
+
+func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	idents, names := make([]string, len(tables)), make([]string, len(tables))
+	for i, t := range tables {
+		idents[i], names[i] = t.ident(), t.name.String()
+	}
+	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
+		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
+func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
+	r.phaseStart("copy")
+	var total int64
+	planned, plannedTotal := r.plan.clonedBytes()
+	for i := range r.plan.copies {
+		s := &r.plan.copies[i]
+		pr := Progress{Phase: "copy", Table: s.table.name.String(), TableIndex: i + 1, Tables: len(r.plan.copies), TotalBytes: total,
+			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name.String()]}
+		r.progress(pr)
+		start := time.Now()
+		rows, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
+			pr.TableBytes, pr.TotalBytes = n, total+n
+			r.progress(pr)
+		})
+		if err != nil {
+			return err
+		}
+		total += bytes
+		pr.TableBytes, pr.TotalBytes, pr.TableDone, pr.Rows = bytes, total, true, rows
+		r.progress(pr)
+		r.report.addTable(s, rows, bytes, time.Since(start))
+	}
+	return nil
+}
+
+func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) error {
+	v := &r.report.Verification
+	var failures []string
+	got := make([]Checksum, len(r.plan.copies))
+	step := r.stepper("verify")
+	for i := range r.plan.copies {
+		var err error
+		if got[i], err = checksum(ctx, tx, &r.plan.copies[i], false); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		step(i+1, len(r.plan.copies))
+	}
+	prod := sums.wait()
+	if prod.err != nil {
+		return prod.err
+	}
+	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
+	for i := range r.plan.copies {
+		s, got := &r.plan.copies[i], got[i]
+		want := prod.sums[s.table.name]
+		t := r.report.table(s.table.name.String())
+		t.Checksum, t.ProductionChecksum, t.Match = got, want, got.Rows == want.Rows && got.Sum == want.Sum
+		v.TablesChecked++
+		if !t.Match {
+			failures = append(failures, fmt.Sprintf("table %s: sandbox %d rows sum %s, production %d rows sum %s", s.table.name, got.Rows, got.Sum, want.Rows, want.Sum))
+		}
+		if got.filled > 0 {
+			failures = append(failures, fmt.Sprintf("table %s: %d rows hold a value in %s, which the clone sets to NULL", s.table.name, got.filled, strings.Join(s.nulled, ", ")))
+		}
+		v.NulledColumnsChecked += len(s.nulled)
+	}
+	nonEmpty, err := excludedEmpty(ctx, tx, r.excludedWiped())
+	if err != nil {
+		return err
+	}
+	v.ExcludedChecked = len(r.excludedWiped())
+	for _, t := range nonEmpty {
+		failures = append(failures, fmt.Sprintf("excluded table %s is not empty after the load", t))
+	}
+	for _, s := range v.Sequences {
+		if !s.OK {
+			failures = append(failures, fmt.Sprintf("sequence %s is at %d, below the copied id %d", s.Sequence, s.Value, s.MaxID))
+		}
+	}
+	v.Failures, v.OK = failures, len(failures) == 0
+	if !v.OK {
+		return fmt.Errorf("verification failed, sandbox rolled back: %s", strings.Join(failures, "; "))
+	}
+	return nil
+}
+
+func (r *run) excludedWiped() []*table {
+	var out []*table
+	for _, t := range r.plan.wipe {
+		if !r.c.tables.isCloned(t.name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// keepRows copies the rows of every manifest table of the sandbox into the rollback
+// schemas (generated columns left out: they are computed again on restore), after
+// dropping the previous copy.
+func (r *run) keepRows(ctx context.Context, tx pgx.Tx) error {
+	stmts, err := dropRollbackStatements(ctx, tx)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, t := range r.plan.wipe {
+		if !seen[t.name.schema] {
+			seen[t.name.schema] = true
+			stmts = append(stmts, createSchemaStatement(rollbackSchema(t.name.schema)))
+		}
+		var cols []string
+		for _, c := range t.columns {
+			if !c.generated {
+				cols = append(cols, col(c.name))
+			}
+		}
+		from := "ONLY " + t.ident()
+		if t.kind == "p" {
+			from = t.ident()
+		}
+		stmts = append(stmts, "CREATE TABLE "+quoteIdent(rollbackSchema(t.name.schema))+"."+quoteIdent(t.name.name)+
+			" AS SELECT "+strings.Join(cols, ", ")+" FROM "+from)
+	}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return fmt.Errorf("keep the sandbox's rows for rollback: %w", err)
+	}
+	return nil
+}
+
+// keptRows describes the copy keepRows made.
+func (r *run) keptRows() *RollbackCopy {
+	now := r.c.now()
+	rc := &RollbackCopy{Instance: r.report.To, CloneID: r.report.ID, From: r.report.From, TakenAt: now,
+		ExpiresAt: now.Add(r.c.retention), Method: MethodInPlace, Bytes: r.plan.RollbackBytes}
+	seen := map[string]bool{}
+	for _, t := range r.plan.wipe {
+		rc.Tables = append(rc.Tables, KeptTable{Schema: t.name.schema, Table: t.name.name, KeptSchema: rollbackSchema(t.name.schema)})
+		if !seen[t.name.schema] {
+			seen[t.name.schema] = true
+			rc.Schemas = append(rc.Schemas, rollbackSchema(t.name.schema))
+		}
+	}
+	r.report.Rollback = rc
+	return rc
+}
+
+// tableOIDs are the tables' oids.
+func tableOIDs(tables []*table) []uint32 {
+	oids := make([]uint32, len(tables))
+	for i, t := range tables {
+		oids[i] = t.oid
+	}
+	return oids
+}

@@ -1,0 +1,124 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// snapshot is the production side: one REPEATABLE READ, READ ONLY transaction whose
+// snapshot is exported, so that other connections (the checksums of an in-place
+// clone, the workers of a swap) read the same instant.
+type snapshot struct {
+	in            Instance
+	id            string // pg_export_snapshot()
+	conn, sumConn *pgx.Conn
+	tx, sumTx     pgx.Tx
+	at            time.Time
+}
+
+type checksumResult struct {
+	sums map[tableName]Checksum
+	err  error
+}
+
+func (r *run) openSnapshot(ctx context.Context, in Instance, p *Plan) (*snapshot, error) {
+	s := &snapshot{in: in}
+	var err error
+	if s.conn, err = connect(ctx, in, p); s.conn == nil {
+		return nil, err
+	}
+	if err := s.begin(ctx); err != nil {
+		s.close(ctx)
+		return nil, fmt.Errorf("production %s: %w", in.Name, err)
+	}
+	return s, nil
+}
+
+func (s *snapshot) begin(ctx context.Context) error {
+	var err error
+	if s.tx, err = s.conn.BeginTx(ctx, snapshotTx); err != nil {
+		return fmt.Errorf("begin snapshot: %w", err)
+	}
+	if err := s.tx.QueryRow(ctx, "SELECT pg_export_snapshot(), clock_timestamp()").Scan(&s.id, &s.at); err != nil {
+		return fmt.Errorf("export snapshot: %w", err)
+	}
+	return applySettings(ctx, s.tx, textSettings)
+}
+
+// importer opens another production connection on the snapshot. Its work runs in
+// one process each: production is spared parallel workers.
+func (s *snapshot) importer(ctx context.Context) (*pgx.Conn, pgx.Tx, error) {
+	conn, err := pgx.Connect(ctx, s.in.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to instance %s: %w", s.in.Name, err)
+	}
+	tx, err := conn.BeginTx(ctx, snapshotTx)
+	if err == nil {
+		_, err = tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(s.id))
+	}
+	if err == nil {
+		err = applySettings(ctx, tx, append([]string{"SET LOCAL max_parallel_workers_per_gather = 0"}, textSettings...))
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, nil, fmt.Errorf("production %s: share the snapshot: %w", s.in.Name, err)
+	}
+	return conn, tx, nil
+}
+
+// pendingChecksums are production checksums computed while the sandbox loads.
+type pendingChecksums struct {
+	cancel context.CancelFunc
+	done   chan checksumResult
+	result *checksumResult
+}
+
+// startChecksums computes the production checksums, then describes the
+// integrations into plan, on the second snapshot connection.
+func (s *snapshot) startChecksums(ctx context.Context, plan *Plan, describe func(context.Context, querier, *Plan) error) (*pendingChecksums, error) {
+	var err error
+	if s.sumConn, s.sumTx, err = s.importer(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pendingChecksums{cancel: cancel, done: make(chan checksumResult, 1)}
+	go func() {
+		sums, err := productionChecksums(ctx, s.sumTx, plan.copies)
+		if err == nil {
+			err = describe(ctx, s.sumTx, plan)
+		}
+		p.done <- checksumResult{sums, err}
+	}()
+	return p, nil
+}
+
+func (p *pendingChecksums) wait() checksumResult {
+	if p.result == nil {
+		r := <-p.done
+		p.result = &r
+	}
+	return *p.result
+}
+
+// stop ends the computation early (the clone failed) and waits for it, so that its
+// connection is idle before it is closed.
+func (p *pendingChecksums) stop() {
+	p.cancel()
+	p.wait()
+}
+
+func (s *snapshot) close(ctx context.Context) {
+	for _, tx := range []pgx.Tx{s.sumTx, s.tx} {
+		if tx != nil {
+			tx.Rollback(ctx) //nolint:errcheck // read only
+		}
+	}
+	for _, c := range []*pgx.Conn{s.sumConn, s.conn} {
+		if c != nil {
+			c.Close(ctx)
+		}
+	}
+}

@@ -1,0 +1,498 @@
+package cloner
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// swap runs a clone by the swap method: the sandbox connection lock holds the clone
+// lock throughout; staged tables are built and loaded on the workers, then switched in.
+// Until the switch commits the live sandbox is untouched, and whatever fails, the
+// staged tables are dropped.
+func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *snapshot, dst Instance) (err error) {
+	r.phaseStart("stage")
+	if err := r.stage(ctx, lock, set); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			r.dropStaged(context.WithoutCancel(ctx), lock)
+		}
+	}()
+	workers, err := r.openWorkers(ctx, snap, dst)
+	if err != nil {
+		return err
+	}
+	defer closeWorkers(context.WithoutCancel(ctx), workers)
+	units, err := r.units(ctx, set, snap)
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
+		if u.spec != nil {
+			r.unitCount++
+		}
+	}
+	_, r.plannedBytes = r.plan.clonedBytes()
+	// The snapshot's own connection is idle while the workers load: it names the
+	// integrations for the report meanwhile.
+	described := make(chan error, 1)
+	go func() { described <- r.c.describeIntegrations(ctx, snap.tx, r.plan) }()
+	r.phaseStart("copy")
+	err = runUnits(ctx, workers, bySizeDesc(units), r.loadUnit)
+	if derr := <-described; err == nil && derr != nil {
+		err = fmt.Errorf("production %s: %w", r.report.From, derr)
+	}
+	if err != nil {
+		return err
+	}
+	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
+	r.phaseStart("rebuild")
+	if err := r.partitionedKeys(ctx, lock, set); err != nil {
+		return err
+	}
+	if err := r.foreignKeys(ctx, lock, workers, set); err != nil {
+		return err
+	}
+	r.phaseStart("switch")
+	if err := r.switchOver(ctx, lock, set, units); err != nil {
+		return err
+	}
+	committed = true
+	r.phaseStart("cleanup")
+	r.dropStaged(context.WithoutCancel(ctx), lock)
+	r.phaseStart("done")
+	return nil
+}
+
+// stage drops what an interrupted clone left and creates the staged tables, empty,
+// in one transaction.
+func (r *run) stage(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		leftovers, err := botSchemas(ctx, tx, stagePrefix)
+		if err != nil {
+			return err
+		}
+		stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds())}
+		for _, s := range leftovers {
+			stmts = append(stmts, "DROP SCHEMA "+quoteIdent(s)+" CASCADE")
+		}
+		for _, s := range set.appSchemas() {
+			stmts = append(stmts, createSchemaStatement(stageSchema(s)))
+		}
+		// A table's new owner must be allowed to create in its schema: the stage
+		// schemas, dropped after the clone, grant it to the live tables' owners.
+		stmts = append(stmts, set.stageGrants()...)
+		for _, rel := range set.rels {
+			stmts = append(stmts, set.createStatements(rel)...)
+		}
+		if err := execAll(ctx, tx, stmts); err != nil {
+			return fmt.Errorf("create staged tables in sandbox %s: %w", r.report.To, err)
+		}
+		return nil
+	})
+}
+
+// dropStaged removes the staged tables (after a failure, or what the switch left:
+// empty schemas). Best effort: the next clone drops leftovers anyway.
+func (r *run) dropStaged(ctx context.Context, conn *pgx.Conn) {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		schemas, err := botSchemas(ctx, tx, stagePrefix)
+		if err != nil {
+			return err
+		}
+		stmts := make([]string, len(schemas))
+		for i, s := range schemas {
+			stmts[i] = "DROP SCHEMA " + quoteIdent(s) + " CASCADE"
+		}
+		return execAll(ctx, tx, stmts)
+	})
+	if err != nil {
+		r.c.log.WithError(err).Warn("could not drop staged tables; the next clone drops them")
+	}
+}
+
+// jobs is how many workers load in parallel: the clone's option, else the cloner's,
+// else the cores available.
+func (r *run) jobs() int {
+	switch {
+	case r.opts.Jobs > 0:
+		return r.opts.Jobs
+	case r.c.jobs > 0:
+		return r.c.jobs
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// openWorkers connects the workers: each a production connection that imports the
+// clone's snapshot, and a sandbox connection.
+func (r *run) openWorkers(ctx context.Context, snap *snapshot, dst Instance) ([]*worker, error) {
+	n := r.jobs()
+	workers := make([]*worker, 0, n)
+	for range n {
+		w := &worker{}
+		workers = append(workers, w)
+		var err error
+		if w.prod, w.prodTx, err = snap.importer(ctx); err != nil {
+			closeWorkers(ctx, workers)
+			return nil, err
+		}
+		if w.sandbox, err = pgx.Connect(ctx, dst.DatabaseURL); err != nil {
+			closeWorkers(ctx, workers)
+			return nil, fmt.Errorf("connect to instance %s: %w", dst.Name, err)
+		}
+	}
+	return workers, nil
+}
+
+func closeWorkers(ctx context.Context, workers []*worker) {
+	for _, w := range workers {
+		if w.prodTx != nil {
+			w.prodTx.Rollback(ctx) //nolint:errcheck // read only
+		}
+		for _, c := range []*pgx.Conn{w.prod, w.sandbox} {
+			if c != nil {
+				c.Close(ctx)
+			}
+		}
+	}
+}
+
+// units lists what the workers load: every plain table and partition of the set,
+// cloned ones with their copy from production's relation of the same name.
+func (r *run) units(ctx context.Context, set *stagedSet, snap *snapshot) ([]*unit, error) {
+	specs := map[uint32]*copySpec{}
+	for i := range r.plan.copies {
+		specs[r.plan.copies[i].table.oid] = &r.plan.copies[i]
+	}
+	var units []*unit
+	var names []string
+	for _, rel := range set.rels {
+		if rel.kind == "p" {
+			continue
+		}
+		u := &unit{rel: rel}
+		if spec := specs[set.root(rel).oid]; spec != nil {
+			s := *spec
+			s.table = &table{oid: rel.oid, name: tableName{rel.schema, rel.name}, kind: "r"}
+			s.into, s.root = rel.stagedIdent(), spec.table.oid
+			u.spec = &s
+			names = append(names, rel.quoted)
+		}
+		units = append(units, u)
+	}
+	sizes, err := relationSizes(ctx, snap.tx, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		u.size = sizes[u.rel.quoted]
+	}
+	return units, nil
+}
+
+func relationSizes(ctx context.Context, q querier, names []string) (map[string]int64, error) {
+	rows, err := q.Query(ctx, "SELECT x, coalesce(pg_table_size(to_regclass(x)), 0) FROM unnest($1::text[]) x", names)
+	if err != nil {
+		return nil, fmt.Errorf("production table sizes: %w", err)
+	}
+	out := map[string]int64{}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var size int64
+		if err := rows.Scan(&name, &size); err != nil {
+			return nil, fmt.Errorf("production table sizes: %w", err)
+		}
+		out[name] = size
+	}
+	return out, rows.Err()
+}
+
+// partitionedKeys builds the keys and indexes of partitioned tables, once their
+// partitions have theirs: building one attaches the partitions' equivalents.
+func (r *run) partitionedKeys(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
+	var stmts []string
+	for i := len(set.rels) - 1; i >= 0; i-- { // deepest parents first
+		rel := set.rels[i]
+		if rel.kind != "p" {
+			continue
+		}
+		s, err := rel.keyStatements()
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, s...)
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if err := execAll(ctx, tx, stmts); err != nil {
+			return fmt.Errorf("build keys of partitioned tables: %w", err)
+		}
+		return nil
+	})
+}
+
+// foreignKeys adds the foreign keys between staged tables NOT VALID in one short
+// transaction, then validates them in parallel: a validation locks its table against
+// other validations only, so validations cannot deadlock.
+func (r *run) foreignKeys(ctx context.Context, conn *pgx.Conn, workers []*worker, set *stagedSet) error {
+	var adds, validations []string
+	for _, rel := range set.rels {
+		for _, fk := range rel.foreignKeys {
+			if fk.attached {
+				continue
+			}
+			stmt, validate, err := set.foreignKeyStatement(rel, fk)
+			if err != nil {
+				return err
+			}
+			adds = append(adds, stmt)
+			if validate {
+				validations = append(validations, "ALTER TABLE "+rel.stagedIdent()+" VALIDATE CONSTRAINT "+quoteIdent(fk.name))
+			}
+			if fk.comment != nil {
+				adds = append(adds, "COMMENT ON CONSTRAINT "+quoteIdent(fk.name)+" ON "+rel.stagedIdent()+" IS "+quoteLiteral(*fk.comment))
+			}
+		}
+	}
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		return execAll(ctx, tx, append([]string{"SET LOCAL standard_conforming_strings = on"}, adds...))
+	})
+	if err != nil {
+		return fmt.Errorf("add foreign keys to the staged tables: %w", err)
+	}
+	r.report.Verification.ForeignKeysValidated = r.countForeignKeys(set)
+	step, done := r.stepper("rebuild"), int32(0)
+	return runUnits(ctx, workers, validations, func(ctx context.Context, w *worker, stmt string) error {
+		if _, err := w.sandbox.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+		step(int(atomic.AddInt32(&done, 1)), len(validations))
+		return nil
+	})
+}
+
+// switchOver puts the staged tables in place in one transaction and verifies the
+// result before it commits: the previous rollback copy is dropped, the live tables
+// move to the rollback schemas (the new copy) and the staged ones take their places.
+func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, units []*unit) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin the switch: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
+	stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds())}
+	drops, err := dropRollbackStatements(ctx, tx)
+	if err != nil {
+		return err
+	}
+	stmts = append(stmts, set.lockStatement())
+	stmts = append(stmts, drops...)
+	for _, s := range set.appSchemas() {
+		stmts = append(stmts, createSchemaStatement(rollbackSchema(s)))
+	}
+	stmts = append(stmts, set.moveOutStatements()...)
+	stmts = append(stmts, set.moveInStatements()...)
+	stmts = append(stmts, set.attachStatements()...)
+	stmts = append(stmts, set.deps.statements()...)
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return fmt.Errorf("switch sandbox %s: %w", r.report.To, err)
+	}
+	r.report.Refreshed = set.deps.refreshedNames()
+	if err := r.verifySwap(ctx, tx, set, units); err != nil {
+		return err
+	}
+	if err := writeRollbackCopy(ctx, tx, r.keptCopy(set, MethodSwap)); err != nil {
+		return err
+	}
+	if r.opts.beforeSwitchCommit != nil {
+		r.opts.beforeSwitchCommit()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit sandbox %s: %w", r.report.To, err)
+	}
+	return nil
+}
+
+// keptCopy describes the rollback copy a clone leaves.
+func (r *run) keptCopy(set *stagedSet, method string) *RollbackCopy {
+	now := r.c.now()
+	rc := &RollbackCopy{Instance: r.report.To, CloneID: r.report.ID, From: r.report.From, TakenAt: now,
+		ExpiresAt: now.Add(r.c.retention), Method: method, Bytes: r.plan.RollbackBytes}
+	parts := map[uint32]int{}
+	for _, rel := range set.rels {
+		if rel.parent != 0 {
+			parts[set.root(rel).oid]++
+		}
+	}
+	seen := map[string]bool{}
+	for _, rel := range set.rels {
+		if rel.parent != 0 {
+			continue
+		}
+		rc.Tables = append(rc.Tables, KeptTable{Schema: rel.schema, Table: rel.name, KeptSchema: rollbackSchema(rel.schema), Partitions: parts[rel.oid]})
+		if !seen[rel.schema] {
+			seen[rel.schema] = true
+			rc.Schemas = append(rc.Schemas, rollbackSchema(rel.schema))
+		}
+	}
+	r.report.Rollback = rc
+	return rc
+}
+
+// newOIDs are the live tables after the switch.
+func newOIDs(ctx context.Context, tx pgx.Tx, set *stagedSet) ([]uint32, error) {
+	names := make([]string, len(set.rels))
+	for i, rel := range set.rels {
+		names[i] = rel.quoted
+	}
+	var oids []uint32
+	if err := tx.QueryRow(ctx, "SELECT array_agg(x::regclass::oid ORDER BY o) FROM unnest($1::text[]) WITH ORDINALITY u(x, o)", names).Scan(&oids); err != nil {
+		return nil, fmt.Errorf("find the switched tables: %w", err)
+	}
+	return oids, nil
+}
+
+// verifySwap checks the switched sandbox inside the switch transaction: every
+// cloned unit's checksum (taken by its worker on the staged table) equals
+// production's, no sandbox row holds a value where the copy sends NULL, excluded
+// tables are empty, sequences are past the copied ids, and nothing outside the bot's
+// schemas depends on the rollback copy.
+func (r *run) verifySwap(ctx context.Context, tx pgx.Tx, set *stagedSet, units []*unit) error {
+	v := &r.report.Verification
+	var failures []string
+	r.recordUnits(units)
+	for i := range r.report.Tables {
+		t := &r.report.Tables[i]
+		v.TablesChecked++
+		if !t.Match {
+			failures = append(failures, fmt.Sprintf("table %s: sandbox %d rows sum %s, production %d rows sum %s", t.Table, t.Checksum.Rows, t.Checksum.Sum, t.ProductionChecksum.Rows, t.ProductionChecksum.Sum))
+		}
+	}
+	for _, u := range units {
+		if u.spec == nil {
+			continue
+		}
+		if u.staged.filled > 0 {
+			failures = append(failures, fmt.Sprintf("table %s: %d rows hold a value in %s, which the clone sets to NULL", u.rel.quoted, u.staged.filled, strings.Join(u.spec.nulled, ", ")))
+		}
+		v.NulledColumnsChecked += len(u.spec.nulled)
+	}
+	oids, err := newOIDs(ctx, tx, set)
+	if err != nil {
+		return err
+	}
+	if v.Sequences, err = advanceSequences(ctx, tx, oids); err != nil {
+		return err
+	}
+	for _, s := range v.Sequences {
+		if !s.OK {
+			failures = append(failures, fmt.Sprintf("sequence %s is at %d, below the copied id %d", s.Sequence, s.Value, s.MaxID))
+		}
+	}
+	nonEmpty, err := excludedEmpty(ctx, tx, r.excludedWiped())
+	if err != nil {
+		return err
+	}
+	v.ExcludedChecked = len(r.excludedWiped())
+	for _, t := range nonEmpty {
+		failures = append(failures, fmt.Sprintf("excluded table %s is not empty after the load", t))
+	}
+	rows, err := tx.Query(ctx, strayDependentsSQL)
+	if err != nil {
+		return fmt.Errorf("check nothing depends on the rollback copy: %w", err)
+	}
+	stray, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("check nothing depends on the rollback copy: %w", err)
+	}
+	for _, s := range stray {
+		failures = append(failures, s+" still depends on the pre-clone tables")
+	}
+	v.Failures, v.OK = failures, len(failures) == 0
+	if !v.OK {
+		return fmt.Errorf("verification failed, sandbox rolled back: %s", strings.Join(failures, "; "))
+	}
+	r.stepper("switch")(v.TablesChecked, v.TablesChecked)
+	return nil
+}
+
+// recordUnits sums the units into the report's tables: a partitioned table's rows,
+// bytes and checksums are its partitions'.
+func (r *run) recordUnits(units []*unit) {
+	byTable := map[uint32]*tableSums{}
+	var order []uint32
+	for _, u := range units {
+		if u.spec == nil {
+			continue
+		}
+		root := u.spec.root
+		ts := byTable[root]
+		if ts == nil {
+			ts = &tableSums{spec: u.spec}
+			byTable[root] = ts
+			order = append(order, root)
+		}
+		ts.add(u)
+	}
+	for _, oid := range order {
+		ts := byTable[oid]
+		spec := ts.manifestSpec(r.plan)
+		r.report.addTable(spec, ts.rows, ts.bytes, time.Duration(ts.seconds*float64(time.Second)))
+		t := r.report.table(spec.table.name.String())
+		t.Checksum, t.ProductionChecksum = ts.staged, ts.production
+		t.Match = t.Checksum.Rows == t.ProductionChecksum.Rows && t.Checksum.Sum == t.ProductionChecksum.Sum
+	}
+}
+
+// tableSums adds up the units of one cloned table.
+type tableSums struct {
+	spec               *copySpec
+	rows, bytes        int64
+	seconds            float64
+	staged, production Checksum
+}
+
+func (t *tableSums) add(u *unit) {
+	t.rows, t.bytes, t.seconds = t.rows+u.rows, t.bytes+u.bytes, t.seconds+u.seconds
+	t.staged.plus(u.staged)
+	t.production.plus(u.production)
+}
+
+func (t *tableSums) manifestSpec(p *Plan) *copySpec {
+	for i := range p.copies {
+		if p.copies[i].table.oid == t.spec.root {
+			return &p.copies[i]
+		}
+	}
+	return t.spec
+}
+
+// refreshedNames lists the materialized views the switch filled again.
+func (d *dependents) refreshedNames() []string {
+	out := make([]string, 0, len(d.matviews)+len(d.refreshed))
+	for _, m := range d.matviews {
+		out = append(out, m.quoted)
+	}
+	return append(out, d.refreshed...)
+}
+
+// countForeignKeys counts the foreign keys the staged tables carry, each validated.
+func (r *run) countForeignKeys(set *stagedSet) int {
+	n := 0
+	for _, rel := range set.rels {
+		for _, fk := range rel.foreignKeys {
+			if !fk.attached {
+				n++
+			}
+		}
+	}
+	return n
+}
