@@ -71,7 +71,11 @@ func (c *Cloner) Clone(ctx context.Context, from, to string, opts Options) (*Rep
 }
 
 func refusal(problems []string) error {
-	return fmt.Errorf("%w: %s", ErrRefused, strings.Join(problems, "; "))
+	return fmt.Errorf("clone %w: %s", ErrRefused, strings.Join(problems, "; "))
+}
+
+func rollbackRefusal(problems ...string) error {
+	return fmt.Errorf("rollback %w: %s", ErrRefused, strings.Join(problems, "; "))
 }
 
 func (r *run) clone(ctx context.Context, src, dst Instance) error {

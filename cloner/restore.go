@@ -37,7 +37,7 @@ func keptPairs(ctx context.Context, tx pgx.Tx, rc *RollbackCopy) ([]keptPair, er
 		if err != nil {
 			return nil, err
 		}
-		name := quoteIdent(k.Schema) + "." + quoteIdent(k.Table)
+		name := tableName{k.Schema, k.Table}.String()
 		switch {
 		case live == nil:
 			problems = append(problems, fmt.Sprintf("table %s no longer exists", name))
@@ -51,7 +51,7 @@ func keptPairs(ctx context.Context, tx pgx.Tx, rc *RollbackCopy) ([]keptPair, er
 		}
 	}
 	if len(problems) > 0 {
-		return nil, refusal(problems)
+		return nil, rollbackRefusal(problems...)
 	}
 	return pairs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,10 +98,10 @@ func readCopyOf(ctx context.Context, in Instance) (*RollbackCopy, error) {
 func (c *Cloner) Rollback(ctx context.Context, to string, opts RollbackOptions) (*RollbackReport, error) {
 	in, ok := c.instances[to]
 	if !ok {
-		return nil, refusal([]string{fmt.Sprintf("instance %q is not in the registry", to)})
+		return nil, rollbackRefusal(fmt.Sprintf("instance %q is not in the registry", to))
 	}
 	if in.Environment != Sandbox {
-		return nil, refusal([]string{fmt.Sprintf("%q is a %s, not a sandbox: only a sandbox is ever written", to, in.Environment)})
+		return nil, rollbackRefusal(fmt.Sprintf("%q is a %s, not a sandbox: only a sandbox is ever written", to, in.Environment))
 	}
 	rep := &RollbackReport{To: to, StartedAt: c.now()}
 	log := c.log.WithField("to", to)
@@ -159,15 +160,23 @@ func (c *Cloner) rollback(ctx context.Context, in Instance, opts RollbackOptions
 	return nil
 }
 
+// refusedFor refuses a rollback for reason, with detail.
+func refusedFor(reason error, detail string) error {
+	if detail != "" {
+		return fmt.Errorf("rollback %w: %w (%s)", ErrRefused, reason, detail)
+	}
+	return fmt.Errorf("rollback %w: %w", ErrRefused, reason)
+}
+
 // usable refuses a copy that is missing, expired or another clone's.
 func (c *Cloner) usable(rc *RollbackCopy, cloneID string) error {
 	switch {
 	case rc == nil:
-		return fmt.Errorf("%w: %w", ErrRefused, ErrNoCopy)
+		return refusedFor(ErrNoCopy, "")
 	case cloneID != "" && rc.CloneID != cloneID:
-		return fmt.Errorf("%w: %w (the copy kept now is from the clone of %s)", ErrRefused, ErrSuperseded, rc.TakenAt.UTC().Format(time.RFC3339))
+		return refusedFor(ErrSuperseded, "the copy kept now is from the clone of "+rc.TakenAt.UTC().Format(time.RFC3339))
 	case rc.Expired(c.now()):
-		return fmt.Errorf("%w: %w (kept until %s)", ErrRefused, ErrExpired, rc.ExpiresAt.UTC().Format(time.RFC3339))
+		return refusedFor(ErrExpired, "it was kept until "+rc.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -261,7 +270,84 @@ func (c *Cloner) checkTarget(ctx context.Context, conn *pgx.Conn, in Instance) e
 		return err
 	}
 	if problem := c.enrollProblem(in, ev); problem != "" {
-		return refusal([]string{problem})
+		return rollbackRefusal(problem)
 	}
 	return nil
+}
+
+// Pruned is what pruning did in one sandbox.
+type Pruned struct {
+	Sandbox string
+	Dropped *RollbackCopy // the expired copy dropped, if any
+	Staged  int           // stage schemas an interrupted clone left, dropped
+	Err     error         // why the sandbox was skipped; it is tried again next time
+}
+
+// PruneRollbackCopies drops every sandbox's rollback copy once it has expired, and
+// what an interrupted clone left staged. A sandbox that does not answer, is not
+// proven by its marker, or is busy with a clone or rollback is skipped and reported.
+func (c *Cloner) PruneRollbackCopies(ctx context.Context) []Pruned {
+	var out []Pruned
+	for _, name := range c.sandboxNames() {
+		p := Pruned{Sandbox: name}
+		p.Dropped, p.Staged, p.Err = c.prune(ctx, c.instances[name])
+		if p.Dropped != nil || p.Staged > 0 || p.Err != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Cloner) sandboxNames() []string {
+	var names []string
+	for name, in := range c.instances {
+		if in.Environment == Sandbox {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (c *Cloner) prune(ctx context.Context, in Instance) (*RollbackCopy, int, error) {
+	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connect to instance %s: %w", in.Name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := lockSandbox(ctx, conn, in.Name); err != nil {
+		return nil, 0, err
+	}
+	if err := c.checkTarget(ctx, conn, in); err != nil {
+		return nil, 0, err
+	}
+	var dropped *RollbackCopy
+	var staged []string
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		rc, err := readRollbackCopy(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var stmts []string
+		if rc != nil && rc.Expired(c.now()) {
+			if stmts, err = dropRollbackStatements(ctx, tx); err != nil {
+				return err
+			}
+			dropped = rc
+		}
+		if staged, err = botSchemas(ctx, tx, stagePrefix); err != nil {
+			return err
+		}
+		for _, s := range staged {
+			stmts = append(stmts, "DROP SCHEMA "+quoteIdent(s)+" CASCADE")
+		}
+		return execAll(ctx, tx, stmts)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("prune sandbox %s: %w", in.Name, err)
+	}
+	if dropped != nil {
+		c.log.WithFields(map[string]any{"sandbox": in.Name, "clone_id": dropped.CloneID, "expired_at": dropped.ExpiresAt}).Info("expired rollback copy dropped")
+	}
+	return dropped, len(staged), nil
 }
