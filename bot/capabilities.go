@@ -47,6 +47,7 @@ func newCloner(cfg *config.Config, manifest *cloner.Manifest, opts Options) (*cl
 		Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now,
 		CustomerRowsWarning: cfg.Preflight.CustomerRowsWarning, ConfigFile: cfg.Path,
 		LockTimeout: t.Lock, StatementTimeout: t.Statement, ConnectTimeout: t.Connect,
+		Jobs: cfg.Clone.Jobs, Retention: cfg.Rollback.Retention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cloner: %w", err)
@@ -122,8 +123,9 @@ func (b *Bot) addWorkers(cfg *river.Config, svc *lifecycle.Service) {
 	workers := river.NewWorkers()
 	svc.Register(workers)
 	river.AddWorker(workers, &pruneWorker{pool: b.pool, log: b.log})
+	river.AddWorker(workers, &retentionWorker{cloner: b.cloner, log: b.log.WithField("component", "retention")})
 	cfg.Workers = workers
-	cfg.PeriodicJobs = append(svc.PeriodicJobs(), b.pruneJob())
+	cfg.PeriodicJobs = append(svc.PeriodicJobs(), b.pruneJob(), b.retentionJob())
 	cfg.Queues = map[string]river.QueueConfig{
 		river.QueueDefault:   {MaxWorkers: 20},
 		lifecycle.QueueClone: {MaxWorkers: 2},

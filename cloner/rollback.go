@@ -298,6 +298,9 @@ func (c *Cloner) PruneRollbackCopies(ctx context.Context) []Pruned {
 	return out
 }
 
+// Sandboxes lists the sandboxes of the registry, by name.
+func (c *Cloner) Sandboxes() []string { return c.sandboxNames() }
+
 func (c *Cloner) sandboxNames() []string {
 	var names []string
 	for name, in := range c.instances {

@@ -31,10 +31,29 @@ type Config struct {
 	InstanceTimeouts InstanceTimeouts `yaml:"instance_timeouts"`
 	// Preflight tunes what a plan warns about.
 	Preflight Preflight `yaml:"preflight"`
+	// Clone tunes how clones run.
+	Clone Clone `yaml:"clone"`
+	// Rollback tunes the copy of the pre-clone sandbox kept for rollback.
+	Rollback Rollback `yaml:"rollback"`
 
 	// Path is the file the configuration was loaded from, as an absolute path
 	// (empty when parsed from bytes): the commands the bot suggests name it.
 	Path string `yaml:"-"`
+}
+
+// Clone tunes how clones run.
+type Clone struct {
+	// Jobs is how many tables a clone loads at once, each on its own production and
+	// sandbox connection. Default 0: the cores available.
+	Jobs int `yaml:"jobs"`
+}
+
+// Rollback tunes the copy of the pre-clone sandbox that every clone keeps inside
+// the sandbox database.
+type Rollback struct {
+	// Retention is how long the copy may be restored; then it is dropped. Default
+	// 168h (7 days).
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Preflight tunes the plan's warnings; they never block a clone.

@@ -37,7 +37,7 @@ type scope int
 
 const (
 	scopeAll       scope = iota
-	scopeInstances       // tenants, their instances, the manifest, preflight, log_level
+	scopeInstances       // tenants, their instances, the manifest, preflight, clone, rollback, log_level
 )
 
 func (s scope) covers(key string) bool {
@@ -46,7 +46,11 @@ func (s scope) covers(key string) bool {
 	}
 	top, _, _ := strings.Cut(key, ".")
 	top, _, _ = strings.Cut(top, "[")
-	return top == "tenants" || top == "manifest" || top == "preflight" || top == "log_level"
+	switch top {
+	case "tenants", "manifest", "preflight", "clone", "rollback", "log_level":
+		return true
+	}
+	return false
 }
 
 // Load reads the file at path, expands ${VAR} from getenv, applies defaults and

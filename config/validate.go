@@ -51,6 +51,9 @@ func (c *Config) applyDefaults() {
 	if it.Statement == 0 {
 		it.Statement = 30 * time.Minute
 	}
+	if c.Rollback.Retention == 0 {
+		c.Rollback.Retention = 7 * 24 * time.Hour
+	}
 	c.Window.Start = orDefault(c.Window.Start, "02:00")
 	c.Window.End = orDefault(c.Window.End, "05:00")
 	for i := range c.Tenants {
@@ -79,6 +82,12 @@ func (c *Config) validate(sc scope) Errors {
 	c.InstanceTimeouts.validate(add)
 	if c.Preflight.CustomerRowsWarning < 0 {
 		add("preflight.customer_rows_warning", "must be a positive number of rows, e.g. 10000")
+	}
+	if c.Clone.Jobs < 0 || c.Clone.Jobs > 64 {
+		add("clone.jobs", "must be between 1 and 64, or 0 for the cores available")
+	}
+	if c.Rollback.Retention < time.Hour {
+		add("rollback.retention", "must be at least 1h, e.g. 168h for a week")
 	}
 	if sc == scopeInstances {
 		return es

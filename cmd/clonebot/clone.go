@@ -76,8 +76,12 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 func runClone(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	p := newPairFlags("clone")
 	yes := p.fs.Bool("yes", false, "confirm that the sandbox may be wiped (required)")
+	jobs := p.fs.Int("jobs", 0, "tables loaded at once (default: clone.jobs in the configuration, else the cores available)")
 	if err := p.parse(args); err != nil {
 		return err
+	}
+	if *jobs < 0 {
+		return usageError("clone", "--jobs must be a positive number")
 	}
 	if !*yes {
 		return usageError("clone", fmt.Sprintf("clone wipes %s; run it again with --yes to confirm", *p.to))
@@ -88,7 +92,7 @@ func runClone(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	prog := newProgress(con, time.Now)
-	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: prog.update})
+	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: prog.update, Jobs: *jobs})
 	prog.stop(err)
 	switch {
 	case err == nil:

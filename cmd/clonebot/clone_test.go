@@ -157,3 +157,33 @@ func runCases(t *testing.T, cases []cliCase) {
 		})
 	}
 }
+
+// The rollback command: refused without --yes and before any clone; after a clone,
+// --list shows the copy and until when, and the rollback restores the sandbox's
+// drafts; the copy is then gone.
+func TestRollbackCommand(t *testing.T) {
+	cfg := instancesConfig(t)
+	sandbox := configuredURL(t, cfg, "acme-sandbox")
+	drafts := queryCount(t, sandbox, sandboxDrafts)
+	if drafts == 0 {
+		t.Fatal("the sandbox fixture has no drafts")
+	}
+	runCases(t, []cliCase{
+		{"needs a sandbox", []string{"rollback", "--config", cfg}, 2, []string{"--to is required"}},
+		{"needs --yes", []string{"rollback", "--config", cfg, "--to", "acme-sandbox"}, 2, []string{"--yes"}},
+		{"production refused", []string{"rollback", "--config", cfg, "--to", "acme-prod", "--yes"}, 2, []string{"not a sandbox"}},
+		{"nothing kept yet", []string{"rollback", "--config", cfg, "--to", "acme-sandbox", "--yes"}, 2, []string{"no pre-clone copy"}},
+		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--jobs", "3"}, 0, []string{"kept for rollback until"}},
+	})
+	if n := queryCount(t, sandbox, sandboxDrafts); n != 0 {
+		t.Fatalf("%d drafts after the clone", n)
+	}
+	runCases(t, []cliCase{
+		{"list", []string{"rollback", "--config", cfg, "--list"}, 0, []string{"acme-sandbox", "acme-prod", "restorable until"}},
+		{"rollback", []string{"rollback", "--config", cfg, "--to", "acme-sandbox", "--yes"}, 0, []string{"Rollback of acme-sandbox: verified and committed", "tables match the kept copy"}},
+		{"list after", []string{"rollback", "--config", cfg, "--list", "--to", "acme-sandbox"}, 0, []string{"nothing kept"}},
+	})
+	if n := queryCount(t, sandbox, sandboxDrafts); n != drafts {
+		t.Errorf("%d drafts after the rollback, want %d", n, drafts)
+	}
+}

@@ -78,7 +78,8 @@ func commands() []command {
 		{"serve", "[--config FILE] [--listen ADDR]", "run the webhook server and the job workers", runServe},
 		{"migrate", "[--config FILE]", "create or upgrade the bot's own database", runMigrate},
 		{"plan", "--from PROD --to SANDBOX [--config FILE]", "show the preflight plan of a clone, read only", runPlan},
-		{"clone", "--from PROD --to SANDBOX --yes [--config FILE]", "clone production into a sandbox now", runClone},
+		{"clone", "--from PROD --to SANDBOX --yes [--jobs N] [--config FILE]", "clone production into a sandbox now", runClone},
+		{"rollback", "--to SANDBOX --yes | --list [--to SANDBOX] [--config FILE]", "restore a sandbox as it was before its latest clone, or list what can be restored", runRollback},
 		{"enroll", "--instance NAME [--force] [--config FILE]", "write an instance's marker into its database", runEnroll},
 		{"health", "[--url URL] [--config FILE]", "check that a running serve is ready (the container's health check)", runHealth},
 		{"trust", "--pem FILE | --url https://HOST", "check that this binary trusts a certificate chain", runTrust},
@@ -102,9 +103,10 @@ func writeUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s  %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-serve, migrate, plan, clone and enroll read the configuration from --config, or the
-file named by $CLONEBOT_CONFIG, or ./clonebot.yaml. plan, clone and enroll need only
-the instance settings (tenants, manifest), not the Zendesk credentials.
+serve, migrate, plan, clone, rollback and enroll read the configuration from --config,
+or the file named by $CLONEBOT_CONFIG, or ./clonebot.yaml. plan, clone, rollback and
+enroll need only the instance settings (tenants, manifest), not the Zendesk
+credentials.
 Run 'clonebot <command> --help' for a command's flags.
 `)
 }

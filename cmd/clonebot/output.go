@@ -35,9 +35,26 @@ func writePlan(w io.Writer, p *cloner.Plan) error {
 		}
 		tw.Flush()
 	}
+	writeMethod(ew, p.Method, p.MethodReasons)
+	if p.Method != "" {
+		ew.printf("The sandbox as it is now is kept for rollback (%s in the sandbox database) until it expires.\n", cloner.HumanBytes(p.RollbackBytes))
+	}
 	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount)
 	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows, len(p.SandboxOnlyWorkflows))
 	return ew.err
+}
+
+// writeMethod says how a clone runs, and why not by the faster swap.
+func writeMethod(ew *errWriter, method string, reasons []string) {
+	switch method {
+	case cloner.MethodSwap:
+		ew.printf("\nMethod: swap (tables loaded in parallel beside the live ones, switched in one transaction)\n")
+	case cloner.MethodInPlace:
+		ew.printf("\nMethod: in place (the live tables reloaded in one transaction), because:\n")
+		for _, r := range reasons {
+			ew.printf("  - %s\n", r)
+		}
+	}
 }
 
 // writeReport writes r for a person.
@@ -68,6 +85,13 @@ func writeReport(w io.Writer, r *cloner.Report) error {
 		plural(int64(len(v.Sequences)), "sequence", "sequences"))
 	for _, f := range v.Failures {
 		ew.printf("  failure: %s\n", f)
+	}
+	writeMethod(ew, r.Method, r.MethodReasons)
+	if len(r.Refreshed) > 0 {
+		ew.printf("Materialized views refreshed: %s\n", strings.Join(r.Refreshed, ", "))
+	}
+	if rc := r.Rollback; rc != nil {
+		ew.printf("The previous sandbox is kept for rollback until %s (clonebot rollback --to %s --yes).\n", rc.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.To)
 	}
 	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount)
 	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%s of JSON)", cloner.HumanBytes(int64(r.Export.JSONBytes))), r.Export.Workflows, len(r.Export.Workflows))
