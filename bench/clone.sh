@@ -1,104 +1,158 @@
 #!/usr/bin/env bash
-# Benchmark: clonebot's clone against the reference `pg_dump --data-only | psql -1`
-# of the cloned tables, on the same generated production data, side by side.
+# Benchmark: `clonebot clone` (verification and the rollback copy on, as shipped) against
+# two references on the same data, on several schema shapes:
+#   dump    pg_dump --data-only | psql --single-transaction
+#   restore pg_dump -Fd -Z0 -j J + pg_restore --data-only -j J   (J = cores; uncompressed,
+#           which is faster than the default compression on this data)
 #
-#   [RUNS=3] bench/clone.sh [CONFIG_MB] [CUSTOMER_MB]      (default 1024 1024)
+#   [ROUNDS=3] [SCALE=1] [JOBS=] bench/clone.sh [SHAPE ...]     (default: toast jsonb many platform)
+#
+# Shapes: bench/shapes/<shape> (schema.sql, production.sql, sandbox.sql, manifest.yaml),
+# and "platform", the platform's own schema from clonebot-fixtures. SCALE 1 is about
+# 1 GB of cloned data per shape. Every run starts from a fresh copy of the same sandbox;
+# the three runners alternate their order from round to round, so the noise of a shared
+# machine falls on all of them alike. Prints, per shape, the medians of ROUNDS runs, the
+# ratio of clonebot to the better reference, clonebot's peak RSS and its phases.
 #
 # Needs a local PostgreSQL (CLONEBOT_BENCH_URL, default postgres://postgres@127.0.0.1:5432)
-# with pg_dump, psql and /usr/bin/time. Prints both wall times, the ratio and
-# clonebot's peak RSS (medians of RUNS alternating runs). Both sides silence triggers
-# and foreign-key checks during the load (session_replication_role = replica, as
-# pg_restore --disable-triggers would); the reference keeps the sandbox's indexes.
-# Databases: clonebench_prod, clonebench_sbx_ref, clonebench_sbx.
+# with pg_dump, pg_restore, psql and /usr/bin/time. REUSE=1 keeps the production
+# databases of an earlier run at the same SCALE. Databases: clonebench_<shape>_*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG_MB=${1:-1024}
-CUSTOMER_MB=${2:-1024}
-RUNS=${RUNS:-3}
+ROUNDS=${ROUNDS:-3}
+SCALE=${SCALE:-1}
+CORES=$(nproc)
+JOBS=${JOBS:-$CORES}
 BASE=${CLONEBOT_BENCH_URL:-postgres://postgres@127.0.0.1:5432}
-PROD="$BASE/clonebench_prod?sslmode=disable"
-REF="$BASE/clonebench_sbx_ref?sslmode=disable"
-SBX="$BASE/clonebench_sbx?sslmode=disable"
+SHAPES=("$@")
+[ ${#SHAPES[@]} -gt 0 ] || SHAPES=(toast jsonb many platform)
 BIN=$(mktemp -d)
 trap 'rm -rf "$BIN"' EXIT
+url() { echo "$BASE/$1?sslmode=disable"; }
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+admin() { sql -At "$(url postgres)" -c "$1"; }
 
 go build -o "$BIN/clonebot-fixtures" ./cmd/clonebot-fixtures
 go build -o "$BIN/clonebot" ./cmd/clonebot
-# clonebot clone reads the instances from a configuration like any operator's.
-cat > "$BIN/clonebot.yaml" <<EOF
-database_url: "postgres://127.0.0.1/unused"
-zendesk:
-  url: "http://127.0.0.1:1"
-  email: "bench@example.com"
-  api_token: "unused"
-  webhook_secrets: ["unused"]
-  bot_user_id: 361100000001
-  fields: {production_instance: 360042000001, sandbox_instance: 360042000002, wipe_confirmation: 360042000003, users: 360042000004}
-tenants:
-  - name: bench
-    instances:
-      - {name: bench-prod, environment: production, database_url: "$PROD"}
-      - {name: bench-sandbox, environment: sandbox, database_url: "$SBX"}
-EOF
 
-if [ -z "${REUSE:-}" ]; then  # REUSE=1 keeps the production database of the last run
-  echo "== generating production: ${CONFIG_MB} MB configuration, ${CUSTOMER_MB} MB customer data"
-  "$BIN/clonebot-fixtures" create --url "$PROD" --recreate --seed 1 --config-mb "$CONFIG_MB" --customer-mb "$CUSTOMER_MB"
-  psql -q "$PROD" -c "VACUUM ANALYZE"
-fi
-"$BIN/clonebot" enroll --config "$BIN/clonebot.yaml" --instance bench-prod >/dev/null
-psql -At "$PROD" -c "SELECT 'production database: ' || pg_size_pretty(pg_database_size(current_database()))"
-
-# The cloned tables, from the built-in manifest (same order).
-TABLES=$(sed -n '/^cloned:/,/^excluded:/p' cloner/default_manifest.yaml | grep -o '\[.*\]' | tr -d '[],' | tr ' ' '\n' | grep -v '^$')
-DUMP_ARGS=()
-for t in $TABLES; do DUMP_ARGS+=(--table="public.$t"); done
-psql -At "$PROD" -c "SELECT 'configuration tables: ' || pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c WHERE c.oid = ANY(string_to_array('$(echo $TABLES | tr ' ' ',')', ',')::regclass[])"
-
-# Reference: wipe the sandbox's cloned tables (as a clone would), then load a data-only
-# dump into the indexed tables in one transaction.
-WIPE="TRUNCATE $(echo $TABLES | sed 's/ /, /g') CASCADE;"
-reference() {
-  { echo "SET session_replication_role = replica;"; echo "$WIPE";
-    pg_dump --data-only --no-owner "${DUMP_ARGS[@]}" "$PROD" 2>/dev/null | grep -v '^SELECT pg_catalog.set_config' ; } \
-    | psql -q --single-transaction -v ON_ERROR_STOP=1 "$REF" >/dev/null 2>&1
+# cloned_tables MANIFEST: the cloned tables of a manifest, one per line, schema-qualified.
+cloned_tables() {
+  sed -n '/^cloned:/,/^[a-z]/p' "$1" | grep -o '\[.*\]' | tr -d '[]' | tr ',' '\n' | tr -d ' ' | grep -v '^$' |
+    sed '/\./!s/^/public./'
+}
+all_tables() {
+  sed -n '/^\(cloned\|excluded\):/,/^\(scrub\|integrations\|workflows\):/p' "$1" | grep -o '\[.*\]' | tr -d '[]' |
+    tr ',' '\n' | tr -d ' ' | grep -v '^$' | sed '/\./!s/^/public./'
 }
 
-fresh_sandboxes() {
-  for db in "$REF" "$SBX"; do
-    "$BIN/clonebot-fixtures" create --url "$db" --recreate --kind sandbox --seed 2 --config-mb 8 >/dev/null
-  done
-  # A new database: clonebot clones only into an enrolled sandbox.
-  "$BIN/clonebot" enroll --config "$BIN/clonebot.yaml" --instance bench-sandbox >/dev/null
+prepare_shape() { # shape: production database and sandbox template
+  local shape=$1 prod tpl
+  prod=clonebench_${shape}_prod tpl=clonebench_${shape}_sbx_tpl
+  if [ -n "${REUSE:-}" ] && [ "$(admin "SELECT count(*) FROM pg_database WHERE datname = '$prod'")" = 1 ]; then
+    return
+  fi
+  echo "== $shape: generating production (scale $SCALE)"
+  admin "DROP DATABASE IF EXISTS $prod WITH (FORCE)"
+  admin "UPDATE pg_database SET datistemplate = false WHERE datname = '$tpl'"
+  admin "DROP DATABASE IF EXISTS $tpl WITH (FORCE)"
+  if [ "$shape" = platform ]; then
+    local mb; mb=$(echo "$SCALE * 1024" | bc -l | cut -d. -f1)
+    "$BIN/clonebot-fixtures" create --url "$(url "$prod")" --seed 1 --config-mb "$mb" --customer-mb "$mb" >/dev/null
+    "$BIN/clonebot-fixtures" create --url "$(url "$tpl")" --kind sandbox --seed 2 --config-mb 8 >/dev/null
+  else
+    admin "CREATE DATABASE $prod"; admin "CREATE DATABASE $tpl"
+    sql -v scale="$SCALE" "$(url "$prod")" -f "bench/shapes/$shape/schema.sql" -f "bench/shapes/$shape/production.sql"
+    sql "$(url "$tpl")" -f "bench/shapes/$shape/schema.sql" -f "bench/shapes/$shape/sandbox.sql"
+  fi
+  sql "$(url "$prod")" -c "VACUUM ANALYZE"
+  admin "UPDATE pg_database SET datistemplate = true WHERE datname = '$tpl'"
+}
+
+fresh_sandbox() { # name shape
+  admin "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
+  admin "CREATE DATABASE $1 TEMPLATE clonebench_${2}_sbx_tpl"
 }
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# Runs alternate, each from the same freshly generated sandbox, so that the noise of a
-# shared machine (other builds, checkpoints) falls on both sides alike.
-: > "$BIN/ref.s"; : > "$BIN/cb.s"; : > "$BIN/rss.kb"
-for run in $(seq 1 "$RUNS"); do
-  fresh_sandboxes
-  psql -q "$PROD" -c "CHECKPOINT"
-  t0=$(now); reference; t1=$(now)
-  echo "$t1 - $t0" | bc -l >> "$BIN/ref.s"
-  psql -q "$PROD" -c "CHECKPOINT"
+run_dump() { # shape: time of pg_dump --data-only | psql -1, wipe included
+  local s=$1 db=clonebench_${1}_sbx_dump t0 t1
+  fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
   t0=$(now)
-  /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebot" clone --config "$BIN/clonebot.yaml" --from bench-prod --to bench-sandbox --yes > "$BIN/report.txt" 2>/dev/null
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >> "$BIN/cb.s"
-  grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}' >> "$BIN/rss.kb"
-  printf 'run %d: reference %.2f s, clonebot %.2f s  (%s)\n' "$run" "$(tail -1 "$BIN/ref.s")" "$(tail -1 "$BIN/cb.s")" "$(grep Phases "$BIN/report.txt")"
-done
-sed -n '1,2p' "$BIN/report.txt"
-grep -E '^Verification' "$BIN/report.txt"
+  { echo "SET session_replication_role = replica;"; echo "TRUNCATE $WIPE;"
+    pg_dump --data-only --no-owner "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")" | grep -v '^SELECT pg_catalog.set_config'
+  } | sql --single-transaction "$(url "$db")" >/dev/null
+  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/dump.s"
+}
 
-REF_S=$(median < "$BIN/ref.s")
-CB_S=$(median < "$BIN/cb.s")
-RSS_KB=$(sort -n "$BIN/rss.kb" | tail -1)
-printf '\n== result (config %s MB, customer %s MB, median of %d runs)\n' "$CONFIG_MB" "$CUSTOMER_MB" "$RUNS"
-printf 'reference pg_dump|psql -1: %8.2f s\n' "$REF_S"
-printf 'clonebot clone (verified): %8.2f s\n' "$CB_S"
-printf 'ratio clonebot/reference:  %8.2f\n' "$(echo "$CB_S / $REF_S" | bc -l)"
-printf 'clonebot peak RSS:         %8.1f MB\n' "$(echo "$RSS_KB / 1024" | bc -l)"
+run_restore() { # shape: time of pg_dump -Fd -jJ + pg_restore --data-only -jJ, wipe included
+  local s=$1 db=clonebench_${1}_sbx_restore t0 t1
+  fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT; rm -rf "$BIN/dump"
+  t0=$(now)
+  pg_dump -Fd -Z0 -j "$JOBS" -f "$BIN/dump" --data-only "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")"
+  sql "$(url "$db")" -c "TRUNCATE $WIPE"
+  pg_restore --data-only --disable-triggers -j "$JOBS" -d "$(url "$db")" "$BIN/dump"
+  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/restore.s"
+}
+
+run_clonebot() { # shape: time of clonebot clone, peak RSS
+  local s=$1 db=clonebench_${1}_sbx t0 t1
+  fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
+  "$BIN/clonebot" enroll --config "$BIN/$s.yaml" --instance bench-sandbox --force >/dev/null
+  t0=$(now)
+  /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebot" clone --config "$BIN/$s.yaml" --from bench-prod --to bench-sandbox --yes \
+    ${JOBS:+--jobs "$JOBS"} > "$BIN/report.txt" 2>"$BIN/clone.err" || { cat "$BIN/clone.err" "$BIN/report.txt" >&2; exit 1; }
+  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/clonebot.s"
+  grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}' >> "$OUT/rss.kb"
+  grep -m1 '^Phases' "$BIN/report.txt" >> "$OUT/phases" || true
+}
+
+RESULTS=()
+for shape in "${SHAPES[@]}"; do
+  prepare_shape "$shape"
+  manifest=bench/shapes/$shape/manifest.yaml
+  [ "$shape" = platform ] && manifest=cloner/default_manifest.yaml
+  mapfile -t CLONED < <(cloned_tables "$manifest")
+  # pg_dump --table does not follow partitions before PostgreSQL 16: name the leaves.
+  mapfile -t LEAVES < <(sql -At "$(url "clonebench_${shape}_prod")" -c \
+    "SELECT relid::regclass::text FROM unnest(string_to_array('$(IFS=,; echo "${CLONED[*]}")', ',')) t, pg_partition_tree(t::regclass) WHERE relid <> t::regclass")
+  DUMP_ARGS=()
+  for t in "${CLONED[@]}" "${LEAVES[@]}"; do DUMP_ARGS+=(--table="$t"); done
+  WIPE=$(all_tables "$manifest" | paste -sd, | sed 's/,/, /g')
+  cat > "$BIN/$shape.yaml" <<EOF
+manifest: "$PWD/$manifest"
+tenants:
+  - name: bench
+    instances:
+      - {name: bench-prod, environment: production, database_url: "$(url "clonebench_${shape}_prod")"}
+      - {name: bench-sandbox, environment: sandbox, database_url: "$(url "clonebench_${shape}_sbx")"}
+EOF
+  [ "$shape" = platform ] && sed -i '/^manifest:/d' "$BIN/$shape.yaml"
+  "$BIN/clonebot" enroll --config "$BIN/$shape.yaml" --instance bench-prod --force >/dev/null
+  OUT=$BIN/out_$shape; mkdir -p "$OUT"
+  size=$(sql -At "$(url "clonebench_${shape}_prod")" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
+  echo "== $shape: production $size, ${#CLONED[@]} cloned tables (+${#LEAVES[@]} partitions), $ROUNDS rounds"
+  runners=(dump restore clonebot)
+  for round in $(seq 1 "$ROUNDS"); do
+    line="round $round:"
+    for i in 0 1 2; do
+      r=${runners[$(( (i + round - 1) % 3 ))]}
+      "run_$r" "$shape"
+      line="$line $r $(printf '%.2f' "$(tail -1 "$OUT/$r.s")") s"
+    done
+    echo "$line"
+  done
+  tail -1 "$OUT/phases" 2>/dev/null || true
+  d=$(median < "$OUT/dump.s"); r=$(median < "$OUT/restore.s"); c=$(median < "$OUT/clonebot.s")
+  best=$(echo "if ($d < $r) $d else $r" | bc -l)
+  rss=$(sort -n "$OUT/rss.kb" | tail -1)
+  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.0f MB |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
+  for db in sbx sbx_dump sbx_restore; do admin "DROP DATABASE IF EXISTS clonebench_${shape}_$db WITH (FORCE)"; done
+done
+
+printf '\n%s, %d cores, PostgreSQL %s, scale %s, median of %d rounds, --jobs %s\n' "$(uname -n)" "$CORES" \
+  "$(admin 'SHOW server_version')" "$SCALE" "$ROUNDS" "$JOBS"
+echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | clonebot peak RSS |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${RESULTS[@]}"

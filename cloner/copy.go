@@ -24,6 +24,7 @@ type copySpec struct {
 	scrubbed []string // columns never read from production
 	into     string   // a staged load's target, instead of the table itself
 	root     uint32   // a staged load's manifest table (a partition's root)
+	thaw     bool     // load without FREEZE: the target was not emptied in this transaction
 }
 
 func (s *copySpec) add(c column, null bool) {
@@ -88,7 +89,7 @@ func (s *copySpec) targetSQL() string {
 		target = s.into
 	}
 	opts := s.format()
-	if s.table.kind != "p" {
+	if s.table.kind != "p" && !s.thaw {
 		opts += ", FREEZE"
 	}
 	return "COPY " + target + " (" + s.columnList() + ") FROM STDIN (" + opts + ")"

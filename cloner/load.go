@@ -1,10 +1,12 @@
 package cloner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,60 +35,142 @@ type worker struct {
 	sandbox *pgx.Conn
 }
 
-// loadSettings are every staged load transaction's.
+// loadSettings are the sandbox settings of every worker's session.
 func (r *run) loadSettings() []string {
 	return append([]string{
-		fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds()),
-		"SET LOCAL maintenance_work_mem = '256MB'",
-		"SET LOCAL standard_conforming_strings = on",
-		"SET LOCAL synchronous_commit = off",
-	}, textSettings...)
+		fmt.Sprintf("SET lock_timeout = %d", r.c.lockTimeout.Milliseconds()),
+		"SET maintenance_work_mem = '256MB'",
+		"SET standard_conforming_strings = on",
+		// The switch commits synchronously: its WAL record comes after every staged
+		// commit's, so once it is durable they are too.
+		"SET synchronous_commit = off",
+	}, sessionSettings(textSettings)...)
 }
 
-// loadUnit copies, indexes and checksums one unit in one sandbox transaction.
-// TRUNCATE in the same transaction lets COPY write frozen rows; the production
-// checksum runs on the production connection while the sandbox builds the indexes.
-func (r *run) loadUnit(ctx context.Context, w *worker, u *unit) error {
+// sessionSettings turns SET LOCAL statements into session ones.
+func sessionSettings(local []string) []string {
+	out := make([]string, len(local))
+	for i, s := range local {
+		out[i] = strings.Replace(s, "SET LOCAL ", "SET ", 1)
+	}
+	return out
+}
+
+// batch is what one worker loads in one sandbox transaction: one large unit, or
+// several small ones, which then share the transaction's round trips.
+type batch []*unit
+
+// Small units are batched up to these limits.
+const (
+	smallUnit     = 4 << 20
+	batchMaxBytes = 16 << 20
+	batchMaxUnits = 32
+)
+
+// batches orders the units largest first, so the longest never start last, and
+// groups the small ones.
+func batches(units []*unit) []batch {
+	sorted := slices.Clone(units)
+	slices.SortStableFunc(sorted, func(a, b *unit) int { return cmp.Compare(b.size, a.size) })
+	var out []batch
+	var cur batch
+	var curBytes int64
+	for _, u := range sorted {
+		if u.size >= smallUnit {
+			out = append(out, batch{u})
+			continue
+		}
+		if len(cur) == batchMaxUnits || curBytes+u.size > batchMaxBytes {
+			out, cur, curBytes = append(out, cur), nil, 0
+		}
+		cur, curBytes = append(cur, u), curBytes+u.size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// loadBatch copies, indexes and checksums a batch in one sandbox transaction. The
+// production checksums run on the production connection while the sandbox builds
+// the indexes.
+func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	start := time.Now()
 	tx, err := w.sandbox.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin staged load of %s: %w", u.rel.quoted, err)
+		return fmt.Errorf("begin staged load of %s: %w", b[0].rel.quoted, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-	if err := applySettings(ctx, tx, r.loadSettings()); err != nil {
-		return err
-	}
-	var prodSum chan checksumOutcome
-	if u.spec != nil {
-		if _, err := tx.Exec(ctx, "TRUNCATE "+u.rel.stagedIdent()); err != nil {
-			return fmt.Errorf("prepare staged table for %s: %w", u.rel.quoted, err)
+	for _, u := range b {
+		if u.spec == nil {
+			continue
+		}
+		// Emptying a table in the load's transaction lets COPY write frozen rows,
+		// which spares the sandbox a later rewrite; for a small table a new file is
+		// not worth it.
+		if u.spec.thaw = u.size < smallUnit; !u.spec.thaw {
+			if _, err := tx.Exec(ctx, "TRUNCATE "+u.rel.stagedIdent()); err != nil {
+				return fmt.Errorf("prepare staged table for %s: %w", u.rel.quoted, err)
+			}
 		}
 		if err := r.copyUnit(ctx, w, tx, u); err != nil {
 			return err
 		}
-		prodSum = make(chan checksumOutcome, 1)
-		go func() {
-			sum, err := checksum(ctx, w.prodTx, u.spec, true)
-			prodSum <- checksumOutcome{sum, err}
-		}()
 	}
-	err = r.buildKeys(ctx, tx, u.rel)
-	if err == nil && u.spec != nil {
-		u.staged, err = checksum(ctx, tx, u.stagedSpec(), false)
-	}
-	if prodSum != nil {
-		got := <-prodSum
-		if err == nil {
-			u.production, err = got.sum, got.err
-		}
+	prodSums := make(chan error, 1)
+	go func() { prodSums <- productionSums(ctx, w.prodTx, b) }()
+	err = r.finishBatch(ctx, tx, b)
+	if perr := <-prodSums; err == nil {
+		err = perr
 	}
 	if err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit staged table for %s: %w", u.rel.quoted, err)
+		return fmt.Errorf("commit staged table for %s: %w", b[0].rel.quoted, err)
 	}
-	u.seconds = time.Since(start).Seconds()
+	for _, u := range b {
+		u.seconds = time.Since(start).Seconds() / float64(len(b))
+	}
+	return nil
+}
+
+// finishBatch builds the batch's keys and indexes and takes the staged checksums.
+func (r *run) finishBatch(ctx context.Context, tx pgx.Tx, b batch) error {
+	var stmts []string
+	for _, u := range b {
+		s, err := u.rel.keyStatements()
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, s...)
+	}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return fmt.Errorf("build keys and indexes of the staged tables: %w", err)
+	}
+	for _, u := range b {
+		if u.spec == nil {
+			continue
+		}
+		var err error
+		if u.staged, err = checksum(ctx, tx, u.stagedSpec(), false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// productionSums takes the production checksums of a batch's cloned units.
+func productionSums(ctx context.Context, tx pgx.Tx, b batch) error {
+	for _, u := range b {
+		if u.spec == nil {
+			continue
+		}
+		var err error
+		if u.production, err = checksum(ctx, tx, u.spec, true); err != nil {
+			return fmt.Errorf("production: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -121,19 +205,6 @@ func (r *run) loadProgress(u *unit, n int64, done bool) {
 		p.TableIndex = int(atomic.LoadInt32(&r.unitsDone)) + 1
 	}
 	r.progress(p)
-}
-
-func (r *run) buildKeys(ctx context.Context, tx pgx.Tx, rel *relation) error {
-	stmts, err := rel.keyStatements()
-	if err != nil {
-		return err
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("build %s on the staged %s: %w", s, rel.quoted, err)
-		}
-	}
-	return nil
 }
 
 // stagedSpec is the unit's copy as the staged table holds it: the same columns, read
@@ -178,19 +249,4 @@ feed:
 		return err
 	}
 	return ctx.Err()
-}
-
-// bySizeDesc orders units largest first, so the longest ones never start last.
-func bySizeDesc(units []*unit) []*unit {
-	out := slices.Clone(units)
-	slices.SortStableFunc(out, func(a, b *unit) int {
-		switch {
-		case a.size > b.size:
-			return -1
-		case a.size < b.size:
-			return 1
-		}
-		return 0
-	})
-	return out
 }

@@ -46,7 +46,7 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	described := make(chan error, 1)
 	go func() { described <- r.c.describeIntegrations(ctx, snap.tx, r.plan) }()
 	r.phaseStart("copy")
-	err = runUnits(ctx, workers, bySizeDesc(units), r.loadUnit)
+	err = runUnits(ctx, workers, batches(units), r.loadBatch)
 	if derr := <-described; err == nil && derr != nil {
 		err = fmt.Errorf("production %s: %w", r.report.From, derr)
 	}
@@ -147,6 +147,10 @@ func (r *run) openWorkers(ctx context.Context, snap *snapshot, dst Instance) ([]
 		if w.sandbox, err = pgx.Connect(ctx, dst.DatabaseURL); err != nil {
 			closeWorkers(ctx, workers)
 			return nil, fmt.Errorf("connect to instance %s: %w", dst.Name, err)
+		}
+		if err := execSession(ctx, w.sandbox, r.loadSettings()); err != nil {
+			closeWorkers(ctx, workers)
+			return nil, fmt.Errorf("instance %s: %w", dst.Name, err)
 		}
 	}
 	return workers, nil
@@ -495,4 +499,14 @@ func (r *run) countForeignKeys(set *stagedSet) int {
 		}
 	}
 	return n
+}
+
+// execSession applies session settings on conn.
+func execSession(ctx context.Context, conn *pgx.Conn, settings []string) error {
+	for _, s := range settings {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
 }
