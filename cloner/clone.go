@@ -24,6 +24,9 @@ type Options struct {
 	// beforeSwitchCommit, in tests, runs inside the switch transaction before it
 	// commits.
 	beforeSwitchCommit func()
+	// splitMin, in tests, replaces the size from which a table is split between
+	// workers.
+	splitMin int64
 }
 
 // lockKey is the advisory lock (two int4 keys) that serialises clones and rollbacks

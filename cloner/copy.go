@@ -25,6 +25,7 @@ type copySpec struct {
 	into     string   // a staged load's target, instead of the table itself
 	root     uint32   // a staged load's manifest table (a partition's root)
 	thaw     bool     // load without FREEZE: the target was not emptied in this transaction
+	where    string   // a part of a table split between workers: its range of pages
 }
 
 func (s *copySpec) add(c column, null bool) {
@@ -74,10 +75,17 @@ func (s *copySpec) format() string {
 // table with nothing to NULL is read by COPY directly, which skips the executor and
 // costs production noticeably less CPU than COPY of a query.
 func (s *copySpec) sourceSQL() string {
-	if len(s.nulled) == 0 && s.table.kind != "p" {
+	if len(s.nulled) == 0 && s.table.kind != "p" && s.where == "" {
 		return "COPY " + s.table.ident() + " (" + s.columnList() + ") TO STDOUT (" + s.format() + ")"
 	}
-	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + ") TO STDOUT (" + s.format() + ")"
+	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + s.whereClause() + ") TO STDOUT (" + s.format() + ")"
+}
+
+func (s *copySpec) whereClause() string {
+	if s.where == "" {
+		return ""
+	}
+	return " WHERE " + s.where
 }
 
 // targetSQL loads the sandbox table. FREEZE is allowed because the table was

@@ -24,7 +24,17 @@ type unit struct {
 	rows, bytes        int64
 	production, staged Checksum
 	seconds            float64
-	reported           int64 // bytes already counted in the clone's progress
+	reported           int64      // bytes already counted in the clone's progress
+	split              *splitLoad // the table this unit is a part of, when split
+}
+
+// splitLoad is a large table loaded by several workers at once, each a range of
+// its production pages, into the same staged table: the last part to commit builds
+// the keys and takes the staged checksum of the whole.
+type splitLoad struct {
+	rel       *relation
+	first     *unit // holds the whole table's staged checksum
+	remaining atomic.Int32
 }
 
 // worker holds one production connection on the clone's snapshot and one sandbox
@@ -107,8 +117,8 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 		}
 		// Emptying a table in the load's transaction lets COPY write frozen rows,
 		// which spares the sandbox a later rewrite; for a small table a new file is
-		// not worth it.
-		if u.spec.thaw = u.size < smallUnit; !u.spec.thaw {
+		// not worth it, and the parts of a split table load side by side.
+		if u.spec.thaw = u.size < smallUnit || u.split != nil; !u.spec.thaw {
 			if _, err := tx.Exec(ctx, "TRUNCATE "+u.rel.stagedIdent()); err != nil {
 				return fmt.Errorf("prepare staged table for %s: %w", u.rel.quoted, err)
 			}
@@ -131,14 +141,38 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	}
 	for _, u := range b {
 		u.seconds = time.Since(start).Seconds() / float64(len(b))
+		if u.split != nil && u.split.remaining.Add(-1) == 0 {
+			if err := r.finishSplit(ctx, w, u.split); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// finishSplit builds the keys of a split table once every part has committed, and
+// takes its staged checksum.
+func (r *run) finishSplit(ctx context.Context, w *worker, sl *splitLoad) error {
+	start := time.Now()
+	return pgx.BeginFunc(ctx, w.sandbox, func(tx pgx.Tx) error {
+		first := *sl.first
+		first.split = nil
+		if err := r.finishBatch(ctx, tx, batch{&first}); err != nil {
+			return err
+		}
+		sl.first.staged = first.staged
+		sl.first.seconds += time.Since(start).Seconds()
+		return nil
+	})
 }
 
 // finishBatch builds the batch's keys and indexes and takes the staged checksums.
 func (r *run) finishBatch(ctx context.Context, tx pgx.Tx, b batch) error {
 	var stmts []string
 	for _, u := range b {
+		if u.split != nil {
+			continue // built once every part is in
+		}
 		s, err := u.rel.keyStatements()
 		if err != nil {
 			return err
@@ -149,7 +183,7 @@ func (r *run) finishBatch(ctx context.Context, tx pgx.Tx, b batch) error {
 		return fmt.Errorf("build keys and indexes of the staged tables: %w", err)
 	}
 	for _, u := range b {
-		if u.spec == nil {
+		if u.spec == nil || u.split != nil {
 			continue
 		}
 		var err error
@@ -211,7 +245,7 @@ func (r *run) loadProgress(u *unit, n int64, done bool) {
 // from the staged table, for the sandbox side of the checksum.
 func (u *unit) stagedSpec() *copySpec {
 	s := *u.spec
-	s.into = ""
+	s.into, s.where = "", ""
 	s.table = &table{name: tableName{stageSchema(u.rel.schema), u.rel.name}, kind: "r"}
 	return &s
 }
@@ -249,4 +283,54 @@ feed:
 		return err
 	}
 	return ctx.Err()
+}
+
+// Tables this large (and more than half a worker's fair share) are split between
+// workers, so that one table does not load on one core while the others idle.
+const splitMin = 64 << 20
+
+// splitUnits splits the large cloned units into ranges of their production pages,
+// about half a worker's share each. The first range is open below and the last open
+// above, so that every row of the snapshot is in exactly one part whatever the
+// table's size when it was measured.
+func splitUnits(units []*unit, pages map[string]int64, jobs int, minSize int64) []*unit {
+	var total int64
+	for _, u := range units {
+		total += u.size
+	}
+	share := total / int64(2*jobs)
+	var out []*unit
+	for _, u := range units {
+		n := int64(0)
+		if u.spec != nil && u.size >= minSize && share > 0 && u.size > share && pages[u.rel.quoted] > 1 {
+			n = min((u.size+share-1)/share, int64(2*jobs), pages[u.rel.quoted])
+		}
+		if n < 2 {
+			out = append(out, u)
+			continue
+		}
+		out = append(out, splitUnit(u, n, pages[u.rel.quoted])...)
+	}
+	return out
+}
+
+func splitUnit(u *unit, n, pages int64) []*unit {
+	sl := &splitLoad{rel: u.rel}
+	sl.remaining.Store(int32(n))
+	parts := make([]*unit, n)
+	for i := range n {
+		lo, hi := pages*i/n, pages*(i+1)/n
+		spec := *u.spec
+		var conds []string
+		if i > 0 {
+			conds = append(conds, fmt.Sprintf("ctid >= '(%d,0)'::tid", lo))
+		}
+		if i < n-1 {
+			conds = append(conds, fmt.Sprintf("ctid < '(%d,0)'::tid", hi))
+		}
+		spec.where = strings.Join(conds, " AND ")
+		parts[i] = &unit{rel: u.rel, spec: &spec, size: u.size / n, split: sl}
+	}
+	sl.first = parts[0]
+	return parts
 }

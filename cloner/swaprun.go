@@ -192,32 +192,39 @@ func (r *run) units(ctx context.Context, set *stagedSet, snap *snapshot) ([]*uni
 		}
 		units = append(units, u)
 	}
-	sizes, err := relationSizes(ctx, snap.tx, names)
+	sizes, pages, err := relationSizes(ctx, snap.tx, names)
 	if err != nil {
 		return nil, err
 	}
 	for _, u := range units {
 		u.size = sizes[u.rel.quoted]
 	}
-	return units, nil
+	minSize := int64(splitMin)
+	if r.opts.splitMin > 0 {
+		minSize = r.opts.splitMin
+	}
+	return splitUnits(units, pages, r.jobs(), minSize), nil
 }
 
-func relationSizes(ctx context.Context, q querier, names []string) (map[string]int64, error) {
-	rows, err := q.Query(ctx, "SELECT x, coalesce(pg_table_size(to_regclass(x)), 0) FROM unnest($1::text[]) x", names)
+// relationSizes reads the production relations' sizes (heap and TOAST) and their
+// number of heap pages.
+func relationSizes(ctx context.Context, q querier, names []string) (sizes, pages map[string]int64, err error) {
+	rows, err := q.Query(ctx, `SELECT x, coalesce(pg_table_size(to_regclass(x)), 0),
+		coalesce(pg_relation_size(to_regclass(x)), 0) / current_setting('block_size')::int FROM unnest($1::text[]) x`, names)
 	if err != nil {
-		return nil, fmt.Errorf("production table sizes: %w", err)
+		return nil, nil, fmt.Errorf("production table sizes: %w", err)
 	}
-	out := map[string]int64{}
+	sizes, pages = map[string]int64{}, map[string]int64{}
 	defer rows.Close()
 	for rows.Next() {
 		var name string
-		var size int64
-		if err := rows.Scan(&name, &size); err != nil {
-			return nil, fmt.Errorf("production table sizes: %w", err)
+		var size, n int64
+		if err := rows.Scan(&name, &size, &n); err != nil {
+			return nil, nil, fmt.Errorf("production table sizes: %w", err)
 		}
-		out[name] = size
+		sizes[name], pages[name] = size, n
 	}
-	return out, rows.Err()
+	return sizes, pages, rows.Err()
 }
 
 // partitionedKeys builds the keys and indexes of partitioned tables, once their

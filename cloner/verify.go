@@ -66,7 +66,7 @@ func checksumSQL(s *copySpec, exprs []string, nonNull []string) string {
 		filled = "count(*) FILTER (WHERE " + strings.Join(conds, " OR ") + ")"
 	}
 	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0), " + filled +
-		" FROM (SELECT hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0) AS h" + nulledColumns(nonNull) + " FROM " + s.from() + ") s"
+		" FROM (SELECT hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0) AS h" + nulledColumns(nonNull) + " FROM " + s.from() + s.whereClause() + ") s"
 }
 
 // nulledColumns carries the checked columns out of the hashing subquery.
