@@ -231,9 +231,9 @@ func (d *dependents) readMatviews(ctx context.Context, tx querier, oids []uint32
 	return nil
 }
 
-// blockersSQL finds what pg_depend does not record: inheritance that is not
+// swapBlockersSQL finds what pg_depend does not record: inheritance that is not
 // partitioning, typed tables, publications and security labels.
-const blockersSQL = `SELECT 'table ' || c.oid::regclass::text || ' inherits from ' || i.inhparent::regclass::text
+const swapBlockersSQL = `SELECT 'table ' || c.oid::regclass::text || ' inherits from ' || i.inhparent::regclass::text
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE NOT c.relispartition
   AND (i.inhrelid = ANY($1::oid[]) OR i.inhparent = ANY($1::oid[]))
 UNION ALL
@@ -247,7 +247,7 @@ WHERE s.classoid = 'pg_class'::regclass AND s.objoid = ANY($1::oid[])
 ORDER BY 1`
 
 func (d *dependents) readBlockers(ctx context.Context, tx querier, oids []uint32) error {
-	rows, err := tx.Query(ctx, blockersSQL, oids)
+	rows, err := tx.Query(ctx, swapBlockersSQL, oids)
 	if err != nil {
 		return fmt.Errorf("check the tables can be swapped: %w", err)
 	}

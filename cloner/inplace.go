@@ -80,7 +80,7 @@ func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
 		idents[i], names[i] = t.ident(), t.name.String()
 	}
 	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
-		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), err)
+		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), waited(err, sideSandbox, names, idents))
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func (c *Cloner) RollbackCopies(ctx context.Context, sandboxes ...string) (map[s
 			errs = append(errs, fmt.Errorf("instance %q is not a sandbox of the registry", name))
 			continue
 		}
-		rc, err := readCopyOf(ctx, in)
+		rc, err := c.readCopyOf(ctx, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -78,8 +78,8 @@ func (c *Cloner) RollbackCopies(ctx context.Context, sandboxes ...string) (map[s
 	return out, errors.Join(errs...)
 }
 
-func readCopyOf(ctx context.Context, in Instance) (*RollbackCopy, error) {
-	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+func (c *Cloner) readCopyOf(ctx context.Context, in Instance) (*RollbackCopy, error) {
+	conn, err := c.connectTo(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("connect to instance %s: %w", in.Name, err)
 	}
@@ -124,7 +124,7 @@ func (c *Cloner) rollback(ctx context.Context, in Instance, opts RollbackOptions
 		}
 	}
 	progress("preflight")
-	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+	conn, err := c.connectTo(ctx, in)
 	if err != nil {
 		return fmt.Errorf("connect to instance %s: %w", in.Name, err)
 	}
@@ -313,7 +313,7 @@ func (c *Cloner) sandboxNames() []string {
 }
 
 func (c *Cloner) prune(ctx context.Context, in Instance) (*RollbackCopy, int, error) {
-	conn, err := pgx.Connect(ctx, in.DatabaseURL)
+	conn, err := c.connectTo(ctx, in)
 	if err != nil {
 		return nil, 0, fmt.Errorf("connect to instance %s: %w", in.Name, err)
 	}

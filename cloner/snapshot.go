@@ -12,6 +12,7 @@ import (
 // snapshot is exported, so that other connections (the checksums of an in-place
 // clone, the workers of a swap) read the same instant.
 type snapshot struct {
+	c             *Cloner
 	in            Instance
 	id            string // pg_export_snapshot()
 	conn, sumConn *pgx.Conn
@@ -25,9 +26,9 @@ type checksumResult struct {
 }
 
 func (r *run) openSnapshot(ctx context.Context, in Instance, p *Plan) (*snapshot, error) {
-	s := &snapshot{in: in}
+	s := &snapshot{c: r.c, in: in}
 	var err error
-	if s.conn, err = connect(ctx, in, p); s.conn == nil {
+	if s.conn, err = r.c.connect(ctx, in, p); s.conn == nil {
 		return nil, err
 	}
 	if err := s.begin(ctx); err != nil {
@@ -51,7 +52,7 @@ func (s *snapshot) begin(ctx context.Context) error {
 // importer opens another production connection on the snapshot. Its work runs in
 // one process each: production is spared parallel workers.
 func (s *snapshot) importer(ctx context.Context) (*pgx.Conn, pgx.Tx, error) {
-	conn, err := pgx.Connect(ctx, s.in.DatabaseURL)
+	conn, err := s.c.connectTo(ctx, s.in)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to instance %s: %w", s.in.Name, err)
 	}

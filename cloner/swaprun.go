@@ -144,7 +144,7 @@ func (r *run) openWorkers(ctx context.Context, snap *snapshot, dst Instance) ([]
 			closeWorkers(ctx, workers)
 			return nil, err
 		}
-		if w.sandbox, err = pgx.Connect(ctx, dst.DatabaseURL); err != nil {
+		if w.sandbox, err = r.c.connectTo(ctx, dst); err != nil {
 			closeWorkers(ctx, workers)
 			return nil, fmt.Errorf("connect to instance %s: %w", dst.Name, err)
 		}
@@ -314,7 +314,7 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 	stmts = append(stmts, set.attachStatements()...)
 	stmts = append(stmts, set.deps.statements()...)
 	if err := execAll(ctx, tx, stmts); err != nil {
-		return fmt.Errorf("switch sandbox %s: %w", r.report.To, err)
+		return fmt.Errorf("switch sandbox %s: %w", r.report.To, set.waited(err))
 	}
 	r.report.Refreshed = set.deps.refreshedNames()
 	if err := r.verifySwap(ctx, tx, set, units); err != nil {
@@ -516,4 +516,14 @@ func execSession(ctx context.Context, conn *pgx.Conn, settings []string) error {
 		}
 	}
 	return nil
+}
+
+// waited turns a lock or statement timeout of the switch into a *WaitError naming
+// the live tables, whose holders the clone then names.
+func (s *stagedSet) waited(err error) error {
+	names, idents := make([]string, len(s.rels)), make([]string, len(s.rels))
+	for i, r := range s.rels {
+		names[i], idents[i] = tableName{r.schema, r.name}.String(), r.ident()
+	}
+	return waited(err, sideSandbox, names, idents)
 }
