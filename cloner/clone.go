@@ -92,6 +92,7 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	if err := lockSandbox(ctx, sbx, r.report.To); err != nil {
 		return err
 	}
+	defer unlockSandbox(ctx, sbx)
 	tx, err := r.begin(ctx, sbx)
 	if err != nil {
 		return err
@@ -156,6 +157,12 @@ func lockSandbox(ctx context.Context, conn *pgx.Conn, name string) error {
 		return fmt.Errorf("sandbox %s: %w", name, ErrBusy)
 	}
 	return nil
+}
+
+// unlockSandbox releases the clone lock at once: a closed connection releases it
+// too, but only once its server process has gone, which the next clone could beat.
+func unlockSandbox(ctx context.Context, conn *pgx.Conn) {
+	conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", lockClass, lockObject) //nolint:errcheck // closing the connection releases it anyway
 }
 
 // begin opens a sandbox transaction with the clone's settings. READ COMMITTED: from

@@ -208,11 +208,6 @@ func productionSums(ctx context.Context, tx pgx.Tx, b batch) error {
 	return nil
 }
 
-type checksumOutcome struct {
-	sum Checksum
-	err error
-}
-
 func (r *run) copyUnit(ctx context.Context, w *worker, tx pgx.Tx, u *unit) error {
 	rows, bytes, err := streamTable(ctx, w.prodTx.Conn().PgConn(), tx.Conn().PgConn(), u.spec, func(n int64) {
 		r.loadProgress(u, n, false)

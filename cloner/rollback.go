@@ -132,6 +132,7 @@ func (c *Cloner) rollback(ctx context.Context, in Instance, opts RollbackOptions
 	if err := lockSandbox(ctx, conn, in.Name); err != nil {
 		return err
 	}
+	defer unlockSandbox(ctx, conn)
 	if err := c.checkTarget(ctx, conn, in); err != nil {
 		return err
 	}
@@ -321,6 +322,7 @@ func (c *Cloner) prune(ctx context.Context, in Instance) (*RollbackCopy, int, er
 	if err := lockSandbox(ctx, conn, in.Name); err != nil {
 		return nil, 0, err
 	}
+	defer unlockSandbox(ctx, conn)
 	if err := c.checkTarget(ctx, conn, in); err != nil {
 		return nil, 0, err
 	}
