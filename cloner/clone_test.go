@@ -87,6 +87,9 @@ func testCloneFixture(t *testing.T, method string) {
 	if !v.OK || v.TablesChecked != 24 || v.ForeignKeysValidated == 0 || v.ForeignKeysNull != nullKept || v.NulledColumnsChecked != len(plan.NulledReferences) {
 		t.Errorf("verification: %+v, nulled references %v", v, plan.NulledReferences)
 	}
+	if len(v.Checks) != len(verificationChecks) {
+		t.Errorf("checks run: %q, want every one of %d", v.Checks, len(verificationChecks))
+	}
 	if rep.Method != method || rep.Rollback == nil || rep.Rollback.Method != method || rep.Rollback.CloneID != rep.ID {
 		t.Errorf("report: method %q, rollback copy %+v", rep.Method, rep.Rollback)
 	}

@@ -93,6 +93,7 @@ type Verification struct {
 	ForeignKeysNull      int              `json:"foreign_keys_null"`      // to excluded tables, kept: their columns checked NULL in every row
 	NulledColumnsChecked int              `json:"nulled_columns_checked"` // references to excluded rows found NULL in every row
 	Sequences            []SequenceReport `json:"sequences"`
+	Checks               []string         `json:"checks"` // the checks run, each named by what it proves
 	Failures             []string         `json:"failures,omitempty"`
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -377,67 +376,26 @@ func newOIDs(ctx context.Context, tx pgx.Tx, set *stagedSet) ([]uint32, error) {
 // tables are empty, sequences are past the copied ids, and nothing outside the bot's
 // schemas depends on the rollback copy.
 func (r *run) verifySwap(ctx context.Context, tx pgx.Tx, set *stagedSet, units []*unit) error {
-	v := &r.report.Verification
-	var failures []string
-	r.recordUnits(units)
-	for i := range r.report.Tables {
-		t := &r.report.Tables[i]
-		v.TablesChecked++
-		if !t.Match {
-			failures = append(failures, fmt.Sprintf("table %s: sandbox %d rows sum %s, production %d rows sum %s", t.Table, t.Checksum.Rows, t.Checksum.Sum, t.ProductionChecksum.Rows, t.ProductionChecksum.Sum))
-		}
-	}
-	for _, u := range units {
-		if u.spec == nil {
-			continue
-		}
-		if u.staged.filled > 0 {
-			failures = append(failures, fmt.Sprintf("table %s: %d rows hold a value in %s, which the clone sets to NULL", u.rel.quoted, u.staged.filled, strings.Join(u.spec.nulled, ", ")))
-		}
-		v.NulledColumnsChecked += len(u.spec.nulled)
-	}
+	e := &evidence{tx: tx, excluded: r.excludedWiped(), swapped: true, tables: r.recordUnits(units)}
 	oids, err := newOIDs(ctx, tx, set)
 	if err != nil {
 		return err
 	}
+	v := &r.report.Verification
 	if v.Sequences, err = advanceSequences(ctx, tx, oids); err != nil {
 		return err
 	}
-	for _, s := range v.Sequences {
-		if !s.OK {
-			failures = append(failures, fmt.Sprintf("sequence %s is at %d, below the copied id %d", s.Sequence, s.Value, s.MaxID))
-		}
-	}
-	nonEmpty, err := excludedEmpty(ctx, tx, r.excludedWiped())
-	if err != nil {
+	if err := verify(ctx, e, v); err != nil {
 		return err
-	}
-	v.ExcludedChecked = len(r.excludedWiped())
-	for _, t := range nonEmpty {
-		failures = append(failures, fmt.Sprintf("excluded table %s is not empty after the load", t))
-	}
-	rows, err := tx.Query(ctx, strayDependentsSQL)
-	if err != nil {
-		return fmt.Errorf("check nothing depends on the rollback copy: %w", err)
-	}
-	stray, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("check nothing depends on the rollback copy: %w", err)
-	}
-	for _, s := range stray {
-		failures = append(failures, s+" still depends on the pre-clone tables")
-	}
-	v.Failures, v.OK = failures, len(failures) == 0
-	if !v.OK {
-		return fmt.Errorf("verification failed, sandbox rolled back: %s", strings.Join(failures, "; "))
 	}
 	r.stepper("switch")(v.TablesChecked, v.TablesChecked)
 	return nil
 }
 
-// recordUnits sums the units into the report's tables: a partitioned table's rows,
-// bytes and checksums are its partitions'.
-func (r *run) recordUnits(units []*unit) {
+// recordUnits sums the units into the report's tables, and into the evidence of
+// the verification: a partitioned or split table's rows, bytes and checksums are
+// its parts'.
+func (r *run) recordUnits(units []*unit) []tableEvidence {
 	byTable := map[uint32]*tableSums{}
 	var order []uint32
 	for _, u := range units {
@@ -453,14 +411,16 @@ func (r *run) recordUnits(units []*unit) {
 		}
 		ts.add(u)
 	}
+	evidence := make([]tableEvidence, 0, len(order))
 	for _, oid := range order {
 		ts := byTable[oid]
 		spec := ts.manifestSpec(r.plan)
 		r.report.addTable(spec, ts.rows, ts.bytes, time.Duration(ts.seconds*float64(time.Second)))
 		t := r.report.table(spec.table.name.String())
-		t.Checksum, t.ProductionChecksum = ts.staged, ts.production
-		t.Match = t.Checksum.Rows == t.ProductionChecksum.Rows && t.Checksum.Sum == t.ProductionChecksum.Sum
+		t.Checksum, t.ProductionChecksum, t.Match = ts.staged, ts.production, ts.staged.equal(ts.production)
+		evidence = append(evidence, tableEvidence{name: spec.table.name, nulled: spec.nulled, sandbox: ts.staged, production: ts.production})
 	}
+	return evidence
 }
 
 // tableSums adds up the units of one cloned table.

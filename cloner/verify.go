@@ -117,16 +117,125 @@ func productionChecksums(ctx context.Context, q querier, specs []copySpec) (map[
 	return out, nil
 }
 
-// excludedEmpty checks that no excluded table holds a row after the load.
-func excludedEmpty(ctx context.Context, tx pgx.Tx, tables []*table) (nonEmpty []string, err error) {
-	for _, t := range tables {
-		var any bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.ident()+")").Scan(&any); err != nil {
-			return nil, fmt.Errorf("check excluded table %s is empty: %w", t.name, err)
+// evidence is what the verification reads, inside the transaction that puts the
+// new sandbox in place: each cloned table's checksums on both sides, the excluded
+// tables, the sequences, and the method.
+type evidence struct {
+	tx       pgx.Tx
+	tables   []tableEvidence
+	excluded []*table
+	swapped  bool // the old tables are in the rollback schemas
+}
+
+// tableEvidence is one cloned table's checksums (a partitioned table's add up its
+// partitions').
+type tableEvidence struct {
+	name                tableName
+	nulled              []string
+	sandbox, production Checksum
+}
+
+// A verification check proves one thing about the new sandbox before it commits.
+// Each returns its failures, in words; an error means it could not check.
+type verificationCheck struct {
+	name  string
+	check func(ctx context.Context, e *evidence, v *Verification) ([]string, error)
+}
+
+// verificationChecks run in this order on every clone.
+var verificationChecks = []verificationCheck{
+	{"rows and checksums equal production's", checkChecksums},
+	{"references to excluded rows are NULL in every row", checkNulled},
+	{"excluded tables are empty", checkExcludedEmpty},
+	{"sequences are past the copied ids", checkSequences},
+	{"nothing outside the bot's schemas depends on the rollback copy", checkStrayDependents},
+}
+
+// verify runs every check; on any failure the transaction must roll back.
+func verify(ctx context.Context, e *evidence, v *Verification) error {
+	var failures []string
+	for _, c := range verificationChecks {
+		f, err := c.check(ctx, e, v)
+		if err != nil {
+			return fmt.Errorf("verify that %s: %w", c.name, err)
 		}
-		if any {
-			nonEmpty = append(nonEmpty, t.name.String())
+		failures = append(failures, f...)
+		v.Checks = append(v.Checks, c.name)
+	}
+	v.Failures, v.OK = failures, len(failures) == 0
+	if !v.OK {
+		return fmt.Errorf("verification failed, sandbox rolled back: %s", strings.Join(failures, "; "))
+	}
+	return nil
+}
+
+func checkChecksums(_ context.Context, e *evidence, v *Verification) ([]string, error) {
+	var failures []string
+	for _, t := range e.tables {
+		v.TablesChecked++
+		if !t.sandbox.equal(t.production) {
+			failures = append(failures, fmt.Sprintf("table %s: sandbox %d rows sum %s, production %d rows sum %s",
+				t.name, t.sandbox.Rows, t.sandbox.Sum, t.production.Rows, t.production.Sum))
 		}
 	}
-	return nonEmpty, nil
+	return failures, nil
 }
+
+func checkNulled(_ context.Context, e *evidence, v *Verification) ([]string, error) {
+	var failures []string
+	for _, t := range e.tables {
+		if t.sandbox.filled > 0 {
+			failures = append(failures, fmt.Sprintf("table %s: %d rows hold a value in %s, which the clone sets to NULL",
+				t.name, t.sandbox.filled, strings.Join(t.nulled, ", ")))
+		}
+		v.NulledColumnsChecked += len(t.nulled)
+	}
+	return failures, nil
+}
+
+func checkExcludedEmpty(ctx context.Context, e *evidence, v *Verification) ([]string, error) {
+	var failures []string
+	for _, t := range e.excluded {
+		var any bool
+		if err := e.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.ident()+")").Scan(&any); err != nil {
+			return nil, fmt.Errorf("excluded table %s: %w", t.name, err)
+		}
+		v.ExcludedChecked++
+		if any {
+			failures = append(failures, fmt.Sprintf("excluded table %s is not empty after the load", t.name))
+		}
+	}
+	return failures, nil
+}
+
+func checkSequences(_ context.Context, _ *evidence, v *Verification) ([]string, error) {
+	var failures []string
+	for _, s := range v.Sequences {
+		if !s.OK {
+			failures = append(failures, fmt.Sprintf("sequence %s is at %d, below the copied id %d", s.Sequence, s.Value, s.MaxID))
+		}
+	}
+	return failures, nil
+}
+
+func checkStrayDependents(ctx context.Context, e *evidence, _ *Verification) ([]string, error) {
+	if !e.swapped {
+		return nil, nil // the live tables stayed where they were
+	}
+	rows, err := e.tx.Query(ctx, strayDependentsSQL)
+	if err != nil {
+		return nil, err
+	}
+	stray, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	failures := make([]string, len(stray))
+	for i, s := range stray {
+		failures[i] = s + " still depends on the pre-clone tables"
+	}
+	return failures, nil
+}
+
+// equal reports whether two checksums count the same rows with the same sums.
+func (c Checksum) equal(o Checksum) bool { return c.Rows == o.Rows && c.Sum == o.Sum }
