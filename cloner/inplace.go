@@ -17,6 +17,9 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
 		return fmt.Errorf("sandbox settings: %w", err)
 	}
+	if err := preferLZ4(ctx, tx, "LOCAL"); err != nil {
+		return err
+	}
 	if err := r.keepRows(ctx, tx); err != nil {
 		return err
 	}

@@ -196,6 +196,9 @@ func (c *Cloner) restore(ctx context.Context, tx pgx.Tx, rc *RollbackCopy, rep *
 	if err := applySettings(ctx, tx, append(settings, textSettings...)); err != nil {
 		return fmt.Errorf("rollback settings (the role needs SET on session_replication_role): %w", err)
 	}
+	if err := preferLZ4(ctx, tx, "LOCAL"); err != nil {
+		return err
+	}
 	pairs, err := keptPairs(ctx, tx, rc)
 	if err != nil {
 		return err

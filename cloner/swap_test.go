@@ -285,3 +285,34 @@ func TestSplitTablesLoadWhole(t *testing.T) {
 		}
 	}
 }
+
+// Values TOASTed by the load are compressed with lz4 where the server has it: the
+// same values, written faster.
+func TestSwapCompressesWideValuesWithLZ4(t *testing.T) {
+	t.Parallel()
+	e := attachedEnv(t, "")
+	execSQL(t, e.prod, "UPDATE app.plans SET attributes = jsonb_build_object('notes', (SELECT string_agg(md5(g::text || id), ' ') FROM generate_series(1, 300) g)) WHERE id % 2 = 0")
+	rep, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
+	if err != nil || rep.Method != MethodSwap {
+		t.Fatalf("clone: %v", err)
+	}
+	sbx := connectT(t, e.sbx)
+	want := "pglz"
+	if queryInt(t, sbx, "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)") == 1 {
+		want = "lz4"
+	}
+	var methods []string
+	rows, err := sbx.Query(context.Background(), "SELECT DISTINCT pg_column_compression(attributes) FROM app.plans WHERE pg_column_compression(attributes) IS NOT NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if methods, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(methods) != 1 || methods[0] != want {
+		t.Errorf("compressed with %q, want %s", methods, want)
+	}
+	if rowsOf(t, e.sbx, "app.plans") != rowsOf(t, e.prod, "app.plans") {
+		t.Error("plans differ from production")
+	}
+}

@@ -151,6 +151,10 @@ func (r *run) openWorkers(ctx context.Context, snap *snapshot, dst Instance) ([]
 			closeWorkers(ctx, workers)
 			return nil, fmt.Errorf("instance %s: %w", dst.Name, err)
 		}
+		if err := preferLZ4(ctx, w.sandbox, ""); err != nil {
+			closeWorkers(ctx, workers)
+			return nil, fmt.Errorf("instance %s: %w", dst.Name, err)
+		}
 	}
 	return workers, nil
 }
@@ -466,6 +470,23 @@ func (r *run) countForeignKeys(set *stagedSet) int {
 		}
 	}
 	return n
+}
+
+// preferLZ4 makes the session (or, with scope "LOCAL", the transaction) compress
+// TOASTed values with lz4 where the server supports it: for a column that names no
+// compression of its own, the method is the writer's choice, invisible to anything
+// that reads the value, and lz4 loads wide text about twice as fast as the default
+// pglz. A server built without lz4 keeps its default.
+func preferLZ4(ctx context.Context, q querier, scope string) error {
+	var ok bool
+	err := q.QueryRow(ctx, "SELECT coalesce('lz4' = ANY(enumvals), false) FROM pg_settings WHERE name = 'default_toast_compression'").Scan(&ok)
+	if err != nil || !ok {
+		return err
+	}
+	if _, err := q.Exec(ctx, "SET "+scope+" default_toast_compression = lz4"); err != nil {
+		return fmt.Errorf("use lz4 for TOAST: %w", err)
+	}
+	return nil
 }
 
 // execSession applies session settings on conn.
