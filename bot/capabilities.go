@@ -9,6 +9,7 @@ import (
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/lifecycle"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/webhook"
@@ -122,12 +123,12 @@ func (b *Bot) registerWebhook() error {
 func (b *Bot) addWorkers(cfg *river.Config, svc *lifecycle.Service) {
 	workers := river.NewWorkers()
 	svc.Register(workers)
-	river.AddWorker(workers, &pruneWorker{pool: b.pool, log: b.log})
+	river.AddWorker(workers, webhook.NewPruneWorker(b.pool, b.log))
 	river.AddWorker(workers, &retentionWorker{cloner: b.cloner, log: b.log.WithField("component", "retention")})
 	cfg.Workers = workers
-	cfg.PeriodicJobs = append(svc.PeriodicJobs(), b.pruneJob(), b.retentionJob())
+	cfg.PeriodicJobs = append(svc.PeriodicJobs(), webhook.PruneJob(), b.retentionJob())
 	cfg.Queues = map[string]river.QueueConfig{
-		river.QueueDefault:   {MaxWorkers: 20},
-		lifecycle.QueueClone: {MaxWorkers: 2},
+		river.QueueDefault: {MaxWorkers: 20},
+		jobs.QueueClone:    {MaxWorkers: 2},
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/lifecycle"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/notifier"
@@ -23,11 +24,11 @@ func (b *Bot) initMetrics(manifest *cloner.Manifest) {
 	b.metrics.SetBuild(b.build.Version, b.build.Commit, runtime.Version())
 	k := metrics.Known{
 		WebhookAnswers: webhook.Answers(),
-		JobKinds:       []string{lifecycle.TicketSyncArgs{}.Kind(), lifecycle.CloneArgs{}.Kind(), lifecycle.OutboxArgs{}.Kind(), lifecycle.DueArgs{}.Kind(), lifecycle.SweepArgs{}.Kind()},
+		JobKinds:       jobs.LifeCycleKinds(),
 		JobOutcomes:    []string{"ok", "retry", "snooze", "cancel"},
 		CloneOutcomes:  []string{string(lifecycle.Ready), string(lifecycle.Failed)},
 		ZendeskCalls:   notifier.Calls(),
-		TroubleJobs:    []string{lifecycle.TicketSyncArgs{}.Kind(), lifecycle.CloneArgs{}.Kind()},
+		TroubleJobs:    []string{jobs.TicketSyncArgs{}.Kind(), jobs.CloneArgs{}.Kind()},
 	}
 	for _, c := range manifest.Cloned {
 		k.Categories = append(k.Categories, c.Name)

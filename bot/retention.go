@@ -8,28 +8,22 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/jobs"
 )
-
-// RetentionArgs drops the rollback copies that have expired in every sandbox (and
-// what an interrupted clone left staged there).
-type RetentionArgs struct{}
-
-// Kind is the River job kind.
-func (RetentionArgs) Kind() string { return "rollback_retention" }
 
 // retentionInterval is how often expired copies are looked for. A copy cannot be
 // restored once it has expired, whether or not it is dropped yet.
 const retentionInterval = time.Hour
 
 type retentionWorker struct {
-	river.WorkerDefaults[RetentionArgs]
+	river.WorkerDefaults[jobs.RetentionArgs]
 	cloner *cloner.Cloner
 	log    *logrus.Entry
 }
 
 // Work prunes every sandbox; one that is down or busy is tried again next time and
 // does not fail the job.
-func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs]) error {
+func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[jobs.RetentionArgs]) error {
 	for _, p := range w.cloner.PruneRollbackCopies(ctx) {
 		log := w.log.WithField("sandbox", p.Sandbox)
 		switch {
@@ -46,6 +40,6 @@ func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 
 func (b *Bot) retentionJob() *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(retentionInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+		func() (river.JobArgs, *river.InsertOpts) { return jobs.RetentionArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true, ID: "rollback_retention"})
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/notifier"
 )
 
 // approverGone re-reads the approver of a due clone: an approver who is no longer
 // an active agent or admin (suspended, demoted, deleted) cannot carry the clone,
 // which then does not start; the ticket says why and waits for a new approval.
-func (s *Service) approverGone(ctx context.Context, args CloneArgs) (bool, error) {
+func (s *Service) approverGone(ctx context.Context, args jobs.CloneArgs) (bool, error) {
 	r, err := s.dueApproval(ctx, args)
 	if err != nil || r == nil {
 		return false, err
@@ -30,7 +31,7 @@ func (s *Service) approverGone(ctx context.Context, args CloneArgs) (bool, error
 
 // dueApproval is the request of a clone job about to start on its approval; nil
 // when the job will not start it anyway.
-func (s *Service) dueApproval(ctx context.Context, args CloneArgs) (*row, error) {
+func (s *Service) dueApproval(ctx context.Context, args jobs.CloneArgs) (*row, error) {
 	var r *row
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
@@ -63,7 +64,7 @@ func (s *Service) approverReason(ctx context.Context, userID int64) (string, err
 
 // revokeApproval puts the request back to awaiting approval: the approval no longer
 // counts, and a new one must come from a later audit.
-func (s *Service) revokeApproval(ctx context.Context, tx pgx.Tx, args CloneArgs, reason string) error {
+func (s *Service) revokeApproval(ctx context.Context, tx pgx.Tx, args jobs.CloneArgs, reason string) error {
 	r, err := loadForUpdate(ctx, tx, args.TicketID)
 	if err != nil || r == nil || r.State != Scheduled || r.ApprovedFingerprint != args.Fingerprint {
 		return err

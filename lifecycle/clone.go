@@ -11,18 +11,19 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/notifier"
 )
 
 type cloneWorker struct {
-	river.WorkerDefaults[CloneArgs]
+	river.WorkerDefaults[jobs.CloneArgs]
 	s *Service
 }
 
 // Timeout lets a clone run as long as it needs; it bounds itself.
-func (w *cloneWorker) Timeout(*river.Job[CloneArgs]) time.Duration { return -1 }
+func (w *cloneWorker) Timeout(*river.Job[jobs.CloneArgs]) time.Duration { return -1 }
 
-func (w *cloneWorker) Work(ctx context.Context, job *river.Job[CloneArgs]) error {
+func (w *cloneWorker) Work(ctx context.Context, job *river.Job[jobs.CloneArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.runClone(ctx, job.Args, job.Attempt)
 	w.s.observe(job.JobRow, job.Args.TicketID, err)
@@ -30,7 +31,7 @@ func (w *cloneWorker) Work(ctx context.Context, job *river.Job[CloneArgs]) error
 }
 
 // runClone runs an approved request's clone and records how it ended.
-func (s *Service) runClone(ctx context.Context, args CloneArgs, attempt int) error {
+func (s *Service) runClone(ctx context.Context, args jobs.CloneArgs, attempt int) error {
 	log := s.log.WithFields(logrus.Fields{"ticket": args.TicketID, "attempt": attempt})
 	release, ok, err := s.holdRunLock(ctx, args.TicketID)
 	if err != nil {
@@ -161,7 +162,7 @@ func (s *Service) holdRunLock(ctx context.Context, ticketID int64) (release func
 
 // start moves a scheduled request to running; nil when the job is stale (the
 // request was changed, held, cancelled or already done since it was queued).
-func (s *Service) start(ctx context.Context, args CloneArgs) (*row, error) {
+func (s *Service) start(ctx context.Context, args jobs.CloneArgs) (*row, error) {
 	var started *row
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		r, err := loadForUpdate(ctx, tx, args.TicketID)

@@ -7,21 +7,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/gaiia/clonebot/jobs"
 )
 
-// DueArgs starts scheduled clones whose window has come and re-queues announcements
-// whose delivery job was lost. The leader runs it on a timer.
-type DueArgs struct{}
-
-// Kind is the River job kind.
-func (DueArgs) Kind() string { return "due" }
-
 type dueWorker struct {
-	river.WorkerDefaults[DueArgs]
+	river.WorkerDefaults[jobs.DueArgs]
 	s *Service
 }
 
-func (w *dueWorker) Work(ctx context.Context, job *river.Job[DueArgs]) error {
+func (w *dueWorker) Work(ctx context.Context, job *river.Job[jobs.DueArgs]) error {
 	err := errors.Join(w.s.rescueInterrupted(ctx), w.s.startDue(ctx), w.s.announceTroubles(ctx), w.s.countStates(ctx), w.s.countTroubles(ctx))
 	w.s.observe(job.JobRow, 0, err)
 	return err
@@ -152,7 +147,7 @@ func (s *Service) requeueOutbox(ctx context.Context, tx pgx.Tx) error {
 	}
 	client := river.ClientFromContext[pgx.Tx](ctx)
 	for _, id := range ids {
-		if _, err := client.InsertTx(ctx, tx, OutboxArgs{TicketID: id}, nil); err != nil {
+		if _, err := client.InsertTx(ctx, tx, jobs.OutboxArgs{TicketID: id}, nil); err != nil {
 			return fmt.Errorf("requeue announcements of ticket %d: %w", id, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/fixtures"
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/pgtest"
@@ -268,7 +269,7 @@ func (h *harness) runClone(id int64) error {
 	if err := h.pool.QueryRow(h.ctx, "SELECT fingerprint FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&fp); err != nil {
 		h.t.Fatal(err)
 	}
-	return h.s.runClone(h.ctx, CloneArgs{TicketID: id, Fingerprint: fp}, 1)
+	return h.s.runClone(h.ctx, jobs.CloneArgs{TicketID: id, Fingerprint: fp}, 1)
 }
 
 // lastNote is the body of the newest internal note the bot queued for the ticket.

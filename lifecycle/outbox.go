@@ -11,15 +11,16 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/sirupsen/logrus"
 
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/notifier"
 )
 
 type outboxWorker struct {
-	river.WorkerDefaults[OutboxArgs]
+	river.WorkerDefaults[jobs.OutboxArgs]
 	s *Service
 }
 
-func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) error {
+func (w *outboxWorker) Work(ctx context.Context, job *river.Job[jobs.OutboxArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := w.s.deliver(ctx, job.Args.TicketID)
 	if errors.Is(err, errOutboxBusy) {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/gaiia/clonebot/jobs"
 )
 
 // queueSync makes a ticket's sync pending and queues its job, unless one is pending
@@ -19,7 +21,7 @@ func queueSync(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, TicketSyncArgs{TicketID: ticketID}, nil); err != nil {
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobs.TicketSyncArgs{TicketID: ticketID}, nil); err != nil {
 		return fmt.Errorf("queue the sync of ticket %d: %w", ticketID, err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/parser"
@@ -141,10 +142,10 @@ func (s *Service) Register(workers *river.Workers) {
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.DueInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return DueArgs{}, nil },
+			func() (river.JobArgs, *river.InsertOpts) { return jobs.DueArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "due"}),
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.SweepInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+			func() (river.JobArgs, *river.InsertOpts) { return jobs.SweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "sweep"}),
 	}
 }

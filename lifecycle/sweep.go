@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/notifier"
 )
 
@@ -21,19 +22,12 @@ import (
 // or whose request the bot follows. A lost webhook delays a ticket by at most one
 // interval (plus the minute the export holds back), never forever.
 
-// SweepArgs reads the tickets changed since the last sweep. The leader runs it on
-// a timer.
-type SweepArgs struct{}
-
-// Kind is the River job kind.
-func (SweepArgs) Kind() string { return "sweep" }
-
 type sweepWorker struct {
-	river.WorkerDefaults[SweepArgs]
+	river.WorkerDefaults[jobs.SweepArgs]
 	s *Service
 }
 
-func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
+func (w *sweepWorker) Work(ctx context.Context, job *river.Job[jobs.SweepArgs]) error {
 	err := w.s.sweep(ctx)
 	w.s.observe(job.JobRow, 0, err)
 	return err

@@ -11,16 +11,17 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
+	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/parser"
 )
 
 type syncWorker struct {
-	river.WorkerDefaults[TicketSyncArgs]
+	river.WorkerDefaults[jobs.TicketSyncArgs]
 	s *Service
 }
 
-func (w *syncWorker) Work(ctx context.Context, job *river.Job[TicketSyncArgs]) error {
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.TicketSyncArgs]) error {
 	ctx = notifier.WithTicket(ctx, job.Args.TicketID) // Zendesk retries are logged with it
 	err := zendeskJobError(w.s.sync(ctx, job.Args.TicketID, troubleSync))
 	w.s.observe(job.JobRow, job.Args.TicketID, err)
@@ -232,7 +233,7 @@ func (s *Service) queue(ctx context.Context, tx pgx.Tx, ticketID int64, items []
 	if err := enqueueOutbox(ctx, tx, ticketID, items); err != nil {
 		return err
 	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, OutboxArgs{TicketID: ticketID}, nil); err != nil {
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobs.OutboxArgs{TicketID: ticketID}, nil); err != nil {
 		return fmt.Errorf("queue announcement delivery for ticket %d: %w", ticketID, err)
 	}
 	return nil
@@ -248,8 +249,8 @@ func insertClone(ctx context.Context, tx pgx.Tx, r *row) error {
 
 // insertCloneRun queues run number run of a request's clone.
 func insertCloneRun(ctx context.Context, tx pgx.Tx, r *row, run int) error {
-	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint, Run: run}, &river.InsertOpts{
-		Queue: QueueClone, MaxAttempts: 5,
+	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobs.CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint, Run: run}, &river.InsertOpts{
+		Queue: jobs.QueueClone, MaxAttempts: 5,
 		// Not "completed": a failed clone's job completes, and a re-approval of the
 		// same request must be able to queue it again.
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
@@ -262,10 +263,6 @@ func insertCloneRun(ctx context.Context, tx pgx.Tx, r *row, run int) error {
 	}
 	return nil
 }
-
-// QueueClone is the River queue of clone jobs, apart so that long clones never
-// delay ticket syncs and announcements.
-const QueueClone = "clone"
 
 func (s *Service) windowFor(tenant string) Window {
 	if w, ok := s.windows[tenant]; ok {

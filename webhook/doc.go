@@ -14,7 +14,8 @@
 // a repeat of one costs at most one more sync, never a lost change. A 503 (the bot
 // database is down) carries a Retry-After under a minute, without which Zendesk
 // would not retry. Under load, deliveries arriving together share one transaction
-// (one commit for the group).
+// (one commit for the group). Delivery records serve de-duplication only: the
+// prune job (PruneWorker, hourly on the leader) deletes them after a week.
 //
 // The worker re-reads the ticket through the Zendesk API: nothing in a payload is
 // trusted beyond "this ticket changed".

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/gaiia/clonebot/lifecycle"
+	"github.com/gaiia/clonebot/jobs"
 )
 
 // Intake is the Sink that makes a delivery durable in the bot database: the delivery
@@ -74,7 +74,7 @@ func (in *Intake) deliverOne(ctx context.Context, ev Event) (outcome Outcome, er
 		return Duplicate, nil
 	}
 	if mustEnqueue {
-		if _, err = in.client.InsertTx(ctx, tx, lifecycle.TicketSyncArgs{TicketID: ev.TicketID}, nil); err != nil {
+		if _, err = in.client.InsertTx(ctx, tx, jobs.TicketSyncArgs{TicketID: ev.TicketID}, nil); err != nil {
 			return 0, fmt.Errorf("deliver ticket %d: enqueue sync: %w", ev.TicketID, err)
 		}
 	}
@@ -89,34 +89,6 @@ func eventTime(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
-}
-
-// pruneBatch bounds each delete so that pruning a large backlog never holds many
-// row locks or one long transaction.
-const pruneBatch = 10000
-
-// PruneDeliveries deletes delivery records received more than olderThan ago and
-// returns how many it deleted. Records only serve de-duplication, so keep them
-// longer than Zendesk keeps retrying (hours; a day or more is safe).
-func PruneDeliveries(ctx context.Context, pool *pgxpool.Pool, olderThan time.Duration) (int64, error) {
-	if olderThan <= 0 {
-		return 0, errors.New("prune webhook deliveries: olderThan must be positive")
-	}
-	var total int64
-	for {
-		tag, err := pool.Exec(ctx, `
-DELETE FROM webhook_deliveries WHERE id IN (
-	SELECT id FROM webhook_deliveries
-	WHERE received_at < now() - make_interval(secs => $1::double precision)
-	LIMIT $2::integer)`, olderThan.Seconds(), pruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("prune webhook deliveries older than %s: %w", olderThan, err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < pruneBatch {
-			return total, nil
-		}
-	}
 }
 
 // Deliver records ev and enqueues a ticket sync unless one is already pending for the
@@ -169,7 +141,7 @@ func (in *Intake) deliverTogether(ctx context.Context, evs []Event) (outs []Outc
 	}
 	res := tx.SendBatch(ctx, &b)
 	outs = make([]Outcome, len(evs))
-	var jobs []river.InsertManyParams
+	var syncs []river.InsertManyParams
 	for i, ev := range evs {
 		var isNew, mustEnqueue bool
 		if err = res.QueryRow().Scan(&isNew, &mustEnqueue); err != nil {
@@ -181,15 +153,15 @@ func (in *Intake) deliverTogether(ctx context.Context, evs []Event) (outs []Outc
 			outs[i] = Accepted
 		}
 		if mustEnqueue {
-			jobs = append(jobs, river.InsertManyParams{Args: lifecycle.TicketSyncArgs{TicketID: ev.TicketID}})
+			syncs = append(syncs, river.InsertManyParams{Args: jobs.TicketSyncArgs{TicketID: ev.TicketID}})
 		}
 	}
 	if err = res.Close(); err != nil {
 		return nil, fmt.Errorf("deliver %d events: %w", len(evs), err)
 	}
-	if len(jobs) > 0 {
-		if _, err = in.client.InsertManyTx(ctx, tx, jobs); err != nil {
-			return nil, fmt.Errorf("deliver %d events: enqueue %d syncs: %w", len(evs), len(jobs), err)
+	if len(syncs) > 0 {
+		if _, err = in.client.InsertManyTx(ctx, tx, syncs); err != nil {
+			return nil, fmt.Errorf("deliver %d events: enqueue %d syncs: %w", len(evs), len(syncs), err)
 		}
 	}
 	if err = tx.Commit(ctx); err != nil {
