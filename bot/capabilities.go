@@ -37,15 +37,9 @@ func loadManifest(cfg *config.Config) (*cloner.Manifest, error) {
 }
 
 func newCloner(cfg *config.Config, manifest *cloner.Manifest, opts Options) (*cloner.Cloner, error) {
-	var instances []cloner.Instance
-	for _, t := range cfg.Tenants {
-		for _, in := range t.Instances {
-			instances = append(instances, cloner.Instance{Name: in.Name, Tenant: t.Name, Environment: in.Environment, DatabaseURL: in.DatabaseURL})
-		}
-	}
 	t := cfg.InstanceTimeouts
 	c, err := cloner.New(cloner.Config{
-		Instances: instances, Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now,
+		Instances: cfg.Instances(), Manifest: manifest, Logger: opts.Logger.WithField("component", "cloner"), Now: opts.Now,
 		CustomerRowsWarning: cfg.Preflight.CustomerRowsWarning, ConfigFile: cfg.Path,
 		LockTimeout: t.Lock, StatementTimeout: t.Statement, ConnectTimeout: t.Connect,
 		Jobs: cfg.Clone.Jobs, Retention: cfg.Rollback.Retention,

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/gaiia/clonebot/registry"
 )
 
 // Environments an instance can be in.
 const (
-	Production = "production"
-	Sandbox    = "sandbox"
+	Production = registry.Production
+	Sandbox    = registry.Sandbox
 )
 
 // Sentinel errors of Clone.
@@ -25,16 +27,12 @@ var (
 )
 
 // Instance is one tenant database in the registry.
-type Instance struct {
-	Name        string
-	Tenant      string
-	Environment string // "production" or "sandbox"
-	DatabaseURL string
-}
+type Instance = registry.Instance
 
 // Config builds a Cloner.
 type Config struct {
-	// Instances is the registry; names must be unique.
+	// Instances is the registry; New refuses a list that breaks its rules
+	// (registry.Check).
 	Instances []Instance
 	// Manifest classifies the tables; nil means DefaultManifest().
 	Manifest *Manifest
@@ -114,32 +112,16 @@ func New(cfg Config) (*Cloner, error) {
 	if c.customerMax <= 0 {
 		c.customerMax = 10_000
 	}
-	for _, in := range cfg.Instances {
-		if err := addInstance(c.instances, in); err != nil {
-			return nil, err
-		}
+	reg, err := registry.New(cfg.Instances)
+	if err != nil {
+		return nil, fmt.Errorf("cloner: %w", err)
+	}
+	for _, in := range reg.All() {
+		c.instances[in.Name] = in
 	}
 	return c, nil
 }
 
-func addInstance(m map[string]Instance, in Instance) error {
-	switch {
-	case in.Name == "":
-		return errors.New("cloner: an instance has no name")
-	case in.DatabaseURL == "":
-		return fmt.Errorf("cloner: instance %s: database URL is empty", in.Name)
-	case in.Environment != Production && in.Environment != Sandbox:
-		return fmt.Errorf("cloner: instance %s: environment %q: want %q or %q", in.Name, in.Environment, Production, Sandbox)
-	}
-	if _, dup := m[in.Name]; dup {
-		return fmt.Errorf("cloner: instance %s is listed twice", in.Name)
-	}
-	m[in.Name] = in
-	return nil
-}
-
-// checkPair applies the registry rules: a production source, a sandbox target of the
-// same tenant.
 func (c *Cloner) checkPair(from, to string) (src, dst Instance, problems []string) {
 	src, okFrom := c.instances[from]
 	dst, okTo := c.instances[to]

@@ -8,6 +8,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/gaiia/clonebot/registry"
 )
 
 // Config is the whole of clonebot.yaml.
@@ -154,23 +156,17 @@ type Window struct {
 type Tenant struct {
 	Name string `yaml:"name"`
 	// Timezone is an IANA zone name; the window is read in it. Default UTC.
-	Timezone               string     `yaml:"timezone"`
-	ZendeskOrganizationIDs []int64    `yaml:"zendesk_organization_ids"`
-	Instances              []Instance `yaml:"instances"`
+	Timezone               string  `yaml:"timezone"`
+	ZendeskOrganizationIDs []int64 `yaml:"zendesk_organization_ids"`
+	// Instances are the tenant's databases; each carries the tenant's name and
+	// organizations once the file is loaded.
+	Instances []registry.Instance `yaml:"instances"`
 }
 
-// Instance is one database of the platform.
-type Instance struct {
-	Name        string `yaml:"name"`
-	Environment string `yaml:"environment"` // production or sandbox
-	URL         string `yaml:"url"`
-	DatabaseURL string `yaml:"database_url"`
-}
-
-// Environments.
+// Environments of an instance.
 const (
-	Production = "production"
-	Sandbox    = "sandbox"
+	Production = registry.Production
+	Sandbox    = registry.Sandbox
 )
 
 // Location returns the tenant's time zone; Load has checked that it exists.
@@ -182,8 +178,23 @@ func (t Tenant) Location() *time.Location {
 	return loc
 }
 
+// Instances lists every tenant's instances, in the file's order.
+func (c *Config) Instances() []registry.Instance {
+	var all []registry.Instance
+	for _, t := range c.Tenants {
+		all = append(all, t.Instances...)
+	}
+	return all
+}
+
+// Registry is the instance registry of a loaded configuration, which Load has
+// validated.
+func (c *Config) Registry() (*registry.Registry, error) {
+	return registry.New(c.Instances())
+}
+
 // TenantOf returns the tenant that owns the instance named name.
-func (c *Config) TenantOf(name string) (Tenant, Instance, bool) {
+func (c *Config) TenantOf(name string) (Tenant, registry.Instance, bool) {
 	for _, t := range c.Tenants {
 		for _, in := range t.Instances {
 			if in.Name == name {
@@ -191,5 +202,5 @@ func (c *Config) TenantOf(name string) (Tenant, Instance, bool) {
 			}
 		}
 	}
-	return Tenant{}, Instance{}, false
+	return Tenant{}, registry.Instance{}, false
 }

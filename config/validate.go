@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gaiia/clonebot/registry"
 )
 
 // defaultListen is serve's HTTP address when the file names none.
@@ -57,7 +59,11 @@ func (c *Config) applyDefaults() {
 	c.Window.Start = orDefault(c.Window.Start, "02:00")
 	c.Window.End = orDefault(c.Window.End, "05:00")
 	for i := range c.Tenants {
-		c.Tenants[i].Timezone = orDefault(c.Tenants[i].Timezone, "UTC")
+		t := &c.Tenants[i]
+		t.Timezone = orDefault(t.Timezone, "UTC")
+		for j := range t.Instances {
+			t.Instances[j].Tenant, t.Instances[j].OrganizationIDs = t.Name, t.ZendeskOrganizationIDs
+		}
 	}
 }
 
@@ -235,8 +241,8 @@ func (c *Config) validateTenants(add addFunc) {
 	if len(c.Tenants) == 0 {
 		add("tenants", "required: at least one tenant with a production and a sandbox instance")
 	}
-	names := map[string]string{}
 	tenantNames := map[string]bool{}
+	var keys []string // each instance's key, in the order of c.Instances()
 	for i, t := range c.Tenants {
 		key := fmt.Sprintf("tenants[%d]", i)
 		if t.Name == "" {
@@ -250,12 +256,7 @@ func (c *Config) validateTenants(add addFunc) {
 		}
 		envs := map[string]int{}
 		for j, in := range t.Instances {
-			ikey := fmt.Sprintf("%s.instances[%d]", key, j)
-			validateInstance(in, ikey, add)
-			if prev, dup := names[in.Name]; dup && in.Name != "" {
-				add(ikey+".name", "instance %q is already defined at %s; names must be unique", in.Name, prev)
-			}
-			names[in.Name] = ikey
+			keys = append(keys, fmt.Sprintf("%s.instances[%d]", key, j))
 			envs[in.Environment]++
 		}
 		if envs[Production] == 0 {
@@ -268,25 +269,15 @@ func (c *Config) validateTenants(add addFunc) {
 			add(key+".instances", "tenant %q has no sandbox instance", t.Name)
 		}
 	}
-}
-
-func validateInstance(in Instance, key string, add addFunc) {
-	if in.Name == "" {
-		add(key+".name", "required")
-	} else if in.Name != strings.ToLower(strings.TrimSpace(in.Name)) || strings.ContainsAny(in.Name, " \t") {
-		add(key+".name", "instance names are lower case without spaces, e.g. acme-sandbox")
-	}
-	if in.Environment != Production && in.Environment != Sandbox {
-		add(key+".environment", "must be production or sandbox")
-	}
-	if in.DatabaseURL == "" {
-		add(key+".database_url", "required: the instance's PostgreSQL URL")
-	} else if !isDatabaseURL(in.DatabaseURL) {
-		add(key+".database_url", "must be a postgres:// URL")
-	}
-	if in.URL != "" {
-		if u, err := url.Parse(in.URL); err != nil || u.Host == "" {
-			add(key+".url", "must be the instance's web address, e.g. https://acme.example-isp.app")
+	all := c.Instances()
+	for _, p := range registry.Check(all) {
+		switch {
+		case p.Field == "tenant":
+			// The tenant's own name is reported once, at tenants[i].name.
+		case p.Duplicate >= 0:
+			add(keys[p.Index]+".name", "instance %q is already defined at %s; names must be unique", all[p.Index].Name, keys[p.Duplicate])
+		default:
+			add(keys[p.Index]+"."+p.Field, "%s", p.Message)
 		}
 	}
 }

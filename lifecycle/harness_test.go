@@ -94,11 +94,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.settings = ruleSettings(h.bot.ID, h.service.ID, h.org)
 	h.settings.Zendesk.URL = h.sim.URL()
 	h.settings.Tenants[0].Timezone = "America/Toronto"
-	h.settings.Tenants[0].Instances = []config.Instance{
-		{Name: "acme-prod", Environment: config.Production, URL: "https://acme.example-isp.app", DatabaseURL: h.prodURL},
-		{Name: "acme-sandbox", Environment: config.Sandbox, URL: "https://acme.sandbox.example-isp.app", DatabaseURL: h.sbxURL},
-		{Name: "acme-uat", Environment: config.Sandbox, URL: "https://acme-uat.sandbox.example-isp.app", DatabaseURL: uatURL},
-	}
+	h.settings.Tenants[0].Instances = ruleInstances(h.org, h.prodURL, h.sbxURL, uatURL)
 	h.start(o)
 	return h
 }
@@ -116,10 +112,7 @@ func (h *harness) start(o harnessOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var instances []cloner.Instance
-	for _, in := range h.settings.Tenants[0].Instances {
-		instances = append(instances, cloner.Instance{Name: in.Name, Tenant: "acme", Environment: in.Environment, DatabaseURL: in.DatabaseURL})
-	}
+	instances := h.settings.Instances()
 	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry, LockTimeout: o.lockTimeout})
 	if err != nil {
 		t.Fatal(err)

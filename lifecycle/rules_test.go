@@ -13,6 +13,7 @@ import (
 
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/parser"
+	"github.com/gaiia/clonebot/registry"
 	"github.com/gaiia/clonebot/zendesksim"
 )
 
@@ -32,18 +33,29 @@ const (
 // ruleSettings configures the bot for a simulated account's bot, service account
 // and organization.
 func ruleSettings(bot, service, org int64) *config.Config {
-	return &config.Config{
+	c := &config.Config{
 		Zendesk: config.Zendesk{
 			BotUserID: bot, ServiceAccountIDs: []int64{service},
 			Fields: config.Fields{ProductionInstance: ruleFieldProduction, SandboxInstance: ruleFieldSandbox, WipeConfirmation: ruleFieldWipe, Users: ruleFieldUsers},
 			Tags:   config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
 		},
-		Window: config.Window{Start: "02:00", End: "05:00"},
-		Tenants: []config.Tenant{{Name: "acme", Timezone: "UTC", ZendeskOrganizationIDs: []int64{org}, Instances: []config.Instance{
-			{Name: "acme-prod", Environment: config.Production, URL: "https://acme.example-isp.app"},
-			{Name: "acme-sandbox", Environment: config.Sandbox, URL: "https://acme.sandbox.example-isp.app"},
-			{Name: "acme-uat", Environment: config.Sandbox, URL: "https://acme-uat.sandbox.example-isp.app"},
-		}}},
+		Window:  config.Window{Start: "02:00", End: "05:00"},
+		Tenants: []config.Tenant{{Name: "acme", Timezone: "UTC", ZendeskOrganizationIDs: []int64{org}}},
+	}
+	c.Tenants[0].Instances = ruleInstances(org, "postgres://db/acme_prod", "postgres://db/acme_sandbox", "postgres://db/acme_uat")
+	return c
+}
+
+// ruleInstances are the rules' tenant's production and two sandboxes, on the
+// databases given.
+func ruleInstances(org int64, prod, sandbox, uat string) []registry.Instance {
+	acme := func(name, env, url, db string) registry.Instance {
+		return registry.Instance{Name: name, Environment: env, URL: url, DatabaseURL: db, Tenant: "acme", OrganizationIDs: []int64{org}}
+	}
+	return []registry.Instance{
+		acme("acme-prod", registry.Production, "https://acme.example-isp.app", prod),
+		acme("acme-sandbox", registry.Sandbox, "https://acme.sandbox.example-isp.app", sandbox),
+		acme("acme-uat", registry.Sandbox, "https://acme-uat.sandbox.example-isp.app", uat),
 	}
 }
 
@@ -547,7 +559,11 @@ func newRuleHarness(t *testing.T) *ruleHarness {
 	h.service = h.sim.CreateUser("billing sync", "sync@example.com", "admin")
 	h.org = h.sim.CreateOrganization("Acme Fiber")
 	settings := ruleSettings(h.bot.ID, h.service.ID, h.org)
-	h.s = &Service{cfg: Config{Settings: settings}, parse: ParserOptions(settings), deciders: newDeciders(settings.Zendesk)}
+	opts, err := ParserOptions(settings)
+	if err != nil {
+		panic(err) // the rules' own settings
+	}
+	h.s = &Service{cfg: Config{Settings: settings}, parse: opts, deciders: newDeciders(settings.Zendesk)}
 	return h
 }
 

@@ -96,11 +96,12 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: ParserOptions(cfg.Settings), windows: map[string]Window{},
-		deciders: newDeciders(cfg.Settings.Zendesk)}
-	if err := s.parse.Validate(); err != nil {
-		return nil, fmt.Errorf("lifecycle: instance registry: %w", err)
+	opts, err := ParserOptions(cfg.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: %w", err)
 	}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: opts, windows: map[string]Window{},
+		deciders: newDeciders(cfg.Settings.Zendesk)}
 	for _, t := range cfg.Settings.Tenants {
 		w, err := NewWindow(cfg.Settings.Window, t.Location())
 		if err != nil {
@@ -112,21 +113,16 @@ func New(cfg Config) (*Service, error) {
 }
 
 // ParserOptions derives the parser's registry and field ids from the configuration.
-func ParserOptions(c *config.Config) parser.Options {
+func ParserOptions(c *config.Config) (parser.Options, error) {
+	reg, err := c.Registry()
+	if err != nil {
+		return parser.Options{}, err
+	}
 	f := c.Zendesk.Fields
-	opts := parser.Options{Fields: parser.Fields{
+	return parser.Options{Registry: reg, Fields: parser.Fields{
 		ProductionInstance: f.ProductionInstance, SandboxInstance: f.SandboxInstance,
 		WipeConfirmation: f.WipeConfirmation, Users: f.Users,
-	}}
-	for _, t := range c.Tenants {
-		for _, in := range t.Instances {
-			opts.Instances = append(opts.Instances, parser.Instance{
-				Name: in.Name, Tenant: t.Name, Environment: in.Environment, URL: in.URL,
-				OrganizationIDs: t.ZendeskOrganizationIDs,
-			})
-		}
-	}
-	return opts
+	}}, nil
 }
 
 // Register adds the life cycle's workers.

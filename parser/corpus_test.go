@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaiia/clonebot/registry"
 )
 
 var update = flag.Bool("update", false, "rewrite the *.want.json golden files of fixtures/tickets")
@@ -19,15 +21,19 @@ const corpusDir = "../fixtures/tickets"
 func corpusOptions() Options {
 	acme := []int64{360099887766}
 	beta := []int64{360011112222, 360011113333}
+	reg, err := registry.New([]registry.Instance{
+		{Name: "acme-prod", Tenant: "acme", Environment: Production, URL: "https://acme.example-isp.app", OrganizationIDs: acme, DatabaseURL: "postgres://db/acme_prod"},
+		{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, URL: "https://acme.sandbox.example-isp.app", OrganizationIDs: acme, DatabaseURL: "postgres://db/acme_sandbox"},
+		{Name: "acme-uat", Tenant: "acme", Environment: Sandbox, URL: "https://acme-uat.sandbox.example-isp.app/", OrganizationIDs: acme, DatabaseURL: "postgres://db/acme_uat"},
+		{Name: "beta-prod", Tenant: "beta", Environment: Production, URL: "https://beta.example-isp.app", OrganizationIDs: beta, DatabaseURL: "postgres://db/beta_prod"},
+		{Name: "beta-sandbox", Tenant: "beta", Environment: Sandbox, URL: "https://beta.sandbox.example-isp.app", OrganizationIDs: beta, DatabaseURL: "postgres://db/beta_sandbox"},
+	})
+	if err != nil {
+		panic(err) // the corpus's own registry
+	}
 	return Options{
-		Fields: Fields{ProductionInstance: 360042000001, SandboxInstance: 360042000002, WipeConfirmation: 360042000003, Users: 360042000004},
-		Instances: []Instance{
-			{Name: "acme-prod", Tenant: "acme", Environment: Production, URL: "https://acme.example-isp.app", OrganizationIDs: acme},
-			{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, URL: "https://acme.sandbox.example-isp.app", OrganizationIDs: acme},
-			{Name: "acme-uat", Tenant: "acme", Environment: Sandbox, URL: "https://acme-uat.sandbox.example-isp.app/", OrganizationIDs: acme},
-			{Name: "beta-prod", Tenant: "beta", Environment: Production, URL: "https://beta.example-isp.app", OrganizationIDs: beta},
-			{Name: "beta-sandbox", Tenant: "beta", Environment: Sandbox, URL: "https://beta.sandbox.example-isp.app", OrganizationIDs: beta},
-		},
+		Fields:   Fields{ProductionInstance: 360042000001, SandboxInstance: 360042000002, WipeConfirmation: 360042000003, Users: 360042000004},
+		Registry: reg,
 	}
 }
 

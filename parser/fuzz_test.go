@@ -91,7 +91,7 @@ func checkProblems(t *testing.T, problems []Problem) {
 
 func checkRequest(t *testing.T, tk Ticket, req *Request, opts Options) {
 	t.Helper()
-	reg := registry{all: opts.Instances, org: tk.OrganizationID}
+	reg := catalog{all: opts.Registry.All(), org: tk.OrganizationID}
 	prod, okP := reg.byName(req.Production)
 	sb, okS := reg.byName(req.Sandbox)
 	if !okP || !okS || prod.Environment != Production || sb.Environment != Sandbox ||

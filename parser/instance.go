@@ -4,22 +4,24 @@ import (
 	"net/url"
 	"strings"
 	"unicode"
+
+	"github.com/gaiia/clonebot/registry"
 )
 
 // maxInstanceText bounds an instance answer: a longer text is not a name.
 const maxInstanceText = 500
 
-// registry answers which instances a text names. Matching is done against
+// catalog answers which instances a text names. Matching is done against
 // every instance, so that a text naming two is ambiguous even when only one
 // of them belongs to the ticket's organization, but messages list only the
 // organization's own instances.
-type registry struct {
-	all []Instance
+type catalog struct {
+	all []registry.Instance
 	org int64
 }
 
 // owned reports whether the ticket's organization may name in.
-func (r registry) owned(in Instance) bool {
+func (r catalog) owned(in registry.Instance) bool {
 	for _, id := range in.OrganizationIDs {
 		if id == r.org && id != 0 {
 			return true
@@ -29,7 +31,7 @@ func (r registry) owned(in Instance) bool {
 }
 
 // ownedNames lists the organization's instances of one environment.
-func (r registry) ownedNames(env string) []string {
+func (r catalog) ownedNames(env string) []string {
 	var names []string
 	for _, in := range r.all {
 		if in.Environment == env && r.owned(in) {
@@ -43,13 +45,13 @@ func (r registry) ownedNames(env string) []string {
 // a name; otherwise each word is compared with the names, and each URL or
 // host name with the instances' URLs. Words that are neither are ignored,
 // which is what lets "our prod (acme-prod)" name acme-prod.
-func (r registry) match(text string) []Instance {
+func (r catalog) match(text string) []registry.Instance {
 	text = foldName(normalizeDashes(text))
 	if in, ok := r.byName(text); ok {
-		return []Instance{in}
+		return []registry.Instance{in}
 	}
-	var found []Instance
-	add := func(in Instance) {
+	var found []registry.Instance
+	add := func(in registry.Instance) {
 		for _, f := range found {
 			if f.Name == in.Name {
 				return
@@ -69,18 +71,18 @@ func (r registry) match(text string) []Instance {
 	return found
 }
 
-func (r registry) byName(name string) (Instance, bool) {
+func (r catalog) byName(name string) (registry.Instance, bool) {
 	for _, in := range r.all {
 		if foldName(in.Name) == name && name != "" {
 			return in, true
 		}
 	}
-	return Instance{}, false
+	return registry.Instance{}, false
 }
 
 // byURL returns the instances whose URL the word is, with or without a
 // scheme, and possibly a deeper path ("acme.example-isp.app/settings").
-func (r registry) byURL(word string) []Instance {
+func (r catalog) byURL(word string) []registry.Instance {
 	if !strings.Contains(word, ".") || strings.Contains(word, "@") {
 		return nil
 	}
@@ -88,7 +90,7 @@ func (r registry) byURL(word string) []Instance {
 	if !ok {
 		return nil
 	}
-	var out []Instance
+	var out []registry.Instance
 	for _, in := range r.all {
 		ih, ip, ok := splitURL(strings.ToLower(in.URL))
 		if ok && ih == host && (ip == "" || path == ip || strings.HasPrefix(path, ip+"/")) {

@@ -2,9 +2,9 @@ package parser
 
 import "testing"
 
-func TestRegistryMatch(t *testing.T) {
+func TestCatalogMatch(t *testing.T) {
 	t.Parallel()
-	reg := registry{all: corpusOptions().Instances, org: 360099887766}
+	reg := catalog{all: corpusOptions().Registry.All(), org: 360099887766}
 	tests := []struct {
 		in   string
 		want []string
@@ -46,24 +46,6 @@ func TestRegistryMatch(t *testing.T) {
 			if got[i] != tt.want[i] {
 				t.Errorf("match(%q) = %v, want %v", tt.in, got, tt.want)
 			}
-		}
-	}
-}
-
-func TestOptionsValidate(t *testing.T) {
-	t.Parallel()
-	if err := corpusOptions().Validate(); err != nil {
-		t.Fatalf("corpus options: %v", err)
-	}
-	bad := []Options{
-		{Instances: []Instance{{Name: "a", Tenant: "t", Environment: Production}, {Name: " A ", Tenant: "t", Environment: Sandbox}}},
-		{Instances: []Instance{{Name: "a", Tenant: "t", Environment: "staging"}}},
-		{Instances: []Instance{{Name: "", Tenant: "t", Environment: Sandbox}}},
-		{Instances: []Instance{{Name: "a", Environment: Sandbox}}},
-	}
-	for i, o := range bad {
-		if o.Validate() == nil {
-			t.Errorf("case %d: Validate accepted %+v", i, o.Instances)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // every answer is present, unambiguous and allowed.
 func Parse(t Ticket, opts Options) (*Request, []Problem) {
 	desc := readDescription(t.Description)
-	reg := registry{all: opts.Instances, org: t.OrganizationID}
+	reg := catalog{all: opts.Registry.All(), org: t.OrganizationID}
 	f := opts.Fields
 	var ps problemList
 
@@ -57,7 +57,7 @@ func (ps *problemList) lookup(t Ticket, id int64, desc descAnswers, key answerKe
 // checkOrganization reports whether the ticket's organization owns any
 // instance, and the requester belongs to it. Without that, no instance can be
 // named, and saying which names exist would tell one customer about another.
-func (ps *problemList) checkOrganization(t Ticket, reg registry) bool {
+func (ps *problemList) checkOrganization(t Ticket, reg catalog) bool {
 	if t.OrganizationID == 0 {
 		ps.add(Problem{FieldOrganization, "", "This ticket is not linked to an organization, so we cannot tell which instances are yours. Please file it while signed in with your company account, or ask your administrator to add you to your organization."})
 		return false

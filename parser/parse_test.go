@@ -70,7 +70,7 @@ func TestParseUnconfiguredFields(t *testing.T) {
 	t.Parallel()
 	tk := formTicket("beta-prod", "beta-sandbox", false, "x")
 	tk.Description = "Production instance: acme-prod\nSandbox: acme-sandbox\nWipe confirmed: y\nUsers: a@acme.com"
-	req, problems := Parse(tk, Options{Instances: corpusOptions().Instances})
+	req, problems := Parse(tk, Options{Registry: corpusOptions().Registry})
 	if req == nil || req.Production != "acme-prod" {
 		t.Errorf("with no field ids configured, the description must be read: %+v %v", req, problems)
 	}
@@ -83,14 +83,14 @@ func TestParseNeverTargetsProduction(t *testing.T) {
 	t.Parallel()
 	opts := corpusOptions()
 	for _, org := range []int64{0, 360099887766, 360011113333, 42} {
-		for _, p := range opts.Instances {
-			for _, s := range opts.Instances {
+		for _, p := range opts.Registry.All() {
+			for _, s := range opts.Registry.All() {
 				tk := formTicket(p.Name, s.Name, true, "a@acme.com")
 				tk.OrganizationID = org
 				req, problems := Parse(tk, opts)
 				checkExactlyOne(t, req, problems)
 				ok := p.Environment == Production && s.Environment == Sandbox && p.Tenant == s.Tenant &&
-					registry{all: opts.Instances, org: org}.owned(p)
+					catalog{all: opts.Registry.All(), org: org}.owned(p)
 				if (req != nil) != ok {
 					t.Errorf("org %d, %s -> %s: request %v, problems %v", org, p.Name, s.Name, req, problems)
 				}
