@@ -56,7 +56,7 @@ func (s *Service) approverReason(ctx context.Context, userID int64) (string, err
 		return "was deleted", nil
 	case u.Suspended:
 		return "is suspended", nil
-	case !mayDecide(u.Role):
+	case !u.Role.Staff():
 		return fmt.Sprintf("is no longer an agent or admin (now %s)", u.Role), nil
 	}
 	return "", nil

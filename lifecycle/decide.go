@@ -45,7 +45,7 @@ func (a Approval) Valid() bool { return a.Decides() && !a.Stale }
 // refusable reports whether the tag is an end user's (by hand), which the bot
 // answers politely once.
 func (a Approval) refusable() bool {
-	return a.Present && a.AuditID != 0 && a.Role == "end-user" && !a.Automated && !a.ViaRule
+	return a.Present && a.AuditID != 0 && a.Role == parser.RoleEndUser && !a.Automated && !a.ViaRule
 }
 
 // Snapshot is everything a ticket says, read once per sync.

@@ -21,7 +21,7 @@ var req = &parser.Request{Production: "acme-prod", Sandbox: "acme-sandbox", Tena
 // snapshots a test can apply.
 func valid() Snapshot { return Snapshot{Tagged: true, Request: req, LastAuditID: audit2} }
 
-func withApproval(role string, audit int64) Snapshot {
+func withApproval(role parser.Role, audit int64) Snapshot {
 	s := valid()
 	s.Approval = Approval{TagDecision: TagDecision{Present: true, AuditID: audit, By: agentID, Role: role}}
 	return s

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/parser"
 )
 
 // deciders says whose tags are decisions. Approving, holding and rejecting are an
@@ -23,9 +24,6 @@ func newDeciders(z config.Zendesk) deciders {
 // automated reports whether user is the bot or a service account.
 func (d deciders) automated(user int64) bool { return user == d.bot || d.services[user] }
 
-// mayDecide reports whether a role may approve, hold or reject.
-func mayDecide(role string) bool { return role == "agent" || role == "admin" }
-
 // TagDecision is the latest addition of a decision tag (approve, hold, reject)
 // that the ticket still carries.
 type TagDecision struct {
@@ -35,7 +33,7 @@ type TagDecision struct {
 	// Role is the author's role as judged when the bot first saw the audit, so
 	// that promoting an end user later does not turn their tag into a decision;
 	// "" when the user could not act then (suspended, deleted).
-	Role string
+	Role parser.Role
 	// Automated: added by the bot or a service account. ViaRule: by a trigger.
 	Automated, ViaRule bool
 }
@@ -43,7 +41,7 @@ type TagDecision struct {
 // Decides reports whether the tag is a decision: present, added by hand by an
 // agent or admin who is neither the bot nor a service account.
 func (d TagDecision) Decides() bool {
-	return d.Present && d.AuditID != 0 && !d.Automated && !d.ViaRule && mayDecide(d.Role)
+	return d.Present && d.AuditID != 0 && !d.Automated && !d.ViaRule && d.Role.Staff()
 }
 
 // tagAuthor is an audit whose author must be judged.
@@ -68,7 +66,7 @@ func (h history) decisionAudits(carried func(tag string) bool, tags []string, wh
 
 // tagDecision describes the latest addition of tag; roles holds the judged
 // roles by audit id.
-func (h history) tagDecision(tag string, present bool, roles map[int64]string, who deciders) TagDecision {
+func (h history) tagDecision(tag string, present bool, roles map[int64]parser.Role, who deciders) TagDecision {
 	d := TagDecision{Present: present}
 	i := h.lastAdded(tag)
 	if !present || i < 0 {

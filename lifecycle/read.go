@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -52,42 +51,30 @@ func (s *Service) readView(ctx context.Context, id int64) (ticketView, error) {
 // readTicket fetches and decodes a ticket. A deleted ticket reads as a closed,
 // untagged one, which cancels a pending request.
 func (s *Service) readTicket(ctx context.Context, id int64) (parser.Ticket, bool, error) {
-	raw, err := s.cfg.Zendesk.TicketJSON(ctx, id)
-	if errors.Is(err, notifier.ErrNotFound) {
-		return parser.Ticket{ID: id, Status: "deleted", UpdatedAt: s.now()}, true, nil
-	}
-	if err != nil {
+	t, err := s.cfg.Zendesk.Ticket(ctx, id)
+	switch {
+	case errors.Is(err, notifier.ErrNotFound):
+		return parser.Deleted(id, s.now()), true, nil
+	case errors.Is(err, notifier.ErrMalformed):
+		return parser.Ticket{}, false, river.JobCancel(fmt.Errorf("read ticket %d: %w", id, err))
+	case err != nil:
 		return parser.Ticket{}, false, fromZendesk(fmt.Errorf("read ticket %d: %w", id, err))
-	}
-	t, err := parser.DecodeTicket(raw)
-	if err != nil {
-		return parser.Ticket{}, false, river.JobCancel(fmt.Errorf("decode ticket %d: %w", id, err))
 	}
 	return t, false, nil
 }
 
 // readAudits fetches and decodes a ticket's audits; a deleted ticket has none.
 func (s *Service) readAudits(ctx context.Context, id int64) ([]parser.Audit, error) {
-	raws, err := s.cfg.Zendesk.AuditsJSON(ctx, id)
-	if errors.Is(err, notifier.ErrNotFound) {
+	audits, err := s.cfg.Zendesk.Audits(ctx, id)
+	switch {
+	case errors.Is(err, notifier.ErrNotFound):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.Is(err, notifier.ErrMalformed):
+		return nil, river.JobCancel(fmt.Errorf("read audits of ticket %d: %w", id, err))
+	case err != nil:
 		return nil, fromZendesk(fmt.Errorf("read audits of ticket %d: %w", id, err))
 	}
-	return decodeAudits(id, raws)
-}
-
-func decodeAudits(id int64, raws []json.RawMessage) ([]parser.Audit, error) {
-	out := make([]parser.Audit, 0, len(raws))
-	for _, raw := range raws {
-		a, err := parser.DecodeAudit(raw)
-		if err != nil {
-			return nil, river.JobCancel(fmt.Errorf("ticket %d: %w", id, err))
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return audits, nil
 }
 
 func lastAudit(audits []parser.Audit) int64 {

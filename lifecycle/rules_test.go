@@ -372,7 +372,7 @@ type ruleRun struct {
 	users  [nWho]zendesksim.User
 	ticket int64
 	rec    Record
-	roles  map[int64]string // the judgements the bot keeps (tag_authors)
+	roles  map[int64]parser.Role // the judgements the bot keeps (tag_authors)
 	m      *model
 	log    []string
 	// decoded keeps the audits decoded from their JSON: audits never change.
@@ -452,7 +452,10 @@ func (r *ruleRun) sync() (Decision, error) {
 	if snap.open(r.rec.State) {
 		r.s.fill(&snap, v.ticket, v.audits)
 		audits := snap.history.decisionAudits(v.ticket.HasTag, r.s.decisionTags(), r.s.deciders)
-		roleOf := func(_ context.Context, id int64) (string, error) { u, _ := r.sim.User(id); return u.Role, nil }
+		roleOf := func(_ context.Context, id int64) (parser.Role, error) {
+			u, _ := r.sim.User(id)
+			return parser.Role(u.Role), nil
+		}
 		if _, err := judgeMissing(context.Background(), r.roles, audits, roleOf); err != nil {
 			return none, err
 		}
@@ -569,7 +572,7 @@ func newRuleHarness(t *testing.T) *ruleHarness {
 
 // newRuleRun files a ticket as the filing says.
 func (h *ruleHarness) newRuleRun(f filing) (*ruleRun, error) {
-	r := &ruleRun{s: h.s, sim: h.sim, roles: map[int64]string{}, m: newModel(f), decoded: map[int64]parser.Audit{}}
+	r := &ruleRun{s: h.s, sim: h.sim, roles: map[int64]parser.Role{}, m: newModel(f), decoded: map[int64]parser.Audit{}}
 	r.users[bot], r.users[service] = h.bot, h.service
 	for w, name := range map[who]string{customer: "Dana", agent: "Sam", promotee: "Lee"} {
 		r.users[w] = h.sim.CreateUser(name, strings.ToLower(name)+"@example.com", r.m.roles[w])

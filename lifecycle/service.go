@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,8 +21,8 @@ import (
 
 // Zendesk is what the life cycle needs of Zendesk.
 type Zendesk interface {
-	TicketJSON(ctx context.Context, id int64) ([]byte, error)
-	AuditsJSON(ctx context.Context, id int64) ([]json.RawMessage, error)
+	Ticket(ctx context.Context, id int64) (parser.Ticket, error)
+	Audits(ctx context.Context, id int64) ([]parser.Audit, error)
 	User(ctx context.Context, id int64) (notifier.User, error)
 	Organizations(ctx context.Context, userID int64) ([]int64, error)
 	TicketsChanged(ctx context.Context, cursor string, since time.Time) (notifier.ExportPage, error)

@@ -49,7 +49,7 @@ func (s *Service) snapshot(ctx context.Context, v ticketView, state State) (snap
 func (s *Service) outline(v ticketView) Snapshot {
 	t := v.ticket
 	return Snapshot{
-		Closed:  t.Status == "solved" || t.Status == "closed" || t.Status == "deleted",
+		Closed:  t.Closed(),
 		Deleted: v.deleted, Tagged: t.HasTag(s.cfg.Settings.Zendesk.Tags.Request), LastAuditID: lastAudit(v.audits),
 	}
 }
@@ -68,7 +68,7 @@ func (s *Service) fill(snap *Snapshot, t parser.Ticket, audits []parser.Audit) {
 }
 
 // judge sets the snapshot's decision tags from the judged roles of their authors.
-func (snap *Snapshot) judge(roles map[int64]string, carried func(string) bool, tags config.Tags, who deciders) {
+func (snap *Snapshot) judge(roles map[int64]parser.Role, carried func(string) bool, tags config.Tags, who deciders) {
 	h := snap.history
 	snap.Hold = h.tagDecision(tags.Hold, carried(tags.Hold), roles, who).Decides()
 	snap.Reject = h.tagDecision(tags.Reject, carried(tags.Reject), roles, who).Decides()
@@ -85,7 +85,7 @@ var errJudgedAgain = errors.New("the ticket's tag authors were judged again mean
 
 // rejudge applies the roles stored with the outcome, which win over this sync's
 // when another sync stored them first.
-func (snap *Snapshot) rejudge(roles map[int64]string, carried func(string) bool, tags config.Tags, who deciders) error {
+func (snap *Snapshot) rejudge(roles map[int64]parser.Role, carried func(string) bool, tags config.Tags, who deciders) error {
 	before := *snap
 	snap.judge(roles, carried, tags, who)
 	if !snap.checked && snap.Request != nil && (before.Hold || before.Reject) && !snap.Hold && !snap.Reject {

@@ -4,20 +4,31 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/gaiia/clonebot/parser"
 )
 
-// AuditsJSON returns every audit of a ticket as Zendesk sent it, reading all pages,
-// for the parser to decode (it is the one place that knows their shapes).
-func (c *Client) AuditsJSON(ctx context.Context, ticketID int64) ([]json.RawMessage, error) {
-	var out []json.RawMessage
+// Audits returns every audit of a ticket, reading all pages, decoded by the parser
+// (the one place that knows their shapes). A deleted ticket is ErrNotFound; an
+// audit that cannot be decoded is ErrMalformed.
+func (c *Client) Audits(ctx context.Context, ticketID int64) ([]parser.Audit, error) {
+	var out []parser.Audit
+	var decodeErr error
 	err := eachPage(ctx, c, fmt.Sprintf("/tickets/%d/audits.json", ticketID), nil, func(p struct {
 		Audits []json.RawMessage `json:"audits"`
 	}) bool {
-		out = append(out, p.Audits...)
+		for _, raw := range p.Audits {
+			a, err := parser.DecodeAudit(raw)
+			if err != nil {
+				decodeErr = fmt.Errorf("ticket %d: %w: %w", ticketID, ErrMalformed, err)
+				return false
+			}
+			out = append(out, a)
+		}
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list audits of ticket %d: %w", ticketID, err)
 	}
-	return out, nil
+	return out, decodeErr
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nukosuke/go-zendesk/zendesk"
 	"github.com/sirupsen/logrus"
+
+	"github.com/gaiia/clonebot/parser"
 )
 
 // Client talks to one Zendesk account on behalf of the bot. It is safe for
@@ -55,14 +57,19 @@ func Calls() [][2]string {
 	}
 }
 
-// TicketJSON returns the raw body of GET /api/v2/tickets/{id}.json, for the parser
-// to decode (go-zendesk cannot decode numeric custom field values).
-func (c *Client) TicketJSON(ctx context.Context, id int64) ([]byte, error) {
+// Ticket reads GET /api/v2/tickets/{id}.json, decoded by the parser (go-zendesk
+// cannot decode numeric custom field values). A deleted ticket is ErrNotFound; a
+// body that is no ticket is ErrMalformed.
+func (c *Client) Ticket(ctx context.Context, id int64) (parser.Ticket, error) {
 	body, err := c.zd.Get(ctx, fmt.Sprintf("/tickets/%d.json", id))
 	if err != nil {
-		return nil, fmt.Errorf("get ticket %d: %w", id, classify(err))
+		return parser.Ticket{}, fmt.Errorf("get ticket %d: %w", id, classify(err))
 	}
-	return body, nil
+	t, err := parser.DecodeTicket(body)
+	if err != nil {
+		return parser.Ticket{}, fmt.Errorf("get ticket %d: %w: %w", id, ErrMalformed, err)
+	}
+	return t, nil
 }
 
 // do sends a request with a JSON or raw body and decodes a JSON answer into out

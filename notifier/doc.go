@@ -2,9 +2,10 @@
 // and their organizations, and the incremental ticket export, and announces each step
 // of a clone request on its ticket.
 //
-// It wraps go-zendesk v0.18.0 and works around its gaps: ticket and audit JSON are
-// returned raw for the parser (go-zendesk fails on numeric custom field values),
-// every id is an int64, comments are posted with a plain PUT so the audit can be
+// It wraps go-zendesk v0.18.0 and works around its gaps: tickets and audits are
+// decoded by the parser, the one place that knows their shapes (go-zendesk fails on
+// numeric custom field values), users come with a typed parser.Role, every id is
+// an int64, comments are posted with a plain PUT so the audit can be
 // read back, tags are removed with a DELETE that carries a JSON body, and uploads
 // are made with replayable requests of the file's real type.
 //

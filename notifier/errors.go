@@ -19,6 +19,9 @@ var (
 	ErrConflict = errors.New("zendesk: update conflict")
 	// ErrUnauthorized: the credentials were refused (401, 403).
 	ErrUnauthorized = errors.New("zendesk: unauthorized")
+	// ErrMalformed: an answer that is not what the API documents (a ticket or an
+	// audit the parser cannot read); asking again will not help.
+	ErrMalformed = errors.New("zendesk: malformed answer")
 )
 
 // RateLimitError says Zendesk asked to wait longer than the client is willing to,

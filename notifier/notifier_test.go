@@ -112,7 +112,7 @@ func TestAuthHeaders(t *testing.T) {
 				got = r.Header.Get("Authorization")
 				return httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213}}`), nil
 			})
-			if _, err := f.client.TicketJSON(context.Background(), 4821348213); err != nil {
+			if _, err := f.client.Ticket(context.Background(), 4821348213); err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
@@ -122,20 +122,26 @@ func TestAuthHeaders(t *testing.T) {
 	}
 }
 
-func TestTicketJSONIsRaw(t *testing.T) {
+// A ticket comes decoded, numeric custom field values included; a body that is no
+// ticket is ErrMalformed, which no retry can fix.
+func TestTicketIsDecoded(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	body := `{"ticket":{"id":4821348213,"custom_fields":[{"id":360042000001,"value":17},{"id":360042000002,"value":"acme"}]}}`
+	body := `{"ticket":{"id":4821348213,"status":"Open","custom_fields":[{"id":360042000001,"value":17},{"id":360042000002,"value":"acme"}]}}`
 	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, body))
-	got, err := f.client.TicketJSON(context.Background(), 4821348213)
-	if err != nil || string(got) != body {
-		t.Fatalf("TicketJSON = %s, %v", got, err)
+	got, err := f.client.Ticket(context.Background(), 4821348213)
+	if err != nil || got.ID != 4821348213 || got.Status != "open" || got.CustomFields[360042000001] != "17" || got.CustomFields[360042000002] != "acme" {
+		t.Fatalf("Ticket = %+v, %v", got, err)
+	}
+	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, `{"ticket":{"id":"x"}}`))
+	if _, err := f.client.Ticket(context.Background(), 4821348213); !errors.Is(err, notifier.ErrMalformed) {
+		t.Fatalf("a ticket without a valid id: %v, want ErrMalformed", err)
 	}
 }
 
 func TestRetries(t *testing.T) {
 	t.Parallel()
-	ok := func() *http.Response { return httpmock.NewStringResponse(200, `{"ticket":{}}`) }
+	ok := func() *http.Response { return httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213}}`) }
 	for name, tc := range map[string]struct {
 		responder httpmock.Responder
 		calls     int
@@ -203,7 +209,7 @@ func TestRetries(t *testing.T) {
 			t.Parallel()
 			f := setup(t, nil)
 			f.mock.RegisterResponder("GET", ticketURL, tc.responder)
-			_, err := f.client.TicketJSON(context.Background(), 4821348213)
+			_, err := f.client.Ticket(context.Background(), 4821348213)
 			if tc.check != nil {
 				tc.check(t, err)
 			} else if err != nil {
@@ -240,8 +246,8 @@ func withRetryAfter429(v string) httpmock.Responder {
 func TestObserverSeesRoutesWithoutIDs(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	f.mock.RegisterResponder("GET", ticketURL, seq(httpmock.NewStringResponse(503, ""), httpmock.NewStringResponse(200, "{}")))
-	if _, err := f.client.TicketJSON(context.Background(), 4821348213); err != nil {
+	f.mock.RegisterResponder("GET", ticketURL, seq(httpmock.NewStringResponse(503, ""), httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213}}`)))
+	if _, err := f.client.Ticket(context.Background(), 4821348213); err != nil {
 		t.Fatal(err)
 	}
 	want := "[GET /api/v2/tickets/:id 503 true GET /api/v2/tickets/:id 200 false]"
@@ -290,12 +296,12 @@ func TestOAuthTokenCachedAndRefreshed(t *testing.T) {
 		if len(auths) == 4 {
 			return httpmock.NewStringResponse(401, ""), nil // revoked early
 		}
-		return httpmock.NewStringResponse(200, "{}"), nil
+		return httpmock.NewStringResponse(200, `{"ticket":{"id":4821348213}}`), nil
 	})
 	ctx := context.Background()
 	get := func() {
 		t.Helper()
-		if _, err := f.client.TicketJSON(ctx, 4821348213); err != nil {
+		if _, err := f.client.Ticket(ctx, 4821348213); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -324,25 +330,29 @@ func TestActivateNonDefaultAfterNew(t *testing.T) {
 	}
 }
 
-func TestAuditsJSONReadsAllPages(t *testing.T) {
+func TestAuditsReadsAllPages(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
 	audits := zd + "/api/v2/tickets/4821348213/audits.json"
 	page1 := `{"audits":[{"id":31415926535898,"author_id":361123456789},{"id":31415926535900,"author_id":361112345678}],"meta":{"has_more":true,"after_cursor":"c1"}}`
-	page2 := `{"audits":[{"id":31415926535902,"author_id":361112345678}],"meta":{"has_more":false,"after_cursor":"c2"}}`
+	page2 := `{"audits":[{"id":31415926535902,"author_id":361112345678,"via":{"channel":"rule"}}],"meta":{"has_more":false,"after_cursor":"c2"}}`
 	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bsize%5D=100", httpmock.NewStringResponder(200, page1))
 	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bafter%5D=c1&page%5Bsize%5D=100", httpmock.NewStringResponder(200, page2))
-	got, err := f.client.AuditsJSON(context.Background(), 4821348213)
+	got, err := f.client.Audits(context.Background(), 4821348213)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"id":31415926535898,"author_id":361123456789} {"id":31415926535900,"author_id":361112345678} {"id":31415926535902,"author_id":361112345678}]`
 	var parts []string
 	for _, a := range got {
-		parts = append(parts, string(a))
+		parts = append(parts, fmt.Sprintf("%d by %d rule=%v", a.ID, a.AuthorID, a.ViaRule))
 	}
-	if "["+strings.Join(parts, " ")+"]" != want {
-		t.Fatalf("AuditsJSON = %s, want %s", parts, want)
+	want := "[31415926535898 by 361123456789 rule=false 31415926535900 by 361112345678 rule=false 31415926535902 by 361112345678 rule=true]"
+	if fmt.Sprint(parts) != want {
+		t.Fatalf("Audits = %v, want %s", parts, want)
+	}
+	f.mock.RegisterResponderWithQuery("GET", audits, "page%5Bafter%5D=c1&page%5Bsize%5D=100", httpmock.NewStringResponder(200, `{"audits":[{"id":"soon"}]}`))
+	if _, err := f.client.Audits(context.Background(), 4821348213); !errors.Is(err, notifier.ErrMalformed) {
+		t.Fatalf("an audit without a valid id: %v, want ErrMalformed", err)
 	}
 }
 
@@ -524,7 +534,7 @@ func TestOAuthScopesAndRefusedClient(t *testing.T) {
 	})
 	f.mock.RegisterResponder("GET", ticketURL, httpmock.NewStringResponder(200, "{}"))
 	// The refusal is retried like any token failure, then reported.
-	_, err := f.client.TicketJSON(context.Background(), 42)
+	_, err := f.client.Ticket(context.Background(), 42)
 	var se *notifier.StatusError
 	if !errors.As(err, &se) || se.Status != 401 || !strings.Contains(se.Body, "invalid_client") {
 		t.Fatalf("refused client: err = %v, want a 401 StatusError naming invalid_client", err)

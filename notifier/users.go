@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/gaiia/clonebot/parser"
 )
 
 // User is what the bot reads of a Zendesk user to decide whether it may act.
 type User struct {
 	ID   int64
-	Role string // "end-user", "agent" or "admin"
+	Role parser.Role
 	// Active is false for a deleted user; Suspended users cannot sign in.
 	Active, Suspended bool
 	// OrganizationID is the user's default organization, 0 if none.
@@ -32,7 +34,7 @@ func (c *Client) User(ctx context.Context, id int64) (User, error) {
 	if err := c.do(ctx, "GET", fmt.Sprintf("/users/%d.json", id), "", nil, &b); err != nil {
 		return User{}, fmt.Errorf("get user %d: %w", id, err)
 	}
-	u := User{ID: b.User.ID, Role: b.User.Role, Active: b.User.Active, Suspended: b.User.Suspended}
+	u := User{ID: b.User.ID, Role: parser.Role(b.User.Role), Active: b.User.Active, Suspended: b.User.Suspended}
 	if b.User.OrganizationID != nil {
 		u.OrganizationID = *b.User.OrganizationID
 	}

@@ -33,3 +33,33 @@ func (t Ticket) HasTag(tag string) bool {
 	}
 	return false
 }
+
+// Closed reports whether the ticket is done with: solved, closed, or deleted
+// (a ticket the API no longer returns reads as deleted).
+func (t Ticket) Closed() bool {
+	return t.Status == "solved" || t.Status == "closed" || t.Status == StatusDeleted
+}
+
+// StatusDeleted is the status of a deleted ticket.
+const StatusDeleted = "deleted"
+
+// Deleted returns the ticket id as it reads once deleted: closed, with no tags
+// and no answers, which cancels a request the bot follows.
+func Deleted(id int64, at time.Time) Ticket {
+	return Ticket{ID: id, Status: StatusDeleted, UpdatedAt: at}
+}
+
+// Role is a Zendesk user's role. The empty Role is no role at all: a user who
+// cannot act (suspended, deleted, gone).
+type Role string
+
+// The roles of Zendesk users.
+const (
+	RoleEndUser Role = "end-user"
+	RoleAgent   Role = "agent"
+	RoleAdmin   Role = "admin"
+	RoleNone    Role = ""
+)
+
+// Staff reports whether the role is an agent's or an admin's.
+func (r Role) Staff() bool { return r == RoleAgent || r == RoleAdmin }
