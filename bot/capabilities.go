@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -11,7 +12,10 @@ import (
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/lifecycle"
+	"github.com/gaiia/clonebot/lifecycle/rules"
+	"github.com/gaiia/clonebot/lifecycle/schedule"
 	"github.com/gaiia/clonebot/notifier"
+	"github.com/gaiia/clonebot/parser"
 	"github.com/gaiia/clonebot/webhook"
 )
 
@@ -90,12 +94,46 @@ func (b *Bot) newLifecycle(opts Options, manifest *cloner.Manifest) (*lifecycle.
 	if err != nil {
 		return nil, err
 	}
+	settings, err := lifecycleSettings(b.cfg)
+	if err != nil {
+		return nil, err
+	}
 	return lifecycle.New(lifecycle.Config{
-		Pool: b.pool, Zendesk: zd, Cloner: cl, Settings: b.cfg,
+		Pool: b.pool, Zendesk: zd, Cloner: cl, Settings: settings,
 		Logger: b.log.WithField("component", "lifecycle"), Metrics: b.metrics,
 		Now: b.now, DueInterval: opts.DueInterval, CloneDeadline: b.cfg.Jobs.CloneDeadline,
 		SweepInterval: cmp.Or(opts.SweepInterval, b.cfg.Jobs.SweepInterval),
 	})
+}
+
+// lifecycleSettings picks what the life cycle uses from the configuration.
+func lifecycleSettings(cfg *config.Config) (lifecycle.Settings, error) {
+	reg, err := cfg.Registry()
+	if err != nil {
+		return lifecycle.Settings{}, err
+	}
+	start, err := config.ParseClock(cfg.Window.Start)
+	if err != nil {
+		return lifecycle.Settings{}, fmt.Errorf("window.start: %w", err)
+	}
+	end, err := config.ParseClock(cfg.Window.End)
+	if err != nil {
+		return lifecycle.Settings{}, fmt.Errorf("window.end: %w", err)
+	}
+	zones := map[string]*time.Location{}
+	for _, t := range cfg.Tenants {
+		zones[t.Name] = t.Location()
+	}
+	z := cfg.Zendesk
+	return lifecycle.Settings{
+		Tags:     rules.Tags{Request: z.Tags.Request, Approve: z.Tags.Approve, Hold: z.Tags.Hold, Reject: z.Tags.Reject},
+		Deciders: rules.Deciders{Bot: z.BotUserID, Services: z.ServiceAccountIDs},
+		Parser: parser.Options{Registry: reg, Fields: parser.Fields{
+			ProductionInstance: z.Fields.ProductionInstance, SandboxInstance: z.Fields.SandboxInstance,
+			WipeConfirmation: z.Fields.WipeConfirmation, Users: z.Fields.Users,
+		}},
+		Windows: schedule.Windows{Start: start, End: end, Zones: zones},
+	}, nil
 }
 
 // registerWebhook adds POST /webhooks/zendesk, handing events to the job queue.

@@ -12,7 +12,7 @@ import (
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/jobs"
-	"github.com/gaiia/clonebot/lifecycle"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/webhook"
@@ -26,14 +26,14 @@ func (b *Bot) initMetrics(manifest *cloner.Manifest) {
 		WebhookAnswers: webhook.Answers(),
 		JobKinds:       jobs.LifeCycleKinds(),
 		JobOutcomes:    []string{"ok", "retry", "snooze", "cancel"},
-		CloneOutcomes:  []string{string(lifecycle.Ready), string(lifecycle.Failed)},
+		CloneOutcomes:  []string{string(rules.Ready), string(rules.Failed)},
 		ZendeskCalls:   notifier.Calls(),
 		TroubleJobs:    []string{jobs.TicketSyncArgs{}.Kind(), jobs.CloneArgs{}.Kind()},
 	}
 	for _, c := range manifest.Cloned {
 		k.Categories = append(k.Categories, c.Name)
 	}
-	for _, s := range lifecycle.States {
+	for _, s := range rules.States {
 		k.States = append(k.States, string(s))
 	}
 	b.metrics.Init(k)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/zendesksim"
 )
 
@@ -148,7 +149,7 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 		if err := rows.Scan(&from, &to, &reason); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.Opts.Out, "  %-18s -> %-18s %s\n", from, to, reason)
+		fmt.Fprintf(e.Opts.Out, "  %-18s -> %-18s %s\n", from, to, rules.Reason(reason).Text())
 	}
 	if err := rows.Err(); err != nil {
 		return err

@@ -3,95 +3,39 @@ package lifecycle
 import (
 	"fmt"
 
-	"github.com/gaiia/clonebot/notifier"
+	"github.com/gaiia/clonebot/lifecycle/messages"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 )
 
 // messageFor maps a decision's reason to what is posted.
-var messageFor = map[Reason]Message{
-	ReasonValid:           MsgAwaitingApproval,
-	ReasonProblems:        MsgNeedsInfo,
-	ReasonPreflight:       MsgPreflight,
-	ReasonApproved:        MsgScheduled,
-	ReasonApprovalRefused: MsgApprovalRefused,
-	ReasonChanged:         MsgChanged,
-	ReasonWithdrawn:       MsgWithdrawn,
-	ReasonHold:            MsgOnHold,
-	ReasonRejected:        MsgRejected,
-	ReasonCancelled:       MsgCancelled,
+var messageFor = map[rules.Reason]messages.Message{
+	rules.ReasonValid:           messages.AwaitingApproval,
+	rules.ReasonProblems:        messages.NeedsInfo,
+	rules.ReasonPreflight:       messages.Preflight,
+	rules.ReasonApproved:        messages.Scheduled,
+	rules.ReasonApprovalRefused: messages.ApprovalRefused,
+	rules.ReasonChanged:         messages.Changed,
+	rules.ReasonWithdrawn:       messages.Withdrawn,
+	rules.ReasonHold:            messages.OnHold,
+	rules.ReasonRejected:        messages.Rejected,
+	rules.ReasonCancelled:       messages.Cancelled,
 }
 
-// announcements renders the comments of a transition, keyed by its audit entry so
-// each is posted once. A request never acknowledged is acknowledged first (with
-// the agents' plan), whatever the transition.
-func (s *Service) announcements(r *row, d Decision, snap Snapshot, auditID int64) ([]outboxItem, error) {
+// notices are the announcements of a decision: a request never acknowledged is
+// acknowledged first (with the agents' plan), whatever the decision; an end user's
+// approval tag is answered after the decision's own message.
+func notices(d rules.Decision) ([]notice, error) {
 	msg, ok := messageFor[d.Reason]
 	if !ok {
-		return nil, fmt.Errorf("no message for %q", d.Reason)
+		return nil, fmt.Errorf("no message for the decision %q", d.Reason)
 	}
-	data := s.messageData(r)
-	data.Problems = snap.Problems
-	data.PlanProblems = snap.PlanProblems
-	data.Plan = snap.plan
-	var items []outboxItem
+	var out []notice
 	if d.Acknowledge {
-		ack, err := s.render(r.TicketID, MsgAwaitingApproval, AwaitingApproval, data, auditID)
-		if err != nil {
-			return nil, err
-		}
-		items = ack
+		out = append(out, notice{messages.AwaitingApproval, rules.AwaitingApproval})
 	}
-	main, err := s.render(r.TicketID, msg, d.Next, data, auditID)
-	if err != nil {
-		return nil, err
-	}
-	items = append(items, main...)
+	out = append(out, notice{msg, d.Next})
 	if d.Refuse {
-		refusal, err := s.render(r.TicketID, MsgApprovalRefused, d.Next, data, auditID)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, refusal...)
+		out = append(out, notice{messages.ApprovalRefused, d.Next})
 	}
-	return items, nil
-}
-
-func (s *Service) messageData(r *row) MessageData {
-	w := s.windowFor(r.Tenant)
-	d := MessageData{Request: r.Request, Tags: s.cfg.Settings.Zendesk.Tags, Window: w.String(), Attempt: r.Attempts}
-	if !r.ScheduledFor.IsZero() {
-		d.ScheduledFor = r.ScheduledFor.In(w.Loc).Format("Mon 2 Jan 2006 15:04 MST")
-	}
-	return d
-}
-
-// render turns a message into outbox items keyed by the audit entry of the
-// transition: the public comment carries the status tag; the internal note, when
-// there is one, follows it.
-func (s *Service) render(ticketID int64, msg Message, state State, data MessageData, auditID int64) ([]outboxItem, error) {
-	return s.renderKeyed(ticketID, msg, state, data, fmt.Sprintf("%d/%s/%d", ticketID, msg, auditID))
-}
-
-// renderKeyed renders a message under key; with no state, the status tag stays.
-func (s *Service) renderKeyed(ticketID int64, msg Message, state State, data MessageData, key string) ([]outboxItem, error) {
-	public, internal, err := s.messages.Render(msg, data)
-	if err != nil {
-		return nil, err
-	}
-	items := []outboxItem{{Key: key, Public: true, Body: public}}
-	if state != "" {
-		items[0].StatusTag = state.StatusTag()
-	}
-	if internal != "" {
-		items = append(items, outboxItem{Key: key + "/internal", Public: false, Body: internal})
-	}
-	return items, nil
-}
-
-// announcement converts a stored item for the notifier.
-func (it outboxItem) announcement() notifier.Announcement {
-	a := notifier.Announcement{Key: it.Key, Public: it.Public, Body: it.Body, StatusTag: it.StatusTag}
-	for _, f := range it.Attachments {
-		a.Attachments = append(a.Attachments, notifier.File{Name: f.Name, ContentType: f.ContentType, Data: f.Data})
-	}
-	return a
+	return out, nil
 }

@@ -6,47 +6,39 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/jobs"
+	"github.com/gaiia/clonebot/lifecycle/messages"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/notifier"
 )
 
 // approverGone re-reads the approver of a due clone: an approver who is no longer
 // an active agent or admin (suspended, demoted, deleted) cannot carry the clone,
 // which then does not start; the ticket says why and waits for a new approval.
-func (s *Service) approverGone(ctx context.Context, args jobs.CloneArgs) (bool, error) {
-	r, err := s.dueApproval(ctx, args)
-	if err != nil || r == nil {
+func (r *runner) approverGone(ctx context.Context, args jobs.CloneArgs) (bool, error) {
+	req, err := r.repo.request(ctx, args.TicketID)
+	if err != nil || !dueOnApproval(req, args) || req.ApprovedBy == 0 {
 		return false, err
 	}
-	reason, err := s.approverReason(ctx, r.ApprovedBy)
+	reason, err := r.approverReason(ctx, req.ApprovedBy)
 	if err != nil || reason == "" {
 		return false, err
 	}
-	s.log.WithFields(map[string]any{"ticket": r.TicketID, "approver": r.ApprovedBy, "why": reason}).Warn("the approver can no longer approve; the clone does not start")
-	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error { return s.revokeApproval(ctx, tx, args, reason) })
+	r.log.WithFields(logrus.Fields{"ticket": req.TicketID, "approver": req.ApprovedBy, "why": reason}).Warn("the approver can no longer approve; the clone does not start")
+	err = r.repo.inTx(ctx, func(q *repo) error { return r.revokeApproval(ctx, q, args, reason) })
 	return err == nil, err
 }
 
-// dueApproval is the request of a clone job about to start on its approval; nil
-// when the job will not start it anyway.
-func (s *Service) dueApproval(ctx context.Context, args jobs.CloneArgs) (*row, error) {
-	var r *row
-	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var err error
-		r, err = loadForUpdate(ctx, tx, args.TicketID)
-		return err
-	})
-	if err != nil || r == nil || r.State != Scheduled || r.ApprovedBy == 0 || r.ApprovedFingerprint != args.Fingerprint {
-		return nil, err
-	}
-	return r, nil
+// dueOnApproval reports whether req is the scheduled request the clone job runs.
+func dueOnApproval(req *request, args jobs.CloneArgs) bool {
+	return req != nil && req.State == rules.Scheduled && req.ApprovedFingerprint == args.Fingerprint
 }
 
 // approverReason says why a user can no longer approve, "" if the user can.
-func (s *Service) approverReason(ctx context.Context, userID int64) (string, error) {
-	u, err := s.cfg.Zendesk.User(ctx, userID)
+func (r *runner) approverReason(ctx context.Context, userID int64) (string, error) {
+	u, err := r.users.User(ctx, userID)
 	switch {
 	case errors.Is(err, notifier.ErrNotFound):
 		return "no longer exists in Zendesk", nil
@@ -64,27 +56,18 @@ func (s *Service) approverReason(ctx context.Context, userID int64) (string, err
 
 // revokeApproval puts the request back to awaiting approval: the approval no longer
 // counts, and a new one must come from a later audit.
-func (s *Service) revokeApproval(ctx context.Context, tx pgx.Tx, args jobs.CloneArgs, reason string) error {
-	r, err := loadForUpdate(ctx, tx, args.TicketID)
-	if err != nil || r == nil || r.State != Scheduled || r.ApprovedFingerprint != args.Fingerprint {
+func (r *runner) revokeApproval(ctx context.Context, q *repo, args jobs.CloneArgs, reason string) error {
+	req, err := q.lockRequest(ctx, args.TicketID)
+	if err != nil || !dueOnApproval(req, args) {
 		return err
 	}
-	approver := &ApproverView{ID: r.ApprovedBy, Audit: r.ApprovalAudit, Reason: reason}
-	r.State, r.ApprovalsAfter = AwaitingApproval, max(r.ApprovalsAfter, r.ApprovalAudit)
-	r.ApprovedFingerprint, r.ApprovalAudit, r.ApprovedBy, r.ScheduledFor = "", 0, 0, time.Time{}
-	id, err := appendAudit(ctx, tx, r.TicketID, Scheduled, AwaitingApproval, "approver can no longer approve", 0,
-		map[string]any{"approver": approver.ID, "approval_audit": approver.Audit, "why": reason})
-	if err != nil {
-		return err
-	}
-	if err := save(ctx, tx, r, nil); err != nil {
-		return err
-	}
-	data := s.messageData(r)
-	data.Approver = approver
-	items, err := s.render(r.TicketID, MsgApproverGone, AwaitingApproval, data, id)
-	if err != nil {
-		return err
-	}
-	return s.queue(ctx, tx, r.TicketID, items)
+	approver := &messages.ApproverView{ID: req.ApprovedBy, Audit: req.ApprovalAudit, Reason: reason}
+	req.State, req.ApprovalsAfter = rules.AwaitingApproval, max(req.ApprovalsAfter, req.ApprovalAudit)
+	req.ApprovedFingerprint, req.ApprovalAudit, req.ApprovedBy, req.ScheduledFor = "", 0, 0, time.Time{}
+	return r.record.record(ctx, q, req, move{
+		entries: []entry{{from: rules.Scheduled, to: rules.AwaitingApproval, reason: rules.ReasonApproverGone,
+			detail: map[string]any{"approver": approver.ID, "approval_audit": approver.Audit, "why": reason}}},
+		notices: []notice{{messages.ApproverGone, rules.AwaitingApproval}},
+		data:    func(d *messages.Data) { d.Approver = approver },
+	})
 }

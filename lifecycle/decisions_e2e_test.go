@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/zendesksim"
 )
 
@@ -15,7 +16,7 @@ func (h *harness) wantKinds(id int64, want ...string) {
 	}
 }
 
-func (h *harness) wantState(id int64, want State) {
+func (h *harness) wantState(id int64, want rules.State) {
 	h.t.Helper()
 	if got := h.state(id); got != want {
 		h.t.Fatalf("request is %q, want %q", got, want)
@@ -29,12 +30,12 @@ func TestFiledWithTheApprovalTag(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	id := h.file("acme-sandbox", true, "clone_approved")
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "approval_refused")
 	// The refusal names the customer, whose id is past 2^31 like every real user's.
 	var actor int64
 	if err := h.pool.QueryRow(h.ctx, `SELECT actor_id FROM audit_log WHERE ticket_id = $1::bigint AND reason = $2::text`,
-		id, string(ReasonApprovalRefused)).Scan(&actor); err != nil || actor != h.customer.ID {
+		id, string(rules.ReasonApprovalRefused)).Scan(&actor); err != nil || actor != h.customer.ID {
 		t.Fatalf("refusal recorded for actor %d (%v), want the customer %d", actor, err, h.customer.ID)
 	}
 
@@ -45,7 +46,7 @@ func TestFiledWithTheApprovalTag(t *testing.T) {
 	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
 	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.sync(id)
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "approval_refused", "scheduled")
 
 	h.post(id)
@@ -79,7 +80,7 @@ func TestAutomatedApprovalsAreNoApproval(t *testing.T) {
 	for _, a := range adds {
 		h.update(id, a.by, zendesksim.TicketChange{AddTags: []string{"clone_approved"}, ViaTrigger: a.rule})
 		h.sync(id)
-		if got := h.state(id); got != AwaitingApproval {
+		if got := h.state(id); got != rules.AwaitingApproval {
 			t.Fatalf("after the approval tag of %s the request is %s", a.name, got)
 		}
 		h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
@@ -88,7 +89,7 @@ func TestAutomatedApprovalsAreNoApproval(t *testing.T) {
 	// Holding and rejecting are decisions too.
 	h.update(id, h.bot.ID, zendesksim.TicketChange{AddTags: []string{"clone_hold", "clone_rejected"}})
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal")
 }
 
@@ -106,15 +107,15 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 		t.Fatal("the two changes are not in the same second")
 	}
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 
 	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
 	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.sync(id)
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-sandbox"}})
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "scheduled", "changed")
 	// A change that keeps the request's meaning (its address for its name) keeps
 	// the approval.
@@ -122,7 +123,7 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "https://acme.sandbox.example-isp.app"}})
 	h.sync(id)
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 }
 
 // Roles are judged per audit: an end user's tag stays an end user's after the user
@@ -140,11 +141,11 @@ func TestPromotionDoesNotTurnAnOldTagIntoAnApproval(t *testing.T) {
 	}
 	h.update(id, h.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Lee works for you now.", Public: true}})
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.update(id, lee.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
 	h.update(id, lee.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.sync(id)
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 }
 
 // The requester must belong to the ticket's organization: its default one or any
@@ -162,7 +163,7 @@ func TestRequesterMustBelongToTheOrganization(t *testing.T) {
 		CustomFields: map[int64]any{ruleFieldProduction: "acme-prod", ruleFieldSandbox: "acme-sandbox", ruleFieldWipe: true, ruleFieldUsers: "ola@another-isp.example"},
 	}).ID
 	h.sync(id)
-	h.wantState(id, NeedsInfo)
+	h.wantState(id, rules.NeedsInfo)
 	h.post(id)
 	comments := h.sim.Comments(id)
 	if last := comments[len(comments)-1].Body; !strings.Contains(last, "does not belong to") || strings.Contains(last, "acme-prod") {
@@ -174,5 +175,5 @@ func TestRequesterMustBelongToTheOrganization(t *testing.T) {
 	}
 	h.update(id, outsider.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "I was added.", Public: true}})
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 }

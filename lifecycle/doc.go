@@ -1,18 +1,29 @@
-// Package lifecycle moves a clone request through its states: River workers re-read
-// tickets, parse them, decide the next state, record each transition in the audit
-// log, queue announcements in the outbox, and run clones in the tenant's window.
+// Package lifecycle runs the River workers that carry a clone request from its
+// ticket to its ready notice. Each worker is its own type, built with only what it
+// uses:
 //
-// A sync reads the ticket and its audits so that they agree, and walks the ticket
-// back through its audits to know the request as it stood after each one: Zendesk
-// stamps changes to the second, so order is the audit id, never the time. An
-// approval counts for the request as it stood at its audit, by an agent or admin
-// judged when the bot first saw that audit (tag_authors), never by the bot's own
-// user, a service account or a trigger. Decide is pure, and Step returns the record
-// to keep, so the rules can be driven without a database (rules_test.go holds a
-// reference model of them).
+//   - syncer (job ticket_sync, sync.go, read.go): re-reads a ticket and its audits
+//     through the notifier, reads them into a rules.Snapshot, decides once from
+//     what it read (planning the clone when the decision announces the plan), and
+//     applies the decision once under the request's row lock, unless another
+//     worker moved the request meanwhile (then it decides again);
+//   - runner (job clone, clonerun.go, approver.go): in the tenant's window, brings
+//     the request up to date through the syncer, re-reads the approver, starts,
+//     runs the clone within its deadline, and records how it ended; restarts a
+//     clone whose runner died;
+//   - outbox (job outbox, outbox.go): posts the announcements queued with each
+//     transition, in order and once each;
+//   - due (job due, due.go): the leader's timer: due clones, dead runners, failing
+//     jobs to announce (trouble.go), lost deliveries, the gauges;
+//   - sweeper (job sweep, sweep.go): Zendesk's incremental export, for the changes
+//     no webhook brought.
+//
+// The rules themselves are in package rules (pure), the comments in package
+// messages, the windows in package schedule. Every query is a method of one
+// repository type (repo*.go), and every transition goes through one record step
+// (record.go): audit entries, the row, the rendered announcements, in one
+// transaction.
 //
 // No ticket is left silent: a job that keeps failing for a reason other than Zendesk
-// is announced once within a minute and again when it goes through (trouble.go),
-// and a periodic sweep of Zendesk's incremental ticket export syncs the tickets no
-// webhook reported (sweep.go).
+// is announced once within a minute and again when it goes through (trouble.go).
 package lifecycle

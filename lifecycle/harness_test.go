@@ -17,12 +17,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/cloner"
-	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/fixtures"
 	"github.com/gaiia/clonebot/jobs"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/metrics"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/pgtest"
+	"github.com/gaiia/clonebot/registry"
 	"github.com/gaiia/clonebot/store/storetest"
 	"github.com/gaiia/clonebot/zendesksim"
 )
@@ -36,7 +37,8 @@ type harness struct {
 	s        *Service
 	pool     *pgxpool.Pool
 	sim      *zendesksim.Server
-	settings *config.Config
+	settings Settings
+	registry *registry.Registry
 	metrics  *metrics.Metrics
 	clock    *testClock // the bot's
 	simClock *testClock // Zendesk's: it stands still, so every change falls in one second
@@ -91,10 +93,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err := h.sim.AddMembership(h.customer.ID, h.org); err != nil {
 		t.Fatal(err)
 	}
-	h.settings = ruleSettings(h.bot.ID, h.service.ID, h.org)
-	h.settings.Zendesk.URL = h.sim.URL()
-	h.settings.Tenants[0].Timezone = "America/Toronto"
-	h.settings.Tenants[0].Instances = ruleInstances(h.org, h.prodURL, h.sbxURL, uatURL)
+	h.settings = ruleSettings(h.bot.ID, h.service.ID, h.org, h.prodURL, h.sbxURL, uatURL)
+	h.settings.Windows.Zones["acme"] = mustLoc(t, "America/Toronto")
+	h.registry = h.settings.Parser.Registry
 	h.start(o)
 	return h
 }
@@ -112,7 +113,7 @@ func (h *harness) start(o harnessOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	instances := h.settings.Instances()
+	instances := h.registry.All()
 	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry, LockTimeout: o.lockTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,15 @@ func (h *harness) start(o harnessOptions) {
 		t.Fatal(err)
 	}
 	h.ctx = rivertest.WorkContext(context.Background(), client)
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 type testWriter struct{ t *testing.T }
@@ -178,7 +188,7 @@ func (h *harness) update(id, as int64, ch zendesksim.TicketChange) {
 // sync runs a ticket sync as its worker would, and fails the test on an error.
 func (h *harness) sync(id int64) {
 	h.t.Helper()
-	if err := h.s.syncTicket(h.ctx, id); err != nil {
+	if err := h.s.sync.sync(h.ctx, id, troubleSync); err != nil {
 		h.t.Fatalf("sync ticket %d: %v", id, err)
 	}
 }
@@ -186,15 +196,15 @@ func (h *harness) sync(id int64) {
 // post delivers the ticket's pending announcements.
 func (h *harness) post(id int64) {
 	h.t.Helper()
-	if err := h.s.deliver(h.ctx, id); err != nil {
+	if err := h.s.outbox.deliver(h.ctx, id); err != nil {
 		h.t.Fatalf("deliver announcements of ticket %d: %v", id, err)
 	}
 }
 
 // state is the request's state in the bot database, "" if none.
-func (h *harness) state(id int64) State {
+func (h *harness) state(id int64) rules.State {
 	h.t.Helper()
-	var st State
+	var st rules.State
 	err := h.pool.QueryRow(h.ctx, "SELECT state FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&st)
 	if err == pgx.ErrNoRows {
 		return ""
@@ -249,7 +259,7 @@ func (h *harness) scheduled() int64 {
 	h.sync(id)
 	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.sync(id)
-	if st := h.state(id); st != Scheduled {
+	if st := h.state(id); st != rules.Scheduled {
 		h.t.Fatalf("request is %s, want scheduled", st)
 	}
 	return id
@@ -262,7 +272,7 @@ func (h *harness) runClone(id int64) error {
 	if err := h.pool.QueryRow(h.ctx, "SELECT fingerprint FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&fp); err != nil {
 		h.t.Fatal(err)
 	}
-	return h.s.runClone(h.ctx, jobs.CloneArgs{TicketID: id, Fingerprint: fp}, 1)
+	return h.s.runner.run(h.ctx, jobs.CloneArgs{TicketID: id, Fingerprint: fp}, 1)
 }
 
 // lastNote is the body of the newest internal note the bot queued for the ticket.

@@ -7,17 +7,10 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/parser"
 )
-
-// ticketView is what a sync reads of a ticket: the ticket and its audits, read so
-// that they agree, oldest audit first.
-type ticketView struct {
-	ticket  parser.Ticket
-	audits  []parser.Audit
-	deleted bool
-}
 
 // viewReads bounds the attempts at a consistent reading of a ticket that keeps
 // changing; the job retries after them.
@@ -26,32 +19,33 @@ const viewReads = 3
 // readView reads the audits, the ticket, then the audits again: a change between
 // the reads shows as a new audit, and the reading starts over, so that the ticket
 // and its audits describe the same moment.
-func (s *Service) readView(ctx context.Context, id int64) (ticketView, error) {
+func (s *syncer) readView(ctx context.Context, id int64) (rules.View, error) {
 	before, err := s.readAudits(ctx, id)
 	if err != nil {
-		return ticketView{}, err
+		return rules.View{}, err
 	}
 	for range viewReads {
 		t, deleted, err := s.readTicket(ctx, id)
 		if err != nil || deleted {
-			return ticketView{ticket: t, deleted: deleted}, err
+			return rules.View{Ticket: t, Deleted: deleted}, err
 		}
 		after, err := s.readAudits(ctx, id)
 		if err != nil {
-			return ticketView{}, err
+			return rules.View{}, err
 		}
-		if lastAudit(after) == lastAudit(before) {
-			return ticketView{ticket: t, audits: after}, nil
+		v := rules.View{Ticket: t, Audits: after}
+		if v.LastAudit() == (rules.View{Audits: before}).LastAudit() {
+			return v, nil
 		}
 		before = after
 	}
-	return ticketView{}, fmt.Errorf("ticket %d changed during each of %d readings; will read it again", id, viewReads)
+	return rules.View{}, fmt.Errorf("ticket %d changed during each of %d readings; will read it again", id, viewReads)
 }
 
-// readTicket fetches and decodes a ticket. A deleted ticket reads as a closed,
-// untagged one, which cancels a pending request.
-func (s *Service) readTicket(ctx context.Context, id int64) (parser.Ticket, bool, error) {
-	t, err := s.cfg.Zendesk.Ticket(ctx, id)
+// readTicket reads a ticket. A deleted ticket reads as a closed, untagged one,
+// which cancels a pending request.
+func (s *syncer) readTicket(ctx context.Context, id int64) (parser.Ticket, bool, error) {
+	t, err := s.zendesk.Ticket(ctx, id)
 	switch {
 	case errors.Is(err, notifier.ErrNotFound):
 		return parser.Deleted(id, s.now()), true, nil
@@ -63,9 +57,9 @@ func (s *Service) readTicket(ctx context.Context, id int64) (parser.Ticket, bool
 	return t, false, nil
 }
 
-// readAudits fetches and decodes a ticket's audits; a deleted ticket has none.
-func (s *Service) readAudits(ctx context.Context, id int64) ([]parser.Audit, error) {
-	audits, err := s.cfg.Zendesk.Audits(ctx, id)
+// readAudits reads a ticket's audits; a deleted ticket has none.
+func (s *syncer) readAudits(ctx context.Context, id int64) ([]parser.Audit, error) {
+	audits, err := s.zendesk.Audits(ctx, id)
 	switch {
 	case errors.Is(err, notifier.ErrNotFound):
 		return nil, nil
@@ -77,46 +71,75 @@ func (s *Service) readAudits(ctx context.Context, id int64) ([]parser.Audit, err
 	return audits, nil
 }
 
-func lastAudit(audits []parser.Audit) int64 {
-	var last int64
-	for _, a := range audits {
-		last = max(last, a.ID)
-	}
-	return last
-}
-
 // readRequesterOrganizations reads the organizations of the ticket's requester
-// into the ticket, so that the parser can refuse a ticket filed under another one.
-func (s *Service) readRequesterOrganizations(ctx context.Context, t *parser.Ticket) error {
-	if t.RequesterID <= 0 {
+// into the reading's ticket, once, so that the parser can refuse a ticket filed
+// under another one.
+func (s *syncer) readRequesterOrganizations(ctx context.Context, rd *reading) error {
+	if rd.orgsRead || rd.ticket.RequesterID <= 0 {
 		return nil
 	}
-	orgs, err := s.cfg.Zendesk.Organizations(ctx, t.RequesterID)
+	orgs, err := s.zendesk.Organizations(ctx, rd.ticket.RequesterID)
 	if errors.Is(err, notifier.ErrNotFound) {
 		orgs = nil // the requester was deleted for good: a member of nothing
 	} else if err != nil {
-		return fromZendesk(fmt.Errorf("read organizations of requester %d: %w", t.RequesterID, err))
+		return fromZendesk(fmt.Errorf("read organizations of requester %d: %w", rd.ticket.RequesterID, err))
 	}
-	t.RequesterOrganizations = append([]int64{}, orgs...)
+	rd.ticket.RequesterOrganizations = append([]int64{}, orgs...)
+	rd.orgsRead = true
 	return nil
 }
 
-// zendeskFailure marks an error as Zendesk's (unreachable, refusing, rate
-// limiting), as opposed to the bot's or an instance's.
-type zendeskFailure struct{ err error }
-
-func (z *zendeskFailure) Error() string { return z.err.Error() }
-func (z *zendeskFailure) Unwrap() error { return z.err }
-
-func fromZendesk(err error) error {
-	if err == nil {
-		return nil
+// judge returns the roles of the authors of audits: as stored when the bot first
+// saw each audit, else as this sync judged them, else judged now from their
+// current user (kept in the reading, to be stored with the outcome).
+func (s *syncer) judge(ctx context.Context, rd *reading, audits []rules.TagAuthor) (map[int64]parser.Role, error) {
+	ids := make([]int64, len(audits))
+	for i, a := range audits {
+		ids[i] = a.AuditID
 	}
-	return &zendeskFailure{err}
+	roles, err := s.repo.roles(ctx, rd.ticket.ID, ids)
+	if err != nil {
+		return nil, &readFailure{err}
+	}
+	for _, j := range rd.fresh {
+		if _, ok := roles[j.AuditID]; !ok {
+			roles[j.AuditID] = j.Role
+		}
+	}
+	for _, a := range audits {
+		if _, ok := roles[a.AuditID]; ok {
+			continue
+		}
+		role, err := s.currentRole(ctx, a.AuthorID)
+		if err != nil {
+			return nil, err
+		}
+		roles[a.AuditID] = role
+		rd.fresh = append(rd.fresh, judgement{AuditID: a.AuditID, AuthorID: a.AuthorID, Role: role})
+	}
+	return roles, nil
 }
 
-// isZendesk reports whether err is a failure of a Zendesk call.
-func isZendesk(err error) bool {
-	var z *zendeskFailure
-	return errors.As(err, &z)
+func auditIDs(roles map[int64]parser.Role) []int64 {
+	ids := make([]int64, 0, len(roles))
+	for id := range roles {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// currentRole is a user's role if the user can act now: RoleNone when
+// suspended, deleted or gone.
+func (s *syncer) currentRole(ctx context.Context, userID int64) (parser.Role, error) {
+	u, err := s.zendesk.User(ctx, userID)
+	if errors.Is(err, notifier.ErrNotFound) {
+		return parser.RoleNone, nil
+	}
+	if err != nil {
+		return parser.RoleNone, fromZendesk(fmt.Errorf("read user %d: %w", userID, err))
+	}
+	if !u.Active || u.Suspended {
+		return parser.RoleNone, nil
+	}
+	return u.Role, nil
 }

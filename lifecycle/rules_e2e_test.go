@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gaiia/clonebot/lifecycle/messages"
 )
 
 // e2eRuleRuns is how many of the property's interleavings run on the real parts.
@@ -42,7 +44,7 @@ func TestApprovalRulesOnPostgresOverHTTP(t *testing.T) {
 // ruleRun files a ticket of the property in the harness's account, with users of
 // its own (the promotee's role changes).
 func (h *harness) ruleRun(f filing) (*ruleRun, error) {
-	hr := &ruleHarness{sim: h.sim, s: h.s, bot: h.bot, service: h.service, org: h.org}
+	hr := &ruleHarness{sim: h.sim, reader: h.s.sync.reader, bot: h.bot, service: h.service, org: h.org}
 	r, err := hr.newRuleRun(f)
 	if err != nil {
 		return nil, err
@@ -57,16 +59,16 @@ func (h *harness) ruleRun(f filing) (*ruleRun, error) {
 // more refusals than end users' approval tags.
 func (h *harness) checkQuietAndOnce(r *ruleRun) error {
 	before := h.queued(r.ticket)
-	if err := h.s.syncTicket(h.ctx, r.ticket); err != nil {
+	if err := h.s.sync.sync(h.ctx, r.ticket, troubleSync); err != nil {
 		return err
 	}
 	if after := h.queued(r.ticket); !slices.Equal(after, before) {
 		return fmt.Errorf("a sync of an unchanged ticket queued %v", after[len(before):])
 	}
 	kinds := h.kinds(r.ticket)
-	ack := slices.Index(kinds, string(MsgAwaitingApproval))
+	ack := slices.Index(kinds, string(messages.AwaitingApproval))
 	for i, k := range kinds {
-		if (k == string(MsgScheduled) || k == string(MsgApprovalRefused)) && (ack < 0 || ack > i) {
+		if (k == string(messages.Scheduled) || k == string(messages.ApprovalRefused)) && (ack < 0 || ack > i) {
 			return fmt.Errorf("%s before the request was acknowledged: %v", k, kinds)
 		}
 	}
@@ -76,7 +78,7 @@ func (h *harness) checkQuietAndOnce(r *ruleRun) error {
 			endUserTags++
 		}
 	}
-	if n := count(kinds, string(MsgApprovalRefused)); n > endUserTags {
+	if n := count(kinds, string(messages.ApprovalRefused)); n > endUserTags {
 		return fmt.Errorf("%d refusals for %d approval tags added by end users: %v", n, endUserTags, kinds)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/lifecycle/rules"
+	"github.com/gaiia/clonebot/lifecycle/schedule"
 	"github.com/gaiia/clonebot/parser"
 	"github.com/gaiia/clonebot/registry"
 	"github.com/gaiia/clonebot/zendesksim"
@@ -31,19 +31,19 @@ const (
 )
 
 // ruleSettings configures the bot for a simulated account's bot, service account
-// and organization.
-func ruleSettings(bot, service, org int64) *config.Config {
-	c := &config.Config{
-		Zendesk: config.Zendesk{
-			BotUserID: bot, ServiceAccountIDs: []int64{service},
-			Fields: config.Fields{ProductionInstance: ruleFieldProduction, SandboxInstance: ruleFieldSandbox, WipeConfirmation: ruleFieldWipe, Users: ruleFieldUsers},
-			Tags:   config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
-		},
-		Window:  config.Window{Start: "02:00", End: "05:00"},
-		Tenants: []config.Tenant{{Name: "acme", Timezone: "UTC", ZendeskOrganizationIDs: []int64{org}}},
+// and organization; the tenant's instances are on the databases given.
+func ruleSettings(bot, service, org int64, prod, sandbox, uat string) Settings {
+	reg, err := registry.New(ruleInstances(org, prod, sandbox, uat))
+	if err != nil {
+		panic(err) // the rules' own instances
 	}
-	c.Tenants[0].Instances = ruleInstances(org, "postgres://db/acme_prod", "postgres://db/acme_sandbox", "postgres://db/acme_uat")
-	return c
+	return Settings{
+		Tags:     rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
+		Deciders: rules.Deciders{Bot: bot, Services: []int64{service}},
+		Parser: parser.Options{Registry: reg,
+			Fields: parser.Fields{ProductionInstance: ruleFieldProduction, SandboxInstance: ruleFieldSandbox, WipeConfirmation: ruleFieldWipe, Users: ruleFieldUsers}},
+		Windows: schedule.Windows{Start: 2 * time.Hour, End: 5 * time.Hour, Zones: map[string]*time.Location{"acme": time.UTC}},
+	}
 }
 
 // ruleInstances are the rules' tenant's production and two sandboxes, on the
@@ -344,34 +344,34 @@ func (m *model) endUserApproval() int {
 }
 
 // expect is the state the request must be in once the bot has looked.
-func (m *model) expect() State {
+func (m *model) expect() rules.State {
 	_, rejected := m.decision("clone_rejected")
 	_, held := m.decision("clone_hold")
 	switch {
 	case !m.known:
 		return "" // withdrawn or closed before the bot saw it: never a request
 	case !slices.Contains(m.tags, "sandbox_clone") || m.status == "solved":
-		return Cancelled
+		return rules.Cancelled
 	case rejected:
-		return Rejected
+		return rules.Rejected
 	case held:
-		return OnHold
+		return rules.OnHold
 	case m.request() == "":
-		return NeedsInfo
+		return rules.NeedsInfo
 	case m.approved():
-		return Scheduled
+		return rules.Scheduled
 	}
-	return AwaitingApproval
+	return rules.AwaitingApproval
 }
 
 // ruleRun drives one ticket of the simulator through ops, syncing as the bot
 // would, and checks each sync against the model.
 type ruleRun struct {
-	s      *Service
+	reader rules.Reader
 	sim    *zendesksim.Server
 	users  [nWho]zendesksim.User
 	ticket int64
-	rec    Record
+	rec    rules.Record
 	roles  map[int64]parser.Role // the judgements the bot keeps (tag_authors)
 	m      *model
 	log    []string
@@ -411,7 +411,7 @@ func (r *ruleRun) update(o op) error {
 }
 
 // view is the ticket and its audits as the API shows them, through their JSON.
-func (r *ruleRun) view() (ticketView, error) {
+func (r *ruleRun) view() (rules.View, error) {
 	st := r.sim.Ticket(r.ticket)
 	t := parser.Ticket{ID: st.ID, RequesterID: st.RequesterID, SubmitterID: st.SubmitterID, OrganizationID: st.OrganizationID,
 		Status: st.Status, Tags: st.Tags, CustomFields: map[int64]any{}, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
@@ -429,50 +429,48 @@ func (r *ruleRun) view() (ticketView, error) {
 		raw, err := json.Marshal(map[string]any{"id": a.ID, "author_id": a.AuthorID, "created_at": a.CreatedAt.Format(time.RFC3339),
 			"via": map[string]any{"channel": a.ViaChannel}, "events": a.Events})
 		if err != nil {
-			return ticketView{}, err
+			return rules.View{}, err
 		}
 		pa, err := parser.DecodeAudit(raw)
 		if err != nil {
-			return ticketView{}, err
+			return rules.View{}, err
 		}
 		r.decoded[a.ID] = pa
 		audits = append(audits, pa)
 	}
-	return ticketView{ticket: t, audits: audits}, nil
+	return rules.View{Ticket: t, Audits: audits}, nil
 }
 
 // sync is the bot's sync without its IO: the snapshot of the ticket, the authors
 // judged by their roles now, and one Step.
-func (r *ruleRun) sync() (Decision, error) {
+func (r *ruleRun) sync() (rules.Decision, error) {
 	v, err := r.view()
 	if err != nil {
-		return none, err
+		return rules.None, err
 	}
-	snap := r.s.outline(v)
-	if snap.open(r.rec.State) {
-		r.s.fill(&snap, v.ticket, v.audits)
-		audits := snap.history.decisionAudits(v.ticket.HasTag, r.s.decisionTags(), r.s.deciders)
-		roleOf := func(_ context.Context, id int64) (parser.Role, error) {
-			u, _ := r.sim.User(id)
-			return parser.Role(u.Role), nil
+	snap := r.reader.Outline(v)
+	if snap.Open(r.rec.State) {
+		r.reader.Fill(&snap, v.Ticket, v.Audits)
+		for _, a := range r.reader.DecisionAudits(snap) {
+			if _, judged := r.roles[a.AuditID]; !judged {
+				u, _ := r.sim.User(a.AuthorID)
+				r.roles[a.AuditID] = parser.Role(u.Role)
+			}
 		}
-		if _, err := judgeMissing(context.Background(), r.roles, audits, roleOf); err != nil {
-			return none, err
-		}
-		snap.judge(r.roles, v.ticket.HasTag, r.s.cfg.Settings.Zendesk.Tags, r.s.deciders)
+		r.reader.Judge(&snap, r.roles)
 	}
 	if r.rec.State == "" && snap.Tagged && !snap.Closed {
-		r.rec.State = Received
+		r.rec.State = rules.Received
 	}
-	var d Decision
-	r.rec, d = Step(r.rec, snap)
+	var d rules.Decision
+	r.rec, d = rules.Step(r.rec, snap)
 	r.m.look()
 	return d, nil
 }
 
 // syncE2E is the bot's sync worker's function, on PostgreSQL and over HTTP.
 func (r *ruleRun) syncE2E() error {
-	if err := r.e2e.s.syncTicket(r.e2e.ctx, r.ticket); err != nil {
+	if err := r.e2e.s.sync.sync(r.e2e.ctx, r.ticket, troubleSync); err != nil {
 		return err
 	}
 	r.rec.State = r.e2e.state(r.ticket)
@@ -481,14 +479,14 @@ func (r *ruleRun) syncE2E() error {
 }
 
 // check compares a sync with the model.
-func (r *ruleRun) check(d Decision, refused map[int64]bool) error {
+func (r *ruleRun) check(d rules.Decision, refused map[int64]bool) error {
 	if want := r.m.expect(); r.rec.State != want {
 		return fmt.Errorf("state %s after the sync, the model says %s", r.rec.State, want)
 	}
-	if (d.Reason == ReasonApproved || d.Reason == ReasonApprovalRefused) && !r.rec.Acknowledged {
+	if (d.Reason == rules.ReasonApproved || d.Reason == rules.ReasonApprovalRefused) && !r.rec.Acknowledged {
 		return fmt.Errorf("%s without acknowledging the request", d.Reason)
 	}
-	if d.Reason == ReasonApprovalRefused || d.Refuse {
+	if d.Reason == rules.ReasonApprovalRefused || d.Refuse {
 		i := r.m.endUserApproval()
 		if i < 0 {
 			return fmt.Errorf("refused an approval the model does not see as an end user's")
@@ -513,7 +511,7 @@ func (r *ruleRun) run(ops []op) error {
 			}
 			r.m.roles[promotee] = "agent"
 		case "sync":
-			d, err := none, error(nil)
+			d, err := rules.None, error(nil)
 			if r.e2e != nil {
 				err = r.syncE2E()
 			} else {
@@ -536,7 +534,7 @@ func (r *ruleRun) run(ops []op) error {
 	if r.e2e != nil {
 		return r.e2e.checkQuietAndOnce(r)
 	}
-	if d, err := r.sync(); err != nil || d != none {
+	if d, err := r.sync(); err != nil || d != rules.None {
 		return fmt.Errorf("a second sync of an unchanged ticket decided %+v (%v)", d, err)
 	}
 	return nil
@@ -546,7 +544,7 @@ func (r *ruleRun) run(ops []op) error {
 // share it, each with a ticket and users of its own.
 type ruleHarness struct {
 	sim          *zendesksim.Server
-	s            *Service
+	reader       rules.Reader
 	bot, service zendesksim.User
 	org          int64
 }
@@ -561,18 +559,14 @@ func newRuleHarness(t *testing.T) *ruleHarness {
 	h.bot = h.sim.CreateUser("clonebot", "clonebot@example.com", "agent")
 	h.service = h.sim.CreateUser("billing sync", "sync@example.com", "admin")
 	h.org = h.sim.CreateOrganization("Acme Fiber")
-	settings := ruleSettings(h.bot.ID, h.service.ID, h.org)
-	opts, err := ParserOptions(settings)
-	if err != nil {
-		panic(err) // the rules' own settings
-	}
-	h.s = &Service{cfg: Config{Settings: settings}, parse: opts, deciders: newDeciders(settings.Zendesk)}
+	st := ruleSettings(h.bot.ID, h.service.ID, h.org, "postgres://db/acme_prod", "postgres://db/acme_sandbox", "postgres://db/acme_uat")
+	h.reader = rules.Reader{Tags: st.Tags, Deciders: st.Deciders, Parser: st.Parser}
 	return h
 }
 
 // newRuleRun files a ticket as the filing says.
 func (h *ruleHarness) newRuleRun(f filing) (*ruleRun, error) {
-	r := &ruleRun{s: h.s, sim: h.sim, roles: map[int64]parser.Role{}, m: newModel(f), decoded: map[int64]parser.Audit{}}
+	r := &ruleRun{reader: h.reader, sim: h.sim, roles: map[int64]parser.Role{}, m: newModel(f), decoded: map[int64]parser.Audit{}}
 	r.users[bot], r.users[service] = h.bot, h.service
 	for w, name := range map[who]string{customer: "Dana", agent: "Sam", promotee: "Lee"} {
 		r.users[w] = h.sim.CreateUser(name, strings.ToLower(name)+"@example.com", r.m.roles[w])

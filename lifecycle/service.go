@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -11,37 +10,33 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
-	"github.com/gaiia/clonebot/cloner"
-	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/jobs"
+	"github.com/gaiia/clonebot/lifecycle/messages"
+	"github.com/gaiia/clonebot/lifecycle/rules"
+	"github.com/gaiia/clonebot/lifecycle/schedule"
 	"github.com/gaiia/clonebot/metrics"
-	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/parser"
 )
 
-// Zendesk is what the life cycle needs of Zendesk.
-type Zendesk interface {
-	Ticket(ctx context.Context, id int64) (parser.Ticket, error)
-	Audits(ctx context.Context, id int64) ([]parser.Audit, error)
-	User(ctx context.Context, id int64) (notifier.User, error)
-	Organizations(ctx context.Context, userID int64) ([]int64, error)
-	TicketsChanged(ctx context.Context, cursor string, since time.Time) (notifier.ExportPage, error)
-	Announce(ctx context.Context, ticketID int64, a notifier.Announcement) error
-}
-
-// Cloner checks, plans and runs clones.
-type Cloner interface {
-	Check(ctx context.Context, from, to string) (*cloner.Plan, error)
-	Plan(ctx context.Context, from, to string) (*cloner.Plan, error)
-	Clone(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
+// Settings are the parts of the configuration the life cycle uses.
+type Settings struct {
+	Tags rules.Tags
+	// Deciders are the bot's own user and the service accounts, whose tags never
+	// decide.
+	Deciders rules.Deciders
+	// Parser reads a request from a ticket: the form's field ids and the instance
+	// registry.
+	Parser parser.Options
+	// Windows are the tenants' low-activity windows, in which clones run.
+	Windows schedule.Windows
 }
 
 // Config wires a Service.
 type Config struct {
-	Pool     *pgxpool.Pool    // the bot database. Required.
-	Zendesk  Zendesk          // Required.
-	Cloner   Cloner           // Required.
-	Settings *config.Config   // fields, tags, window, tenants. Required.
+	Pool     *pgxpool.Pool // the bot database. Required.
+	Zendesk  Zendesk       // Required.
+	Cloner   Cloner        // Required.
+	Settings Settings
 	Logger   *logrus.Entry    // Required.
 	Metrics  *metrics.Metrics // Required.
 	// Now is the clock that decides windows; nil means time.Now.
@@ -60,77 +55,77 @@ type Config struct {
 	SweepInterval time.Duration
 }
 
-// Service holds the workers of the life cycle.
+// Service holds the workers of the life cycle, each built with what it uses.
 type Service struct {
-	cfg      Config
-	log      *logrus.Entry
-	now      func() time.Time
-	messages *Messenger
-	parse    parser.Options
-	windows  map[string]Window // by tenant
-	deciders deciders
+	cfg    Config
+	sync   *syncer
+	runner *runner
+	outbox *outbox
+	due    *due
+	sweep  *sweeper
 }
 
 // New validates cfg and builds the Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Pool == nil || cfg.Zendesk == nil || cfg.Cloner == nil || cfg.Settings == nil || cfg.Logger == nil || cfg.Metrics == nil {
-		return nil, errors.New("lifecycle: Pool, Zendesk, Cloner, Settings, Logger and Metrics are required")
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	render, err := messages.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg}
+	repo, obs := newRepo(cfg.Pool), observer{log: cfg.Logger, metrics: cfg.Metrics}.observe
+	rec := &recorder{render: render, tags: cfg.Settings.Tags, windows: cfg.Settings.Windows}
+	tr := &troubles{repo: repo, record: rec, metrics: cfg.Metrics, log: cfg.Logger, now: cfg.Now, grace: cfg.TroubleGrace}
+	s.sync = &syncer{zendesk: cfg.Zendesk, cloner: cfg.Cloner, repo: repo, record: rec, troubles: tr, windows: cfg.Settings.Windows,
+		log: cfg.Logger, now: cfg.Now, observe: obs,
+		reader: rules.Reader{Tags: cfg.Settings.Tags, Deciders: cfg.Settings.Deciders, Parser: cfg.Settings.Parser}}
+	s.outbox = &outbox{zendesk: cfg.Zendesk, repo: repo, log: cfg.Logger, observe: obs}
+	s.runner = &runner{refresh: s.sync, users: cfg.Zendesk, cloner: cfg.Cloner, outbox: s.outbox, repo: repo, record: rec, troubles: tr,
+		windows: cfg.Settings.Windows, metrics: cfg.Metrics, deadline: cfg.CloneDeadline, log: cfg.Logger, now: cfg.Now, observe: obs}
+	s.due = &due{repo: repo, runner: s.runner, troubles: tr, metrics: cfg.Metrics, now: cfg.Now, observe: obs}
+	s.sweep = &sweeper{zendesk: cfg.Zendesk, repo: repo, requestTag: cfg.Settings.Tags.Request, metrics: cfg.Metrics,
+		log: cfg.Logger, now: cfg.Now, observe: obs}
+	return s, nil
+}
+
+// validate checks the required parts and fills in the defaults.
+func (cfg *Config) validate() error {
+	if cfg.Pool == nil || cfg.Zendesk == nil || cfg.Cloner == nil || cfg.Logger == nil || cfg.Metrics == nil {
+		return errors.New("lifecycle: Pool, Zendesk, Cloner, Logger and Metrics are required")
+	}
+	st := cfg.Settings
+	if st.Parser.Registry == nil || st.Tags.Request == "" || st.Tags.Approve == "" || st.Tags.Hold == "" || st.Tags.Reject == "" {
+		return errors.New("lifecycle: Settings need the instance registry and the four tags")
+	}
+	if err := st.Windows.Validate(); err != nil {
+		return fmt.Errorf("lifecycle: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.DueInterval == 0 {
-		cfg.DueInterval = 15 * time.Second
-	}
-	if cfg.TroubleGrace == 0 {
-		cfg.TroubleGrace = 20 * time.Second
-	}
-	if cfg.CloneDeadline == 0 {
-		cfg.CloneDeadline = 2 * time.Hour
-	}
-	if cfg.SweepInterval == 0 {
-		cfg.SweepInterval = 5 * time.Minute
-	}
-	m, err := NewMessenger()
-	if err != nil {
-		return nil, err
-	}
-	opts, err := ParserOptions(cfg.Settings)
-	if err != nil {
-		return nil, fmt.Errorf("lifecycle: %w", err)
-	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, messages: m, parse: opts, windows: map[string]Window{},
-		deciders: newDeciders(cfg.Settings.Zendesk)}
-	for _, t := range cfg.Settings.Tenants {
-		w, err := NewWindow(cfg.Settings.Window, t.Location())
-		if err != nil {
-			return nil, fmt.Errorf("lifecycle: tenant %s: %w", t.Name, err)
-		}
-		s.windows[t.Name] = w
-	}
-	return s, nil
+	cfg.DueInterval = orDefault(cfg.DueInterval, 15*time.Second)
+	cfg.TroubleGrace = orDefault(cfg.TroubleGrace, 20*time.Second)
+	cfg.CloneDeadline = orDefault(cfg.CloneDeadline, 2*time.Hour)
+	cfg.SweepInterval = orDefault(cfg.SweepInterval, 5*time.Minute)
+	return nil
 }
 
-// ParserOptions derives the parser's registry and field ids from the configuration.
-func ParserOptions(c *config.Config) (parser.Options, error) {
-	reg, err := c.Registry()
-	if err != nil {
-		return parser.Options{}, err
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
 	}
-	f := c.Zendesk.Fields
-	return parser.Options{Registry: reg, Fields: parser.Fields{
-		ProductionInstance: f.ProductionInstance, SandboxInstance: f.SandboxInstance,
-		WipeConfirmation: f.WipeConfirmation, Users: f.Users,
-	}}, nil
+	return d
 }
 
 // Register adds the life cycle's workers.
 func (s *Service) Register(workers *river.Workers) {
-	river.AddWorker(workers, &syncWorker{s: s})
-	river.AddWorker(workers, &cloneWorker{s: s})
-	river.AddWorker(workers, &outboxWorker{s: s})
-	river.AddWorker(workers, &dueWorker{s: s})
-	river.AddWorker(workers, &sweepWorker{s: s})
+	river.AddWorker(workers, s.sync.worker())
+	river.AddWorker(workers, s.runner.worker())
+	river.AddWorker(workers, s.outbox.worker())
+	river.AddWorker(workers, s.due.worker())
+	river.AddWorker(workers, s.sweep.worker())
 }
 
 // PeriodicJobs are the jobs the elected leader runs on a timer.
@@ -145,10 +140,15 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 	}
 }
 
+// observer counts finished jobs and logs their failures.
+type observer struct {
+	log     *logrus.Entry
+	metrics *metrics.Metrics
+}
+
 // observe counts a finished job by kind and outcome, and logs a failure with the
 // job, its attempt, the ticket (0 for jobs about no ticket) and the cause.
-func (s *Service) observe(job *rivertype.JobRow, ticket int64, err error) {
-	kind := job.Kind
+func (o observer) observe(job *rivertype.JobRow, ticket int64, err error) {
 	outcome := "ok"
 	var snooze *river.JobSnoozeError
 	var cancel *river.JobCancelError
@@ -162,17 +162,14 @@ func (s *Service) observe(job *rivertype.JobRow, ticket int64, err error) {
 		outcome = "retry"
 	}
 	if outcome == "retry" || outcome == "cancel" {
-		log := s.log.WithError(err).WithFields(logrus.Fields{"job": kind, "job_id": job.ID, "attempt": job.Attempt, "outcome": outcome})
+		log := o.log.WithError(err).WithFields(logrus.Fields{"job": job.Kind, "job_id": job.ID, "attempt": job.Attempt, "outcome": outcome})
 		if ticket != 0 {
 			log = log.WithField("ticket", ticket)
 		}
 		log.Warn("job failed")
 	}
-	s.cfg.Metrics.Jobs.WithLabelValues(kind, outcome).Inc()
+	o.metrics.Jobs.WithLabelValues(job.Kind, outcome).Inc()
 }
 
-// decisionTags are the tags whose authors must be agents or admins.
-func (s *Service) decisionTags() []string {
-	t := s.cfg.Settings.Zendesk.Tags
-	return []string{t.Approve, t.Hold, t.Reject}
-}
+// observeFunc is observer.observe, as the workers call it.
+type observeFunc func(job *rivertype.JobRow, ticket int64, err error)

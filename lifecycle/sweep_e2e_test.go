@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/gaiia/clonebot/zendesksim"
 )
@@ -20,7 +21,7 @@ func TestSweepFindsWhatWebhooksMissed(t *testing.T) {
 	}
 	sweep := func() {
 		t.Helper()
-		if err := h.s.sweep(h.ctx); err != nil {
+		if err := h.s.sweep.sweep(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,7 +37,7 @@ func TestSweepFindsWhatWebhooksMissed(t *testing.T) {
 		t.Fatalf("after the minute: request pending %d, other ticket pending %d; want 1 and 0", pending(request), pending(other))
 	}
 	h.sync(request)
-	h.wantState(request, AwaitingApproval)
+	h.wantState(request, rules.AwaitingApproval)
 
 	// Withdrawn: no longer tagged, but followed.
 	h.update(request, h.customer.ID, zendesksim.TicketChange{RemoveTags: []string{"sandbox_clone"}})
@@ -46,7 +47,7 @@ func TestSweepFindsWhatWebhooksMissed(t *testing.T) {
 		t.Fatal("the sweep did not queue the withdrawn request")
 	}
 	h.sync(request)
-	h.wantState(request, Cancelled)
+	h.wantState(request, rules.Cancelled)
 	// The cursor moves on: nothing changed since, nothing queued.
 	sweep()
 	if pending(request) != 0 {

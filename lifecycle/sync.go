@@ -4,21 +4,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
+	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/jobs"
+	"github.com/gaiia/clonebot/lifecycle/messages"
+	"github.com/gaiia/clonebot/lifecycle/rules"
+	"github.com/gaiia/clonebot/lifecycle/schedule"
 	"github.com/gaiia/clonebot/notifier"
 	"github.com/gaiia/clonebot/parser"
 )
 
+// syncer re-reads tickets and moves their requests along: it reads the ticket
+// and its audits, decides once from what it read (planning the clone when the
+// decision announces the plan), and applies the decision once, under the
+// request's row lock, if nobody moved the request meanwhile.
+type syncer struct {
+	zendesk  ticketReader
+	cloner   planner
+	reader   rules.Reader
+	repo     *repo
+	record   *recorder
+	troubles *troubles
+	windows  schedule.Windows
+	log      *logrus.Entry
+	now      func() time.Time
+	observe  observeFunc
+}
+
+func (s *syncer) worker() river.Worker[jobs.TicketSyncArgs] { return &syncWorker{s: s} }
+
 type syncWorker struct {
 	river.WorkerDefaults[jobs.TicketSyncArgs]
-	s *Service
+	s *syncer
 }
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.TicketSyncArgs]) error {
@@ -28,18 +51,14 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[jobs.TicketSyncArg
 	return err
 }
 
-// syncTicket re-reads a ticket and moves its request along.
-func (s *Service) syncTicket(ctx context.Context, ticketID int64) error {
-	return s.sync(ctx, ticketID, troubleSync)
-}
-
-// sync is syncTicket on behalf of job: a failure once the ticket was read (an
-// instance that does not answer) is the ticket's trouble until a sync goes through.
-func (s *Service) sync(ctx context.Context, ticketID int64, job string) error {
+// sync re-reads a ticket and moves its request along on behalf of job: a failure
+// once the ticket was read (an instance that does not answer) is the ticket's
+// trouble until a sync goes through.
+func (s *syncer) sync(ctx context.Context, ticketID int64, job string) error {
 	err := s.syncOnce(ctx, ticketID)
 	var read *readFailure
 	if err != nil && !errors.As(err, &read) {
-		s.troubled(ctx, ticketID, job, err)
+		s.troubles.failed(ctx, ticketID, job, err)
 	}
 	return err
 }
@@ -51,237 +70,270 @@ type readFailure struct{ err error }
 func (r *readFailure) Error() string { return r.err.Error() }
 func (r *readFailure) Unwrap() error { return r.err }
 
-func (s *Service) syncOnce(ctx context.Context, ticketID int64) error {
-	log := s.log.WithField("ticket", ticketID)
+// errMoved stops a pass whose reading of the request is no longer the request:
+// another worker moved it, or judged a tag's author first. The sync decides again.
+var errMoved = errors.New("the request moved while it was decided")
+
+// passes bounds how often a sync decides again after errMoved; the job retries
+// after them.
+const passes = 3
+
+func (s *syncer) syncOnce(ctx context.Context, ticketID int64) error {
 	// Free the pending slot first: an event that arrives from now on queues a new
 	// sync, which will see whatever this one reads too late to see.
-	if _, err := s.cfg.Pool.Exec(ctx, "DELETE FROM ticket_sync_pending WHERE ticket_id = $1::bigint", ticketID); err != nil {
-		return fmt.Errorf("release pending sync of ticket %d: %w", ticketID, err)
+	if err := s.repo.releasePending(ctx, ticketID); err != nil {
+		return err
 	}
 	v, err := s.readView(ctx, ticketID)
 	if err != nil {
 		return &readFailure{err}
 	}
-	state, err := s.currentState(ctx, ticketID)
-	if err != nil {
-		return &readFailure{err}
+	rd := &reading{view: v, ticket: v.Ticket, checks: map[string]*cloner.Plan{}, plans: map[string]*cloner.Plan{}}
+	for range passes {
+		if err = s.pass(ctx, rd); !errors.Is(err, errMoved) {
+			return err
+		}
 	}
-	snap, fresh, err := s.snapshot(ctx, v, state)
+	return fmt.Errorf("ticket %d: %w %d times; syncing again", ticketID, err, passes)
+}
+
+// reading is what one sync learns, kept across its passes: Zendesk and the
+// instances are asked once.
+type reading struct {
+	view     rules.View
+	ticket   parser.Ticket // with the requester's organizations once read
+	orgsRead bool
+	fresh    []judgement // authors this sync judged
+	checks   map[string]*cloner.Plan
+	plans    map[string]*cloner.Plan
+}
+
+// decided is one pass's decision and what it was decided from.
+type decided struct {
+	read  *request // the request as read; nil when there was none
+	roles map[int64]parser.Role
+	snap  rules.Snapshot
+	next  rules.Record
+	d     rules.Decision
+	plan  *cloner.Plan // for the announcement; nil unless it acknowledges the request
+}
+
+// pass decides from one reading of the request, then applies the decision.
+func (s *syncer) pass(ctx context.Context, rd *reading) error {
+	dc, err := s.decide(ctx, rd)
 	if err != nil {
 		return err
 	}
-	err = s.apply(ctx, log, v.ticket, snap, fresh)
-	if !errors.Is(err, errNeedPlan) {
-		return err
-	}
-	// The request becomes valid: its announcement shows the whole plan.
-	if snap.plan, err = s.cfg.Cloner.Plan(ctx, snap.Request.Production, snap.Request.Sandbox); err != nil {
-		return preflightFailed(snap.Request, err)
-	}
-	snap.PlanProblems = snap.plan.Problems
-	return s.apply(ctx, log, v.ticket, snap, fresh)
+	return s.repo.inTx(ctx, func(q *repo) error { return s.apply(ctx, q, rd, dc) })
 }
 
-// errNeedPlan stops a sync whose decision announces the plan, which the snapshot
-// only checked: the sync plans in full, outside the transaction, and applies again.
-var errNeedPlan = errors.New("the announcement needs the full plan")
-
-func (s *Service) currentState(ctx context.Context, id int64) (State, error) {
-	var st State
-	err := s.cfg.Pool.QueryRow(ctx, "SELECT state FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&st)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
+func (s *syncer) decide(ctx context.Context, rd *reading) (decided, error) {
+	cur, err := s.repo.request(ctx, rd.ticket.ID)
 	if err != nil {
-		return "", fmt.Errorf("read state of ticket %d: %w", id, err)
+		return decided{}, &readFailure{err}
 	}
-	return st, nil
+	dc := decided{read: cur}
+	rec := rules.Record{}
+	if cur != nil {
+		rec = cur.Record
+	}
+	if dc.snap, dc.roles, err = s.snapshot(ctx, rd, rec.State); err != nil {
+		return dc, err
+	}
+	if cur == nil && dc.snap.Open(rec.State) {
+		rec.State = rules.Received // created as the decision is applied
+	}
+	dc.next, dc.d = rules.Step(rec, dc.snap)
+	if dc.d.Acknowledges() {
+		// The request becomes valid: its announcement shows the whole plan.
+		dc.plan, err = s.plan(ctx, rd, dc.snap.Request)
+	}
+	return dc, err
 }
 
-// errPreflight marks a sync that read the ticket but could not plan the clone: an
-// instance did not answer.
+// snapshot reads what Decide needs, asking Zendesk and the instances only when the
+// answer can matter.
+func (s *syncer) snapshot(ctx context.Context, rd *reading, state rules.State) (rules.Snapshot, map[int64]parser.Role, error) {
+	snap := s.reader.Outline(rd.view)
+	if !snap.Open(state) {
+		return snap, nil, nil
+	}
+	if err := s.readRequesterOrganizations(ctx, rd); err != nil {
+		return snap, nil, err
+	}
+	s.reader.Fill(&snap, rd.ticket, rd.view.Audits)
+	roles, err := s.judge(ctx, rd, s.reader.DecisionAudits(snap))
+	if err != nil {
+		return snap, nil, err
+	}
+	s.reader.Judge(&snap, roles)
+	if !snap.NeedsCheck() {
+		return snap, roles, nil
+	}
+	// Checks only (catalogs, no rows): a sync runs on every ticket event, and only
+	// the move to awaiting approval shows the counted plan.
+	checked, err := s.check(ctx, rd, snap.Request)
+	if err != nil {
+		return snap, roles, err
+	}
+	snap.PlanProblems = checked.Problems
+	return snap, roles, nil
+}
+
+func (s *syncer) check(ctx context.Context, rd *reading, r *parser.Request) (*cloner.Plan, error) {
+	return cached(rd.checks, r, func() (*cloner.Plan, error) { return s.cloner.Check(ctx, r.Production, r.Sandbox) })
+}
+
+func (s *syncer) plan(ctx context.Context, rd *reading, r *parser.Request) (*cloner.Plan, error) {
+	return cached(rd.plans, r, func() (*cloner.Plan, error) { return s.cloner.Plan(ctx, r.Production, r.Sandbox) })
+}
+
+// cached asks an instance question once per sync and pair of instances.
+func cached(answers map[string]*cloner.Plan, r *parser.Request, ask func() (*cloner.Plan, error)) (*cloner.Plan, error) {
+	key := r.Production + "\x00" + r.Sandbox
+	if p, ok := answers[key]; ok {
+		return p, nil
+	}
+	p, err := ask()
+	if err != nil {
+		return nil, preflightFailed(r, err)
+	}
+	answers[key] = p
+	return p, nil
+}
+
+// errPreflight marks a sync that read the ticket but could not check or plan the
+// clone: an instance did not answer.
 var errPreflight = errors.New("preflight")
 
 func preflightFailed(r *parser.Request, err error) error {
 	return fmt.Errorf("%w %s -> %s: %w", errPreflight, r.Production, r.Sandbox, err)
 }
 
-// apply decides and records the outcome in one transaction, with the authors it
-// judged (another sync's judgement, stored first, wins).
-func (s *Service) apply(ctx context.Context, log *logrus.Entry, t parser.Ticket, snap Snapshot, fresh []judgement) error {
-	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := s.rejudgeIn(ctx, tx, t, &snap, fresh); err != nil {
-			return err
-		}
-		r, err := loadForUpdate(ctx, tx, t.ID)
-		if err != nil {
-			return err
-		}
-		if r == nil {
-			if !snap.Tagged || snap.Closed {
-				return dropTrouble(ctx, tx, t.ID)
-			}
-			if r, err = insertReceived(ctx, tx, t.ID); err != nil {
-				return err
-			}
-		}
-		if snap.LastAuditID < r.LastAuditID && !snap.Deleted {
-			log.Debug("ignoring an older reading of the ticket")
-			return nil
-		}
-		next, d := Step(r.Record, snap)
-		if (messageFor[d.Reason] == MsgAwaitingApproval || d.Acknowledge) && snap.plan == nil {
-			return errNeedPlan
-		}
-		from := r.State
-		r.Record = next
-		s.remember(r, snap, t)
-		if err := s.resolve(ctx, tx, r); err != nil {
-			return err
-		}
-		if d.Reason == ReasonNone {
-			log.WithField("state", r.State).Info("ticket synced; no change")
-			return save(ctx, tx, r, snap.Problems)
-		}
-		log.WithFields(logrus.Fields{"from": from, "to": d.Next, "reason": d.Reason}).Info("request moves")
-		return s.transition(ctx, tx, r, from, d, snap)
-	})
-}
-
-// rejudgeIn stores the fresh judgements and applies all stored ones.
-func (s *Service) rejudgeIn(ctx context.Context, tx pgx.Tx, t parser.Ticket, snap *Snapshot, fresh []judgement) error {
-	if snap.history == nil {
-		return nil
-	}
-	if err := storeRoles(ctx, tx, t.ID, fresh); err != nil {
-		return err
-	}
-	audits := snap.history.decisionAudits(t.HasTag, s.decisionTags(), s.deciders)
-	roles, err := loadRoles(ctx, tx, t.ID, auditIDs(audits))
+// apply records the decision in q's transaction, with the authors this sync
+// judged (another sync's judgement, stored first, wins), unless the request moved
+// since it was read.
+func (s *syncer) apply(ctx context.Context, q *repo, rd *reading, dc decided) error {
+	id := rd.ticket.ID
+	r, err := q.lockRequest(ctx, id)
 	if err != nil {
 		return err
 	}
-	return snap.rejudge(roles, t.HasTag, s.cfg.Settings.Zendesk.Tags, s.deciders)
+	if moved(dc.read, r) {
+		return errMoved
+	}
+	if err := s.keepJudgements(ctx, q, rd, dc.roles); err != nil {
+		return err
+	}
+	if r == nil {
+		if !dc.snap.Open(rules.Received) {
+			_, err := q.endTrouble(ctx, id) // no request (any more): quietly
+			return err
+		}
+		if r, err = q.insertReceived(ctx, id); err != nil {
+			return err
+		}
+	}
+	log := s.log.WithField("ticket", id)
+	if dc.snap.LastAuditID < r.LastAuditID && !dc.snap.Deleted {
+		log.Debug("ignoring an older reading of the ticket")
+		return nil
+	}
+	from := r.State
+	r.Record = dc.next
+	remember(r, dc.snap)
+	if err := s.troubles.resolve(ctx, q, r); err != nil {
+		return err
+	}
+	if dc.d.Reason == rules.ReasonNone {
+		log.WithField("state", r.State).Info("ticket synced; no change")
+		return q.save(ctx, r, dc.snap.Problems)
+	}
+	log.WithFields(logrus.Fields{"from": from, "to": dc.d.Next, "reason": dc.d.Reason}).Info("request moves")
+	return s.transition(ctx, q, r, from, dc)
 }
 
-// remember copies the snapshot's request into the row.
-func (s *Service) remember(r *row, snap Snapshot, t parser.Ticket) {
-	r.TicketUpdatedAt = t.UpdatedAt
-	if snap.Request == nil || r.State == Running || r.State == Ready {
+// moved reports whether the request locked is not the one read.
+func moved(read, locked *request) bool {
+	if read == nil || locked == nil {
+		return read != locked
+	}
+	return !reflect.DeepEqual(read.Record, locked.Record)
+}
+
+// keepJudgements stores the authors this sync judged; if another sync stored a
+// different judgement of an author this pass used, the pass decides again.
+func (s *syncer) keepJudgements(ctx context.Context, q *repo, rd *reading, used map[int64]parser.Role) error {
+	if len(used) == 0 {
+		return nil
+	}
+	if err := q.storeJudgements(ctx, rd.ticket.ID, rd.fresh); err != nil {
+		return err
+	}
+	stored, err := q.roles(ctx, rd.ticket.ID, auditIDs(used))
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(stored, used) {
+		return errMoved
+	}
+	return nil
+}
+
+// remember copies the snapshot's request into the row, unless the clone owns it.
+func remember(r *request, snap rules.Snapshot) {
+	if snap.Request == nil || r.State.Owned() {
 		return
 	}
 	r.Request = snap.Request
 	r.Production, r.Sandbox, r.Tenant = snap.Request.Production, snap.Request.Sandbox, snap.Request.Tenant
 }
 
-// transition records a decision the record already reflects: audit entries,
-// announcements, jobs.
-func (s *Service) transition(ctx context.Context, tx pgx.Tx, r *row, from State, d Decision, snap Snapshot) error {
+// transition records a decision the row already reflects: audit entries,
+// announcements, and the clone job when it is due at once.
+func (s *syncer) transition(ctx context.Context, q *repo, r *request, from rules.State, dc decided) error {
+	d, snap := dc.d, dc.snap
+	var m move
 	var actor int64
 	switch d.Reason {
-	case ReasonApprovalRefused:
+	case rules.ReasonApprovalRefused:
 		actor = snap.Approval.By
-	case ReasonApproved:
+	case rules.ReasonApproved:
 		actor = snap.Approval.By
-		r.ScheduledFor = s.windowFor(r.Tenant).Next(s.now())
-		if _, err := appendAudit(ctx, tx, r.TicketID, from, Approved, string(d.Reason), actor,
-			map[string]any{"fingerprint": r.Fingerprint, "approval_audit": r.ApprovalAudit}); err != nil {
-			return err
-		}
-		from = Approved
-	case ReasonChanged, ReasonWithdrawn:
+		r.ScheduledFor = s.windows.For(r.Tenant).Next(s.now())
+		m.entries = append(m.entries, entry{from: from, to: rules.Approved, reason: d.Reason, actor: actor,
+			detail: map[string]any{"fingerprint": r.Fingerprint, "approval_audit": r.ApprovalAudit}})
+		from = rules.Approved
+	case rules.ReasonChanged, rules.ReasonWithdrawn:
 		r.ScheduledFor = time.Time{}
 	}
-	id, err := appendAudit(ctx, tx, r.TicketID, from, d.Next, string(d.Reason), actor, auditDetail(d, snap, r))
-	if err != nil {
+	m.entries = append(m.entries, entry{from: from, to: d.Next, reason: d.Reason, actor: actor, detail: auditDetail(d, snap, r)})
+	var err error
+	if m.notices, err = notices(d); err != nil {
 		return err
 	}
-	if err := save(ctx, tx, r, snap.Problems); err != nil {
-		return err
+	m.problems = snap.Problems
+	m.data = func(data *messages.Data) {
+		data.Problems, data.PlanProblems, data.Plan = snap.Problems, snap.PlanProblems, dc.plan
 	}
-	items, err := s.announcements(r, d, snap, id)
-	if err != nil {
-		return err
-	}
-	if err := s.queue(ctx, tx, r.TicketID, items); err != nil {
+	if err := s.record.record(ctx, q, r, m); err != nil {
 		return err
 	}
 	if d.Schedule && !r.ScheduledFor.After(s.now()) {
-		return insertClone(ctx, tx, r)
+		return q.queueClone(ctx, r, r.Attempts)
 	}
 	return nil
 }
 
-func auditDetail(d Decision, snap Snapshot, r *row) map[string]any {
+func auditDetail(d rules.Decision, snap rules.Snapshot, r *request) map[string]any {
 	detail := map[string]any{"fingerprint": r.Fingerprint}
 	switch {
-	case len(snap.Problems) > 0 && d.Reason == ReasonProblems:
+	case len(snap.Problems) > 0 && d.Reason == rules.ReasonProblems:
 		detail["problems"] = snap.Problems
-	case d.Reason == ReasonPreflight:
+	case d.Reason == rules.ReasonPreflight:
 		detail["plan_problems"] = snap.PlanProblems
 	case d.Schedule:
 		detail["scheduled_for"] = r.ScheduledFor
 	}
 	return detail
-}
-
-// queue stores announcements and the job that posts them.
-func (s *Service) queue(ctx context.Context, tx pgx.Tx, ticketID int64, items []outboxItem) error {
-	if len(items) == 0 {
-		return nil
-	}
-	if err := enqueueOutbox(ctx, tx, ticketID, items); err != nil {
-		return err
-	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobs.OutboxArgs{TicketID: ticketID}, nil); err != nil {
-		return fmt.Errorf("queue announcement delivery for ticket %d: %w", ticketID, err)
-	}
-	return nil
-}
-
-// insertClone queues the clone job; River's uniqueness keeps it to one per request
-// and run. The run is the number of clones started so far, so a retry after a
-// failure is a new job even while the job of a killed runner is still marked
-// running.
-func insertClone(ctx context.Context, tx pgx.Tx, r *row) error {
-	return insertCloneRun(ctx, tx, r, r.Attempts)
-}
-
-// insertCloneRun queues run number run of a request's clone.
-func insertCloneRun(ctx context.Context, tx pgx.Tx, r *row, run int) error {
-	_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobs.CloneArgs{TicketID: r.TicketID, Fingerprint: r.Fingerprint, Run: run}, &river.InsertOpts{
-		Queue: jobs.QueueClone, MaxAttempts: 5,
-		// Not "completed": a failed clone's job completes, and a re-approval of the
-		// same request must be able to queue it again.
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-			rivertype.JobStateRunning, rivertype.JobStateScheduled,
-		}},
-	})
-	if err != nil {
-		return fmt.Errorf("queue clone of ticket %d: %w", r.TicketID, err)
-	}
-	return nil
-}
-
-func (s *Service) windowFor(tenant string) Window {
-	if w, ok := s.windows[tenant]; ok {
-		return w
-	}
-	w, _ := NewWindow(s.cfg.Settings.Window, time.UTC)
-	return w
-}
-
-// maxSnooze caps how long a job waits out a rate limit, so that a ticket moves on
-// within a minute or two of Zendesk recovering, whatever Retry-After it sent.
-const maxSnooze = time.Minute
-
-// zendeskJobError turns a Zendesk failure into the right job outcome: wait out a
-// rate limit (up to maxSnooze), retry the rest.
-func zendeskJobError(err error) error {
-	var rl *notifier.RateLimitError
-	if errors.As(err, &rl) {
-		return river.JobSnooze(min(max(rl.RetryAfter, time.Second), maxSnooze))
-	}
-	return err
 }

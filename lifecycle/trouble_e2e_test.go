@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/riverqueue/river"
 
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/gaiia/clonebot/zendesksim"
 )
@@ -28,13 +29,13 @@ func TestInstanceDownDuringASyncTheTicketHearsOnce(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	id := h.file("acme-sandbox", true)
 	pgtest.SetConnections(t, h.sbxURL, false)
-	if err := h.s.syncTicket(h.ctx, id); err == nil {
+	if err := h.s.sync.sync(h.ctx, id, troubleSync); err == nil {
 		t.Fatal("the sync went through with the sandbox refusing connections")
 	}
 	mustAnnounceTroubles(t, h)
 	h.wantKinds(id) // a blip is not announced
 	h.clock.Add(21 * time.Second)
-	if err := h.s.syncTicket(h.ctx, id); err == nil {
+	if err := h.s.sync.sync(h.ctx, id, troubleSync); err == nil {
 		t.Fatal("the sync went through with the sandbox refusing connections")
 	}
 	mustAnnounceTroubles(t, h)
@@ -43,7 +44,7 @@ func TestInstanceDownDuringASyncTheTicketHearsOnce(t *testing.T) {
 	if note := h.lastNote(id); !strings.Contains(note, "acme-sandbox") || !strings.Contains(note, "not currently accepting connections") || !strings.Contains(note, "2 times in a row") {
 		t.Errorf("the internal note should name the instance and the reason:\n%s", note)
 	}
-	if err := h.s.countTroubles(h.ctx); err != nil {
+	if err := h.s.due.troubles.count(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := value(t, h.metrics.TicketsInTrouble.WithLabelValues("ticket_sync")); n != 1 {
@@ -56,7 +57,7 @@ func TestInstanceDownDuringASyncTheTicketHearsOnce(t *testing.T) {
 
 	pgtest.SetConnections(t, h.sbxURL, true)
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.wantKinds(id, "checking", "checking/internal", "resolved", "awaiting_approval", "awaiting_approval/internal")
 	h.post(id)
 	var public []string
@@ -68,7 +69,7 @@ func TestInstanceDownDuringASyncTheTicketHearsOnce(t *testing.T) {
 	if len(public) != 3 || !strings.HasPrefix(public[0], "We are checking your request") || !strings.HasPrefix(public[1], "Update: the systems we were waiting for") {
 		t.Errorf("the customer read: %q", public)
 	}
-	if err := h.s.countTroubles(h.ctx); err != nil {
+	if err := h.s.due.troubles.count(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := value(t, h.metrics.TicketsInTrouble.WithLabelValues("ticket_sync")); n != 0 {
@@ -91,7 +92,7 @@ func value(t *testing.T, c prometheus.Metric) float64 {
 
 func mustAnnounceTroubles(t *testing.T, h *harness) {
 	t.Helper()
-	if err := h.s.announceTroubles(h.ctx); err != nil {
+	if err := h.s.due.troubles.announce(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -103,10 +104,10 @@ func TestFailingTicketWithoutAJobIsSyncedAgain(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	id := h.file("acme-sandbox", true)
 	pgtest.SetConnections(t, h.sbxURL, false)
-	_ = h.s.syncTicket(h.ctx, id)
+	_ = h.s.sync.sync(h.ctx, id, troubleSync)
 	requeue := func() {
 		t.Helper()
-		if err := pgx.BeginFunc(h.ctx, h.pool, func(tx pgx.Tx) error { return h.s.requeueTroubled(h.ctx, tx) }); err != nil {
+		if err := h.s.due.repo.inTx(h.ctx, func(q *repo) error { return h.s.due.troubles.requeue(h.ctx, q) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,7 +141,7 @@ func TestInstanceDownBeforeTheCloneWaitsThenRuns(t *testing.T) {
 	if !errors.As(err, &snooze) || snooze.Duration > time.Minute {
 		t.Fatalf("runClone = %v, want a snooze of at most a minute", err)
 	}
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 	h.clock.Add(21 * time.Second)
 	if err := h.runClone(id); !errors.As(err, &snooze) {
 		t.Fatalf("runClone = %v, want a snooze", err)
@@ -155,7 +156,7 @@ func TestInstanceDownBeforeTheCloneWaitsThenRuns(t *testing.T) {
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, Ready)
+	h.wantState(id, rules.Ready)
 	kinds := h.kinds(id)
 	if i := slices.Index(kinds, "resolved"); i < 0 || i > slices.Index(kinds, "running") {
 		t.Errorf("the ticket should hear that the check went through before the clone starts: %v", kinds)
@@ -176,20 +177,20 @@ func TestZendeskFailingBeforeTheWipeRetriesTheClone(t *testing.T) {
 	if !errors.As(err, &snooze) {
 		t.Fatalf("runClone = %v, want a snooze", err)
 	}
-	h.wantState(id, Running)
+	h.wantState(id, rules.Running)
 	if !maps.Equal(before, tableDigests(t, h.sbxURL)) {
 		t.Fatal("the sandbox changed")
 	}
 	// While its job waits to run again, the clone is not taken for interrupted.
-	if err := h.s.rescueInterrupted(h.ctx); err != nil {
+	if err := h.s.due.rescueInterrupted(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, Running)
+	h.wantState(id, rules.Running)
 	h.sim.ClearFaults()
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, Ready)
+	h.wantState(id, rules.Ready)
 	if n := count(h.kinds(id), "running"); n != 1 {
 		t.Errorf("the clone was announced as started %d times", n)
 	}
@@ -201,7 +202,7 @@ func TestZendeskFailingBeforeTheWipeRetriesTheClone(t *testing.T) {
 	if err := h2.runClone(id2); err != nil {
 		t.Fatal(err)
 	}
-	h2.wantState(id2, Failed)
+	h2.wantState(id2, rules.Failed)
 }
 
 // tableDigests is every table of a database as one hash each.
@@ -245,7 +246,7 @@ func TestApproverSuspendedBeforeTheCloneDoesNotStart(t *testing.T) {
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "scheduled", "approver_gone", "approver_gone/internal")
 	if note := h.lastNote(id); !strings.Contains(note, "is suspended") {
 		t.Errorf("the note should say why:\n%s", note)
@@ -253,12 +254,12 @@ func TestApproverSuspendedBeforeTheCloneDoesNotStart(t *testing.T) {
 	// The old approval stays on the ticket, and no longer counts.
 	h.update(id, h.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "So?", Public: true}})
 	h.sync(id)
-	h.wantState(id, AwaitingApproval)
+	h.wantState(id, rules.AwaitingApproval)
 	kim := h.sim.CreateUser("Kim", "kim@support.example", "admin")
 	h.update(id, kim.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
 	h.update(id, kim.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 	h.sync(id)
-	h.wantState(id, Scheduled)
+	h.wantState(id, rules.Scheduled)
 
 	// Demoted and deleted approvers are refused alike.
 	for _, change := range []zendesksim.UserChange{{Role: "end-user"}, {Deleted: true}} {
@@ -268,7 +269,7 @@ func TestApproverSuspendedBeforeTheCloneDoesNotStart(t *testing.T) {
 		if err := h.runClone(id); err != nil {
 			t.Fatal(err)
 		}
-		h.wantState(id, AwaitingApproval)
+		h.wantState(id, rules.AwaitingApproval)
 		if _, err := h.sim.UpdateUser(kim.ID, zendesksim.UserChange{Role: "admin"}); err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +277,7 @@ func TestApproverSuspendedBeforeTheCloneDoesNotStart(t *testing.T) {
 		kim = h.sim.CreateUser("Kim", "kim2@support.example", "admin")
 		h.update(id, kim.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
 		h.sync(id)
-		h.wantState(id, Scheduled)
+		h.wantState(id, rules.Scheduled)
 	}
 }
 
@@ -290,7 +291,7 @@ func TestProductionLockFailsTheCloneNamingTheHolder(t *testing.T) {
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, Failed)
+	h.wantState(id, rules.Failed)
 	note := h.lastNote(id)
 	for _, want := range []string{"public.plans", `application_name "schema-migration"`, "AccessExclusiveLock", "pid "} {
 		if !strings.Contains(note, want) {
@@ -309,7 +310,7 @@ func TestCloneStoppedAtItsDeadline(t *testing.T) {
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, Failed)
+	h.wantState(id, rules.Failed)
 	if note := h.lastNote(id); !strings.Contains(note, "did not finish within its deadline (2s, jobs.clone_deadline)") {
 		t.Errorf("the failure note should name the deadline:\n%s", note)
 	}

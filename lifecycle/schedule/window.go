@@ -1,10 +1,11 @@
-package lifecycle
+// Package schedule says when a clone may run: each tenant's daily low-activity
+// window, in the tenant's time zone, across midnight and daylight-saving changes.
+package schedule
 
 import (
+	"errors"
 	"fmt"
 	"time"
-
-	"github.com/gaiia/clonebot/config"
 )
 
 // Window is a daily low-activity window in a tenant's time zone.
@@ -13,17 +14,34 @@ type Window struct {
 	Loc        *time.Location
 }
 
-// NewWindow reads the configured window for a tenant's zone.
-func NewWindow(w config.Window, loc *time.Location) (Window, error) {
-	start, err := config.ParseClock(w.Start)
-	if err != nil {
-		return Window{}, fmt.Errorf("window start: %w", err)
+// Windows are the tenants' windows: the same hours of the day, each tenant in its
+// own time zone.
+type Windows struct {
+	Start, End time.Duration // since local midnight; End before Start wraps midnight
+	// Zones are the tenants' time zones by tenant name; a tenant not listed is in
+	// UTC.
+	Zones map[string]*time.Location
+}
+
+// Validate refuses an empty window, or hours outside a day.
+func (w Windows) Validate() error {
+	day := 24 * time.Hour
+	if w.Start < 0 || w.Start >= day || w.End < 0 || w.End >= day {
+		return fmt.Errorf("schedule: the window %s-%s is not within a day", clock(w.Start), clock(w.End))
 	}
-	end, err := config.ParseClock(w.End)
-	if err != nil {
-		return Window{}, fmt.Errorf("window end: %w", err)
+	if w.Start == w.End {
+		return errors.New("schedule: the window is empty (its end is its start)")
 	}
-	return Window{Start: start, End: end, Loc: loc}, nil
+	return nil
+}
+
+// For returns the tenant's window.
+func (w Windows) For(tenant string) Window {
+	loc := w.Zones[tenant]
+	if loc == nil {
+		loc = time.UTC
+	}
+	return Window{Start: w.Start, End: w.End, Loc: loc}
 }
 
 // Next returns now when now is inside the window, else the window's next start.
@@ -65,8 +83,10 @@ func (w Window) bounds(local time.Time, d int) (time.Time, time.Time) {
 
 // String is how the window reads in messages, e.g. "02:00-05:00 America/Toronto".
 func (w Window) String() string {
-	f := func(d time.Duration) string {
-		return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return f(w.Start) + "-" + f(w.End) + " " + w.Loc.String()
+	return clock(w.Start) + "-" + clock(w.End) + " " + w.Loc.String()
+}
+
+// clock writes a time of day as HH:MM.
+func clock(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }

@@ -1,4 +1,4 @@
-package lifecycle
+package messages
 
 import (
 	"flag"
@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/gaiia/clonebot/cloner"
-	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/parser"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the messages")
 
-func sampleData() MessageData {
-	return MessageData{
+func sampleData() Data {
+	return Data{
 		Request: &parser.Request{
 			Production: "acme-prod", Sandbox: "acme-sandbox", Tenant: "acme", WipeConfirmed: true,
 			Users: []parser.User{{Name: "Dana Admin", Email: "dana@acme.example", Role: "admin"}, {Email: "lee@acme.example"}},
@@ -45,12 +45,12 @@ func sampleData() MessageData {
 			}},
 		},
 		PlanProblems: []string{"table public.promo_codes is not classified in the manifest"},
-		Tags:         config.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
+		Tags:         rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
 		Window:       "02:00-05:00 America/Toronto",
 		ScheduledFor: "Sun 29 Nov 2026 02:00 EST",
 		Exported:     []string{"Draft: new onboarding"},
 		ExportFile:   "acme-sandbox-sandbox-only-workflows.json",
-		Ready: readyView(&cloner.Report{
+		Ready: NewReadyView(&cloner.Report{
 			SnapshotAt: time.Date(2026, 11, 29, 7, 0, 3, 0, time.UTC), Seconds: 4.2,
 			Categories: []cloner.CategoryReport{{Name: "catalog", Cloned: true, Rows: 1520}, {Name: "workflows", Cloned: true, Rows: 64}, {Name: "users", Cloned: false}},
 			Tables: []cloner.TableReport{
@@ -64,7 +64,7 @@ func sampleData() MessageData {
 		}, mustLoc("America/Toronto")),
 		Error:   "copy table public.plans: connection reset by peer",
 		Attempt: 1,
-		State:   Scheduled,
+		State:   rules.Scheduled,
 		Trouble: &TroubleView{What: "check the request acme-prod -> acme-sandbox against its instances", Attempts: 4, Since: "Sat 28 Nov 2026 12:00:03 EST",
 			Error: "preflight acme-prod -> acme-sandbox: connect to instance acme-sandbox: database \"acme_sandbox\" is not currently accepting connections (SQLSTATE 55000)"},
 		Approver: &ApproverView{ID: 361112345678, Audit: 31415926535913, Reason: "is suspended"},
@@ -82,11 +82,11 @@ func mustLoc(name string) *time.Location {
 // TestMessagesGolden renders every message; the exact comments live in
 // testdata/golden and are rewritten with -update after a deliberate change.
 func TestMessagesGolden(t *testing.T) {
-	m, err := NewMessenger()
+	m, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, msg := range Messages {
+	for _, msg := range All {
 		t.Run(string(msg), func(t *testing.T) {
 			public, internal, err := m.Render(msg, sampleData())
 			if err != nil {
@@ -110,7 +110,7 @@ func TestMessagesGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test ./lifecycle -run Golden -update)", err)
+				t.Fatalf("%v (run go test ./lifecycle/messages -run Golden -update)", err)
 			}
 			if got != string(want) {
 				t.Errorf("%s differs from %s:\n%s", msg, path, got)
@@ -120,12 +120,12 @@ func TestMessagesGolden(t *testing.T) {
 }
 
 func TestMessagesNeverShowSecretsOrCustomerData(t *testing.T) {
-	m, err := NewMessenger()
+	m, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := sampleData()
-	for _, msg := range Messages {
+	for _, msg := range All {
 		public, internal, err := m.Render(msg, d)
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestMessagesNeverShowSecretsOrCustomerData(t *testing.T) {
 }
 
 func TestLongListsAreCut(t *testing.T) {
-	m, err := NewMessenger()
+	m, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestLongListsAreCut(t *testing.T) {
 		d.Ready.DependentWorkflows = append(d.Ready.DependentWorkflows, cloner.DependentWorkflow{Workflow: "wf" + string(rune('a'+i)), Integrations: []string{"Stripe"}})
 	}
 	d.Ready.DependentWorkflowCount = 20
-	public, _, err := m.Render(MsgReady, d)
+	public, _, err := m.Render(Ready, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestLongListsAreCut(t *testing.T) {
 	}
 	// A report names the first workflows only; the count covers them all.
 	d.Ready.DependentWorkflowCount = 4000
-	public, _, err = m.Render(MsgReady, d)
+	public, _, err = m.Render(Ready, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestLongListsAreCut(t *testing.T) {
 		t.Errorf("4000 workflows, 20 named, should show %d and 'and 3985 more':\n%s", listLimit, public)
 	}
 	d.Plan.DependentWorkflows, d.Plan.DependentWorkflowCount = d.Ready.DependentWorkflows, 4000
-	_, internal, err := m.Render(MsgAwaitingApproval, d)
+	_, internal, err := m.Render(AwaitingApproval, d)
 	if err != nil {
 		t.Fatal(err)
 	}

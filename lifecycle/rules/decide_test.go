@@ -1,4 +1,4 @@
-package lifecycle
+package rules
 
 import (
 	"testing"
@@ -74,8 +74,8 @@ func TestDecideEveryState(t *testing.T) {
 		want Decision
 	}{
 		// Not yet a request.
-		{"untagged ticket is not a request", Record{}, untagged, none},
-		{"closed new ticket is ignored", Record{}, closed, none},
+		{"untagged ticket is not a request", Record{}, untagged, None},
+		{"closed new ticket is ignored", Record{}, closed, None},
 		{"new valid request awaits approval", Record{State: Received}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		{"new incomplete request needs info", Record{State: Received}, problems, dec(NeedsInfo, ReasonProblems, false, false)},
 		{"new request approved at once: acknowledged, then scheduled", Record{State: Received}, agent, dec(Scheduled, ReasonApproved, true, true)},
@@ -83,19 +83,19 @@ func TestDecideEveryState(t *testing.T) {
 		{"filed with the bot's approval tag: acknowledged only", Record{State: Received}, byBot, dec(AwaitingApproval, ReasonValid, false, false)},
 		// needs_info
 		{"needs_info fixed", Record{State: NeedsInfo, Fingerprint: "fp1"}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
-		{"needs_info same problems stay quiet", Record{State: NeedsInfo, ProblemsKey: problemsKey(problems.Problems)}, problems, none},
+		{"needs_info same problems stay quiet", Record{State: NeedsInfo, ProblemsKey: problemsKey(problems.Problems)}, problems, None},
 		{"needs_info other problems announced", Record{State: NeedsInfo, ProblemsKey: "old"}, problems, dec(NeedsInfo, ReasonProblems, false, false)},
 		{"needs_info cancelled", rec(NeedsInfo), untagged, dec(Cancelled, ReasonCancelled, false, false)},
 		// awaiting_approval
-		{"awaiting stays quiet", rec(AwaitingApproval), valid(), none},
+		{"awaiting stays quiet", rec(AwaitingApproval), valid(), None},
 		{"awaiting approved by agent", rec(AwaitingApproval), agent, dec(Scheduled, ReasonApproved, true, false)},
 		{"awaiting approved by admin", rec(AwaitingApproval), admin, dec(Scheduled, ReasonApproved, true, false)},
 		{"awaiting end-user approval refused", rec(AwaitingApproval), endUser, dec(AwaitingApproval, ReasonApprovalRefused, false, false)},
-		{"awaiting end-user approval refused once", Record{State: AwaitingApproval, Fingerprint: "fp1", Acknowledged: true, RefusedApprovals: []int64{audit2}}, endUser, none},
-		{"awaiting trigger-added tag is no approval", rec(AwaitingApproval), byTrigger, none},
-		{"awaiting bot-added tag is no approval", rec(AwaitingApproval), byBot, none},
-		{"awaiting tag of a suspended agent is no approval", rec(AwaitingApproval), gone, none},
-		{"awaiting approval of an older request is no approval", rec(AwaitingApproval), stale, none},
+		{"awaiting end-user approval refused once", Record{State: AwaitingApproval, Fingerprint: "fp1", Acknowledged: true, RefusedApprovals: []int64{audit2}}, endUser, None},
+		{"awaiting trigger-added tag is no approval", rec(AwaitingApproval), byTrigger, None},
+		{"awaiting bot-added tag is no approval", rec(AwaitingApproval), byBot, None},
+		{"awaiting tag of a suspended agent is no approval", rec(AwaitingApproval), gone, None},
+		{"awaiting approval of an older request is no approval", rec(AwaitingApproval), stale, None},
 		{"awaiting edited then approved", rec(AwaitingApproval), changedApproved, dec(Scheduled, ReasonApproved, true, false)},
 		{"awaiting preflight refused", rec(AwaitingApproval), preflight, dec(OnHold, ReasonPreflight, false, false)},
 		{"awaiting held", rec(AwaitingApproval), hold, dec(OnHold, ReasonHold, false, false)},
@@ -103,7 +103,7 @@ func TestDecideEveryState(t *testing.T) {
 		{"awaiting closed", rec(AwaitingApproval), closed, dec(Cancelled, ReasonCancelled, false, false)},
 		{"awaiting now invalid", rec(AwaitingApproval), problems, dec(NeedsInfo, ReasonProblems, false, false)},
 		// approved / scheduled
-		{"scheduled stays while approved", rec(Scheduled), agent, none},
+		{"scheduled stays while approved", rec(Scheduled), agent, None},
 		{"scheduled request edited loses approval", rec(Scheduled), changedStale, dec(AwaitingApproval, ReasonChanged, false, false)},
 		{"scheduled request edited in the approval's second loses it", rec(Scheduled), stale, dec(AwaitingApproval, ReasonChanged, false, false)},
 		{"scheduled request edited and approved again", rec(Scheduled), changedApproved, dec(Scheduled, ReasonApproved, true, false)},
@@ -114,22 +114,22 @@ func TestDecideEveryState(t *testing.T) {
 		{"scheduled cancelled by removing the tag", rec(Scheduled), untagged, dec(Cancelled, ReasonCancelled, false, false)},
 		{"approved edited", rec(Approved), changed, dec(AwaitingApproval, ReasonChanged, false, false)},
 		// on_hold
-		{"hold stays", rec(OnHold), hold, none},
+		{"hold stays", rec(OnHold), hold, None},
 		{"hold released, still approved", rec(OnHold), agent, dec(Scheduled, ReasonApproved, true, false)},
 		{"hold released, not approved", rec(OnHold), valid(), dec(AwaitingApproval, ReasonValid, false, false)},
-		{"preflight hold same problems quiet", Record{State: OnHold, Fingerprint: "fp1", ProblemsKey: planKey(preflight.PlanProblems)}, preflight, none},
+		{"preflight hold same problems quiet", Record{State: OnHold, Fingerprint: "fp1", ProblemsKey: planKey(preflight.PlanProblems)}, preflight, None},
 		// rejected and cancelled are left only by undoing their cause
-		{"rejected stays", rec(Rejected), reject, none},
+		{"rejected stays", rec(Rejected), reject, None},
 		{"rejected reconsidered", rec(Rejected), valid(), dec(AwaitingApproval, ReasonValid, false, false)},
-		{"cancelled stays", rec(Cancelled), closed, none},
+		{"cancelled stays", rec(Cancelled), closed, None},
 		{"cancelled re-requested", Record{State: Cancelled, Fingerprint: "fp1"}, valid(), dec(AwaitingApproval, ReasonValid, false, false)},
 		// running and ready belong to the clone
-		{"running ignores edits", rec(Running), changed, none},
-		{"running ignores closing", rec(Running), closed, none},
-		{"ready is final", rec(Ready), agent, none},
-		{"ready ignores closing", rec(Ready), closed, none},
+		{"running ignores edits", rec(Running), changed, None},
+		{"running ignores closing", rec(Running), closed, None},
+		{"ready is final", rec(Ready), agent, None},
+		{"ready ignores closing", rec(Ready), closed, None},
 		// failed: a retry needs a fresh approval, in a later audit
-		{"failed stays with the old approval", failed, agent, none},
+		{"failed stays with the old approval", failed, agent, None},
 		{"failed retried by a new approval", failed, withApproval("agent", audit3), dec(Scheduled, ReasonApproved, true, false)},
 		{"failed request edited", failed, changed, dec(AwaitingApproval, ReasonValid, false, false)},
 		{"failed cancelled", rec(Failed), closed, dec(Cancelled, ReasonCancelled, false, false)},
@@ -144,14 +144,14 @@ func TestDecideEveryState(t *testing.T) {
 }
 
 func approvedIf(s State) string {
-	if s.pending() {
+	if s.Pending() {
 		return "fp1"
 	}
 	return ""
 }
 
 func approvalIf(s State) int64 {
-	if s.pending() {
+	if s.Pending() {
 		return audit2
 	}
 	return 0
@@ -163,11 +163,11 @@ func TestDecideNeverLeavesTerminalStatesByItself(t *testing.T) {
 		d := Decide(Record{State: s, Fingerprint: "fp1"}, Snapshot{})
 		switch s {
 		case Ready, Running:
-			if d != none {
+			if d != None {
 				t.Errorf("%s moved to %s on an untagged ticket", s, d.Next)
 			}
 		case Cancelled:
-			if d != none {
+			if d != None {
 				t.Errorf("cancelled moved again: %+v", d)
 			}
 		default:
@@ -190,7 +190,7 @@ func TestStepRecords(t *testing.T) {
 	}
 	older := valid()
 	older.LastAuditID = audit1
-	if again, d := Step(next, older); d != none || again.State != Scheduled || again.LastAuditID != next.LastAuditID {
+	if again, d := Step(next, older); d != None || again.State != Scheduled || again.LastAuditID != next.LastAuditID {
 		t.Fatalf("an older reading changed the record: %+v %+v", again, d)
 	}
 	deleted := Snapshot{Closed: true, Deleted: true}

@@ -1,9 +1,11 @@
-package lifecycle
+package rules
 
-// State is where a clone request stands.
+// State is where a clone request stands. The values are stored in the bot
+// database, whose state column accepts only these: a new state needs a
+// migration that widens its CHECK.
 type State string
 
-// The states of design.md: the main line and the side states.
+// The states of the life cycle: the main line and the side states.
 const (
 	Received         State = "received"
 	NeedsInfo        State = "needs_info"
@@ -24,8 +26,14 @@ var States = []State{Received, NeedsInfo, AwaitingApproval, Approved, Scheduled,
 // StatusTag is the ticket tag that shows the state.
 func (s State) StatusTag() string { return "clone_status_" + string(s) }
 
-// pending reports whether the request still waits for the clone: a change of the
+// Pending reports whether the request still waits for the clone: a change of the
 // ticket may move it, and a scheduled clone job only runs in these states.
-func (s State) pending() bool {
+func (s State) Pending() bool {
 	return s == Approved || s == Scheduled
+}
+
+// Owned reports whether the clone owns the request: a running clone, or one done.
+// Nothing the ticket says changes such a request.
+func (s State) Owned() bool {
+	return s == Running || s == Ready
 }

@@ -1,4 +1,12 @@
-package lifecycle
+// Package messages renders what the bot posts on a ticket: for each Message, a
+// public comment for the customer (templates/NAME.public.tmpl) and, when there is
+// one, an internal note for the agents (templates/NAME.internal.tmpl). The exact
+// comments are golden files (testdata/golden, rewritten with -update).
+//
+// A template sees Data and nothing else; the views (ReadyView, TroubleView,
+// ApproverView) pick from a report or an error what a person should read, never
+// a secret or a row of customer data.
+package messages
 
 import (
 	"bytes"
@@ -6,53 +14,54 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/gaiia/clonebot/cloner"
-	"github.com/gaiia/clonebot/config"
+	"github.com/gaiia/clonebot/lifecycle/rules"
 	"github.com/gaiia/clonebot/parser"
 )
 
-//go:embed messages/*.tmpl
-var messageFiles embed.FS
+//go:embed templates/*.tmpl
+var templateFiles embed.FS
 
-// Message names a template pair in messages/: NAME.public.tmpl is the comment for the
+// Message names a template pair in templates/: NAME.public.tmpl is the comment for the
 // customer, NAME.internal.tmpl (when present) the note for agents.
 type Message string
 
 // The messages the bot posts.
 const (
-	MsgAwaitingApproval Message = "awaiting_approval"
-	MsgNeedsInfo        Message = "needs_info"
-	MsgApprovalRefused  Message = "approval_refused"
-	MsgScheduled        Message = "scheduled"
-	MsgChanged          Message = "changed"
-	MsgWithdrawn        Message = "withdrawn"
-	MsgOnHold           Message = "on_hold"
-	MsgPreflight        Message = "preflight"
-	MsgRejected         Message = "rejected"
-	MsgCancelled        Message = "cancelled"
-	MsgRunning          Message = "running"
-	MsgExport           Message = "export"
-	MsgReady            Message = "ready"
-	MsgFailed           Message = "failed"
-	MsgInterrupted      Message = "interrupted"
-	MsgChecking         Message = "checking"
-	MsgResolved         Message = "resolved"
-	MsgApproverGone     Message = "approver_gone"
+	AwaitingApproval Message = "awaiting_approval"
+	NeedsInfo        Message = "needs_info"
+	ApprovalRefused  Message = "approval_refused"
+	Scheduled        Message = "scheduled"
+	Changed          Message = "changed"
+	Withdrawn        Message = "withdrawn"
+	OnHold           Message = "on_hold"
+	Preflight        Message = "preflight"
+	Rejected         Message = "rejected"
+	Cancelled        Message = "cancelled"
+	Running          Message = "running"
+	Export           Message = "export"
+	Ready            Message = "ready"
+	Failed           Message = "failed"
+	Interrupted      Message = "interrupted"
+	Checking         Message = "checking"
+	Resolved         Message = "resolved"
+	ApproverGone     Message = "approver_gone"
 )
 
-// Messages lists them all, for the golden tests.
-var Messages = []Message{MsgAwaitingApproval, MsgNeedsInfo, MsgApprovalRefused, MsgScheduled, MsgChanged, MsgWithdrawn, MsgOnHold, MsgPreflight, MsgRejected, MsgCancelled, MsgRunning, MsgExport, MsgReady, MsgFailed, MsgInterrupted, MsgChecking, MsgResolved, MsgApproverGone}
+// All lists every message, for the golden tests.
+var All = []Message{AwaitingApproval, NeedsInfo, ApprovalRefused, Scheduled, Changed, Withdrawn, OnHold, Preflight, Rejected, Cancelled, Running, Export, Ready, Failed, Interrupted, Checking, Resolved, ApproverGone}
 
-// MessageData is what the templates may use.
-type MessageData struct {
+// Data is what the templates may use.
+type Data struct {
 	Request      *parser.Request
 	Problems     []parser.Problem
 	Plan         *cloner.Plan
 	PlanProblems []string
-	Tags         config.Tags
+	Tags         rules.Tags
 	Window       string // e.g. "02:00-05:00 America/Toronto"
 	ScheduledFor string
 	Exported     []string
@@ -60,9 +69,17 @@ type MessageData struct {
 	Ready        *ReadyView
 	Error        string
 	Attempt      int
-	State        State        // where the request stands
+	State        rules.State  // where the request stands
 	Trouble      *TroubleView // a job that keeps failing
 	Approver     *ApproverView
+}
+
+// TroubleView is what the announcements of a trouble show.
+type TroubleView struct {
+	What     string // what keeps failing, e.g. "check the request against its instances"
+	Error    string
+	Since    string
+	Attempts int
 }
 
 // ApproverView names an approver who can no longer approve.
@@ -85,6 +102,29 @@ type ReadyView struct {
 	DependentWorkflowCount int                        // all of them
 }
 
+// NewReadyView picks what the ready notice shows from a clone's report, its times
+// in the tenant's zone.
+func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
+	v := &ReadyView{
+		SnapshotAt:             r.SnapshotAt.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST"),
+		Duration:               (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
+		ExcludedChecked:        r.Verification.ExcludedChecked,
+		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
+		Integrations:           r.Integrations,
+		DependentWorkflows:     r.DependentWorkflows,
+		DependentWorkflowCount: r.DependentWorkflowCount,
+	}
+	for _, c := range r.Categories {
+		if c.Cloned {
+			v.Cloned = append(v.Cloned, CategoryCount{Name: c.Name, Rows: c.Rows})
+		}
+	}
+	for _, t := range r.Tables {
+		v.Tables = append(v.Tables, TableCheck{Table: t.Table, Rows: t.Rows, Checksum: t.Checksum.Sum})
+	}
+	return v
+}
+
 // CategoryCount is the rows copied for one category.
 type CategoryCount struct {
 	Name string
@@ -98,13 +138,13 @@ type TableCheck struct {
 	Checksum string
 }
 
-// Messenger renders messages; build it once with NewMessenger.
-type Messenger struct {
+// Renderer renders messages; build it once with New.
+type Renderer struct {
 	tmpl *template.Template
 }
 
-// NewMessenger parses the embedded templates.
-func NewMessenger() (*Messenger, error) {
+// New parses the embedded templates.
+func New() (*Renderer, error) {
 	t, err := template.New("messages").Option("missingkey=error").Funcs(template.FuncMap{
 		"category": categoryTitle,
 		"num":      formatCount,
@@ -114,16 +154,16 @@ func NewMessenger() (*Messenger, error) {
 		"firstWF":  firstWorkflows,
 		"firstStr": firstStrings,
 		"moreThan": func(n, limit int) int { return max(n-limit, 0) },
-	}).ParseFS(messageFiles, "messages/*.tmpl")
+	}).ParseFS(templateFiles, "templates/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse message templates: %w", err)
 	}
-	return &Messenger{tmpl: t}, nil
+	return &Renderer{tmpl: t}, nil
 }
 
 // Render returns the public comment and the internal note (empty when the message
 // has none).
-func (m *Messenger) Render(msg Message, d MessageData) (public, internal string, err error) {
+func (m *Renderer) Render(msg Message, d Data) (public, internal string, err error) {
 	public, err = m.exec(string(msg)+".public.tmpl", d)
 	if err != nil {
 		return "", "", err
@@ -134,7 +174,7 @@ func (m *Messenger) Render(msg Message, d MessageData) (public, internal string,
 	return public, internal, err
 }
 
-func (m *Messenger) exec(name string, d MessageData) (string, error) {
+func (m *Renderer) exec(name string, d Data) (string, error) {
 	var b bytes.Buffer
 	if err := m.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		return "", fmt.Errorf("render %s: %w", name, err)

@@ -1,11 +1,6 @@
-package lifecycle
+package rules
 
-import (
-	"slices"
-
-	"github.com/gaiia/clonebot/cloner"
-	"github.com/gaiia/clonebot/parser"
-)
+import "slices"
 
 // Record is what the bot remembers of a request between ticket changes.
 type Record struct {
@@ -31,61 +26,6 @@ type Record struct {
 	LastAuditID int64
 }
 
-// Approval is the approval tag's latest addition, if the ticket carries it.
-type Approval struct {
-	TagDecision
-	// Stale: the request was not valid at the approval's audit, or a later audit
-	// changed it (the same second included).
-	Stale bool
-}
-
-// Valid reports whether the approval schedules the request as it stands.
-func (a Approval) Valid() bool { return a.Decides() && !a.Stale }
-
-// refusable reports whether the tag is an end user's (by hand), which the bot
-// answers politely once.
-func (a Approval) refusable() bool {
-	return a.Present && a.AuditID != 0 && a.Role == parser.RoleEndUser && !a.Automated && !a.ViaRule
-}
-
-// Snapshot is everything a ticket says, read once per sync.
-type Snapshot struct {
-	Closed   bool // solved, closed or deleted
-	Deleted  bool // the ticket is gone: no audits to order it by
-	Tagged   bool // carries the request tag
-	Hold     bool // held by an agent (see TagDecision.Decides)
-	Reject   bool // rejected by an agent
-	Request  *parser.Request
-	Problems []parser.Problem
-	// PlanProblems are the preflight's refusals; nil when the plan passed or was
-	// not needed.
-	PlanProblems []string
-	Approval     Approval
-	LastAuditID  int64 // the newest audit read
-
-	plan    *cloner.Plan // the preflight plan, for the announcement
-	history history      // the audits read, for the judgements of their authors
-	checked bool         // the instances were checked (PlanProblems is their answer)
-}
-
-// Reason says why a decision was taken; it selects the announcement.
-type Reason string
-
-// Reasons for a transition.
-const (
-	ReasonNone            Reason = ""
-	ReasonValid           Reason = "request valid, awaiting approval"
-	ReasonProblems        Reason = "request incomplete or invalid"
-	ReasonPreflight       Reason = "preflight refused the clone"
-	ReasonApproved        Reason = "approved by an agent"
-	ReasonApprovalRefused Reason = "approval tag added by an end user"
-	ReasonChanged         Reason = "request changed after approval"
-	ReasonWithdrawn       Reason = "approval withdrawn"
-	ReasonHold            Reason = "put on hold by an agent"
-	ReasonRejected        Reason = "rejected by an agent"
-	ReasonCancelled       Reason = "request tag removed or ticket closed"
-)
-
 // Decision is the outcome of a sync: the next state (possibly the same) and why.
 // A zero Reason means nothing happens.
 type Decision struct {
@@ -101,17 +41,21 @@ type Decision struct {
 	Refuse bool
 }
 
-// none is the decision to do nothing.
-var none = Decision{}
+// Acknowledges reports whether the decision acknowledges the request: its
+// announcement then shows the agents the whole preflight plan.
+func (d Decision) Acknowledges() bool { return d.Acknowledge || d.Reason == ReasonValid }
+
+// None is the decision to do nothing.
+var None = Decision{}
 
 // Decide applies a ticket snapshot to a request record. It is pure: the whole life
 // cycle's rules are here, and the tests walk every state through it.
 func Decide(cur Record, s Snapshot) Decision {
 	switch {
-	case cur.State == Ready || cur.State == Running:
-		return none // one-time; a running clone owns the request
+	case cur.State.Owned():
+		return None // one-time; a running clone owns the request
 	case cur.State == "" && (!s.Tagged || s.Closed):
-		return none // not a clone request (or closed before we saw it)
+		return None // not a clone request (or closed before we saw it)
 	case !s.Tagged || s.Closed:
 		return to(cur, Cancelled, ReasonCancelled)
 	case s.Reject:
@@ -120,12 +64,12 @@ func Decide(cur Record, s Snapshot) Decision {
 		return to(cur, OnHold, ReasonHold)
 	case len(s.Problems) > 0:
 		if cur.State == NeedsInfo && cur.ProblemsKey == problemsKey(s.Problems) {
-			return none
+			return None
 		}
 		return Decision{Next: NeedsInfo, Reason: ReasonProblems}
 	case len(s.PlanProblems) > 0:
 		if cur.State == OnHold && cur.ProblemsKey == planKey(s.PlanProblems) {
-			return none
+			return None
 		}
 		return Decision{Next: OnHold, Reason: ReasonPreflight}
 	}
@@ -141,21 +85,21 @@ func decideApproval(cur Record, s Snapshot) Decision {
 	valid := a.Valid() && a.AuditID > cur.ApprovalsAfter
 	refuse := a.refusable() && !slices.Contains(cur.RefusedApprovals, a.AuditID)
 	switch {
-	case cur.State.pending() && valid && cur.ApprovedFingerprint != s.Request.Fingerprint:
+	case cur.State.Pending() && valid && cur.ApprovedFingerprint != s.Request.Fingerprint:
 		// Changed, and approved again since (by the same sync's reading).
 		return Decision{Next: Scheduled, Reason: ReasonApproved, Schedule: true}
-	case cur.State.pending() && valid:
-		return none
-	case cur.State.pending() && (changed || a.Present):
+	case cur.State.Pending() && valid:
+		return None
+	case cur.State.Pending() && (changed || a.Present):
 		return Decision{Next: AwaitingApproval, Reason: ReasonChanged, Refuse: refuse}
-	case cur.State.pending():
+	case cur.State.Pending():
 		return Decision{Next: AwaitingApproval, Reason: ReasonWithdrawn}
 	case valid:
 		return Decision{Next: Scheduled, Reason: ReasonApproved, Schedule: true}
 	case refuse:
 		return Decision{Next: AwaitingApproval, Reason: ReasonApprovalRefused}
 	case cur.State == Failed && !changed:
-		return none // a retry needs a fresh approval
+		return None // a retry needs a fresh approval
 	}
 	return to(cur, AwaitingApproval, ReasonValid)
 }
@@ -163,7 +107,7 @@ func decideApproval(cur Record, s Snapshot) Decision {
 // to moves to state next unless the request is already there.
 func to(cur Record, next State, why Reason) Decision {
 	if cur.State == next {
-		return none
+		return None
 	}
 	return Decision{Next: next, Reason: why}
 }
@@ -173,12 +117,12 @@ func to(cur Record, next State, why Reason) Decision {
 // the ticket before another one applied a newer reading) changes nothing.
 func Step(cur Record, s Snapshot) (Record, Decision) {
 	if s.LastAuditID < cur.LastAuditID && !s.Deleted {
-		return cur, none
+		return cur, None
 	}
 	d := Decide(cur, s)
 	next := cur
 	next.LastAuditID = s.LastAuditID
-	if s.Request != nil && cur.State != Ready && cur.State != Running {
+	if s.Request != nil && !cur.State.Owned() {
 		next.Fingerprint = s.Request.Fingerprint
 	}
 	if d.Reason == ReasonNone {

@@ -1,10 +1,9 @@
-package lifecycle
+package rules
 
 import (
 	"cmp"
 	"slices"
 
-	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/parser"
 )
 
@@ -24,7 +23,7 @@ type history []step
 
 // newHistory walks the ticket back through its audits, newest first, parsing
 // the request as it stood after each one.
-func newHistory(t parser.Ticket, audits []parser.Audit, tags config.Tags, opts parser.Options) history {
+func newHistory(t parser.Ticket, audits []parser.Audit, tags Tags, opts parser.Options) history {
 	audits = slices.Clone(audits)
 	slices.SortFunc(audits, func(a, b parser.Audit) int { return cmp.Compare(a.ID, b.ID) })
 	h := make(history, len(audits))
@@ -39,7 +38,7 @@ func newHistory(t parser.Ticket, audits []parser.Audit, tags config.Tags, opts p
 }
 
 // requestOf is the fingerprint of the ticket's request, "" when there is none.
-func requestOf(t parser.Ticket, tags config.Tags, opts parser.Options) string {
+func requestOf(t parser.Ticket, tags Tags, opts parser.Options) string {
 	if !t.HasTag(tags.Request) {
 		return ""
 	}

@@ -1,0 +1,65 @@
+package rules
+
+// Reason says why a request moved: a stable short code, stored in the audit log
+// and logged, and selecting the announcement. Its wording is Text.
+type Reason string
+
+// Reasons of the decisions a ticket's changes cause.
+const (
+	ReasonNone            Reason = ""
+	ReasonValid           Reason = "valid"
+	ReasonProblems        Reason = "problems"
+	ReasonPreflight       Reason = "preflight_refused"
+	ReasonApproved        Reason = "approved"
+	ReasonApprovalRefused Reason = "approval_refused"
+	ReasonChanged         Reason = "changed"
+	ReasonWithdrawn       Reason = "withdrawn"
+	ReasonHold            Reason = "held"
+	ReasonRejected        Reason = "rejected"
+	ReasonCancelled       Reason = "cancelled"
+)
+
+// Reasons of the moves the bot makes itself.
+const (
+	ReasonReceived     Reason = "received"
+	ReasonApproverGone Reason = "approver_gone"
+	ReasonStarted      Reason = "started"
+	ReasonVerified     Reason = "verified"
+	ReasonCloneFailed  Reason = "clone_failed"
+	ReasonInterrupted  Reason = "interrupted"
+)
+
+var reasonTexts = map[Reason]string{
+	ReasonValid:           "request valid, awaiting approval",
+	ReasonProblems:        "request incomplete or invalid",
+	ReasonPreflight:       "preflight refused the clone",
+	ReasonApproved:        "approved by an agent",
+	ReasonApprovalRefused: "approval tag added by an end user",
+	ReasonChanged:         "request changed after approval",
+	ReasonWithdrawn:       "approval withdrawn",
+	ReasonHold:            "put on hold by an agent",
+	ReasonRejected:        "rejected by an agent",
+	ReasonCancelled:       "request tag removed or ticket closed",
+	ReasonReceived:        "clone request tag seen",
+	ReasonApproverGone:    "approver can no longer approve",
+	ReasonStarted:         "clone started",
+	ReasonVerified:        "clone verified and committed",
+	ReasonCloneFailed:     "clone failed; sandbox unchanged",
+	ReasonInterrupted:     "clone interrupted; restarting",
+}
+
+// Reasons lists every reason, for the migration's translation and the tests.
+func Reasons() []Reason {
+	return []Reason{ReasonValid, ReasonProblems, ReasonPreflight, ReasonApproved, ReasonApprovalRefused, ReasonChanged,
+		ReasonWithdrawn, ReasonHold, ReasonRejected, ReasonCancelled, ReasonReceived, ReasonApproverGone, ReasonStarted,
+		ReasonVerified, ReasonCloneFailed, ReasonInterrupted}
+}
+
+// Text is how the reason reads to a person. A code this release does not know
+// (one written by a newer release, or a sentence by an older one) reads as itself.
+func (r Reason) Text() string {
+	if t, ok := reasonTexts[r]; ok {
+		return t
+	}
+	return string(r)
+}
