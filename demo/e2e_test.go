@@ -166,11 +166,12 @@ func TestStoryFromRequestToReadyNotice(t *testing.T) {
 		t.Errorf("sandbox has %d workflows, production %d", sbN, prodN)
 	}
 
-	// A later event on a ready ticket changes nothing.
+	// A later event on a ready ticket changes nothing, once the bot has read it.
+	deliveries := pgtest.QueryOne[int64](t, e.Config.DatabaseURL, "SELECT count(*) FROM webhook_deliveries WHERE ticket_id = $1", id)
 	if err := e.update(id, e.Agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	waitFor(t, "the change read by a sync", func() bool { return changeRead(t, e, id, deliveries) })
 	if got := announcementsOnce(t, e, id); len(got) != len(refs) {
 		t.Errorf("a ready ticket got more announcements: %v", got[len(refs):])
 	}
@@ -188,8 +189,14 @@ func TestZendeskFaultsAndACrashPostEveryAnnouncementOnce(t *testing.T) {
 	ctx := context.Background()
 	crashed := make(chan error, 1)
 	go func() {
-		// Crash and restart the bot while the story is under way.
-		time.Sleep(1500 * time.Millisecond)
+		// Crash and restart the bot while the story is under way: once it has
+		// recorded the request's first move.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var moves int64
+			if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM audit_log").Scan(&moves); err == nil && moves > 0 {
+				break
+			}
+		}
 		crashed <- e.RestartBot(ctx)
 	}()
 	id, err := e.Story(ctx)
@@ -317,6 +324,18 @@ func TestChangesInOneSecondAndDuringASyncAllCount(t *testing.T) {
 	if syncs < 3 {
 		t.Errorf("%d syncs of the ticket, want one per change (3)", syncs)
 	}
+}
+
+// changeRead reports whether a ticket change delivered after the first deliveries
+// was read: its delivery is recorded, and since then a sync ran, as nothing waits
+// to sync the ticket any more (a delivery either queues a sync, or joins one
+// queued and not started yet).
+func changeRead(t *testing.T, e *Env, id, deliveries int64) bool {
+	db := e.Config.DatabaseURL
+	return pgtest.QueryOne[int64](t, db, "SELECT count(*) FROM webhook_deliveries WHERE ticket_id = $1", id) > deliveries &&
+		pgtest.QueryOne[int64](t, db, "SELECT count(*) FROM ticket_sync_pending WHERE ticket_id = $1", id) == 0 &&
+		pgtest.QueryOne[int64](t, db, `SELECT count(*) FROM river_job WHERE kind = 'ticket_sync' AND (args->>'ticket_id')::bigint = $1
+			AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`, id) == 0
 }
 
 func waitFor(t *testing.T, what string, done func() bool) {

@@ -37,7 +37,15 @@ func TestBotDatabaseOutageDuringIntakeLosesNothing(t *testing.T) {
 	}
 	ids := []int64{w.fileRequest(), w.fileRequest()}
 	w.update(ids[1], w.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Thanks!", Public: true}})
-	time.Sleep(4 * time.Second)
+	// The outage lasts until the replicas have turned deliveries away: one 503 per
+	// change at least.
+	w.waitFor(time.Minute, "webhooks answered 503", func(context.Context) (bool, error) {
+		n := 0
+		for _, r := range w.replicas {
+			n += metricSum(t, r, `clonebot_webhook_requests_total{`, `status="503"`)
+		}
+		return n >= 3, nil
+	})
 	pgtest.SetConnections(t, w.botURL, true)
 	outage := time.Since(down)
 	restored := time.Now()
@@ -137,7 +145,16 @@ func TestInstanceUnreachableTheTicketHearsAndTheCloneRuns(t *testing.T) {
 	if note.Public || !strings.Contains(note.Body, "acme-sandbox") || !strings.Contains(note.Body, "accepting connections") {
 		t.Errorf("the last comment should be an internal note naming the instance and the reason, got public=%v:\n%s", note.Public, note.Body)
 	}
-	time.Sleep(3 * time.Second) // the sync keeps failing: nothing more is said
+	// The sync keeps failing, and the ticket hears nothing more: wait for another
+	// failure, and a due run after it, before the instance comes back.
+	failures := w.count("SELECT attempts FROM ticket_troubles WHERE ticket_id = $1", id)
+	w.waitFor(2*time.Minute, "another failed sync", func(context.Context) (bool, error) {
+		return w.count("SELECT coalesce(max(attempts), 0) FROM ticket_troubles WHERE ticket_id = $1", id) > failures, nil
+	})
+	dues := w.count("SELECT count(*) FROM river_job WHERE kind = 'due' AND state = 'completed'")
+	w.waitFor(time.Minute, "a due run after it", func(context.Context) (bool, error) {
+		return w.count("SELECT count(*) FROM river_job WHERE kind = 'due' AND state = 'completed'") > dues, nil
+	})
 	pgtest.SetConnections(t, w.sbxURL, true)
 	back := time.Now()
 	w.waitState(id, "ready", 3*time.Minute)
