@@ -102,12 +102,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 
 func (h *harness) start(o harnessOptions) {
 	t := h.t
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	if testing.Verbose() {
-		log.SetOutput(testWriter{t})
-	}
-	entry := logrus.NewEntry(log)
+	entry := testLogger(t)
 	zd, err := notifier.New(notifier.Config{URL: h.sim.URL(), Email: "clonebot@example.com", APIToken: "token", BotUserID: h.bot.ID,
 		Logger: entry, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	if err != nil {
@@ -127,16 +122,34 @@ func (h *harness) start(o harnessOptions) {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	if h.s, err = New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	workers := river.NewWorkers()
-	h.s.Register(workers)
-	client, err := river.NewClient(riverpgxv5.New(h.pool), &river.Config{Workers: workers})
+	h.s, h.ctx = newService(t, cfg)
+}
+
+// newService builds the life cycle of cfg, and a context that carries a River
+// client for its workers, as a worker's does.
+func newService(t *testing.T, cfg Config) (*Service, context.Context) {
+	t.Helper()
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ctx = rivertest.WorkContext(context.Background(), client)
+	workers := river.NewWorkers()
+	s.Register(workers)
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rivertest.WorkContext(context.Background(), client)
+}
+
+// testLogger discards the logs, or writes them to the test's log with -v.
+func testLogger(t *testing.T) *logrus.Entry {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if testing.Verbose() {
+		log.SetOutput(testWriter{t})
+	}
+	return logrus.NewEntry(log)
 }
 
 func mustLoc(t *testing.T, name string) *time.Location {

@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertest"
 	"github.com/riverqueue/river/rivertype"
-	"github.com/sirupsen/logrus"
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/jobs"
@@ -60,24 +57,8 @@ func newWorkers(t *testing.T) *workers {
 	w.pool, _ = storetest.NewPool(t)
 	w.zd.user(fakeCustomer, parser.RoleEndUser, fakeOrg)
 	w.zd.user(fakeAgent, parser.RoleAgent)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	if testing.Verbose() {
-		log.SetOutput(testWriter{t})
-	}
-	var err error
-	w.s, err = New(Config{Pool: w.pool, Zendesk: w.zd, Cloner: w.cl, Logger: logrus.NewEntry(log), Metrics: metrics.New(), Now: w.clock.Now,
+	w.s, w.ctx = newService(t, Config{Pool: w.pool, Zendesk: w.zd, Cloner: w.cl, Logger: testLogger(t), Metrics: metrics.New(), Now: w.clock.Now,
 		Settings: ruleSettings(fakeBot, fakeService, fakeOrg, "postgres://db/acme_prod", "postgres://db/acme_sandbox", "postgres://db/acme_uat")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws := river.NewWorkers()
-	w.s.Register(ws)
-	client, err := river.NewClient(riverpgxv5.New(w.pool), &river.Config{Workers: ws})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.ctx = rivertest.WorkContext(context.Background(), client)
 	return w
 }
 
@@ -123,17 +104,9 @@ func (w *workers) wantState(want rules.State) {
 // queued lists the outbox's keys for the ticket, without the ticket id.
 func (w *workers) queued() []string {
 	w.t.Helper()
-	rows, err := w.pool.Query(w.ctx, "SELECT key FROM outbox WHERE ticket_id = $1::bigint ORDER BY id", fakeTicket)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			w.t.Fatal(err)
-		}
-		keys = append(keys, strings.TrimPrefix(k, fmt.Sprint(fakeTicket)+"/"))
+	keys := w.strings("SELECT key FROM outbox WHERE ticket_id = $1::bigint ORDER BY id")
+	for i, k := range keys {
+		keys[i] = strings.TrimPrefix(k, fmt.Sprint(fakeTicket)+"/")
 	}
 	return keys
 }
@@ -141,17 +114,19 @@ func (w *workers) queued() []string {
 // audit lists the ticket's audit log as "from>to:reason".
 func (w *workers) audit() []string {
 	w.t.Helper()
-	rows, err := w.pool.Query(w.ctx, "SELECT coalesce(from_state, ''), to_state, reason FROM audit_log WHERE ticket_id = $1::bigint ORDER BY id", fakeTicket)
+	return w.strings("SELECT coalesce(from_state, '') || '>' || to_state || ':' || reason FROM audit_log WHERE ticket_id = $1::bigint ORDER BY id")
+}
+
+// strings runs a query of one text column about the ticket.
+func (w *workers) strings(sql string) []string {
+	w.t.Helper()
+	rows, err := w.pool.Query(w.ctx, sql, fakeTicket)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	var out []string
-	for rows.Next() {
-		var from, to, reason string
-		if err := rows.Scan(&from, &to, &reason); err != nil {
-			w.t.Fatal(err)
-		}
-		out = append(out, from+">"+to+":"+reason)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	return out
 }
