@@ -18,7 +18,7 @@ import (
 // an active agent or admin (suspended, demoted, deleted) cannot carry the clone,
 // which then does not start; the ticket says why and waits for a new approval.
 func (r *runner) approverGone(ctx context.Context, args jobs.CloneArgs) (bool, error) {
-	req, err := r.repo.request(ctx, args.TicketID)
+	req, err := r.repo.loadRequest(ctx, args.TicketID)
 	if err != nil || !dueOnApproval(req, args) || req.ApprovedBy == 0 {
 		return false, err
 	}

@@ -69,18 +69,18 @@ const selectRequest = `SELECT ticket_id, state, coalesce(production, ''), coales
 	refused_audits, coalesce(problems->>'key', ''), acknowledged, last_audit_id, scheduled_for, attempts, request
 	FROM clone_requests WHERE ticket_id = $1::bigint`
 
-// request reads the request of a ticket; nil when there is none.
-func (q *repo) request(ctx context.Context, ticketID int64) (*request, error) {
-	return q.readRequest(ctx, selectRequest, ticketID)
+// loadRequest reads the request of a ticket; nil when there is none.
+func (q *repo) loadRequest(ctx context.Context, ticketID int64) (*request, error) {
+	return q.scanRequest(ctx, selectRequest, ticketID)
 }
 
 // lockRequest reads and locks the request of a ticket until the transaction ends;
 // nil when there is none.
 func (q *repo) lockRequest(ctx context.Context, ticketID int64) (*request, error) {
-	return q.readRequest(ctx, selectRequest+" FOR UPDATE", ticketID)
+	return q.scanRequest(ctx, selectRequest+" FOR UPDATE", ticketID)
 }
 
-func (q *repo) readRequest(ctx context.Context, sql string, ticketID int64) (*request, error) {
+func (q *repo) scanRequest(ctx context.Context, sql string, ticketID int64) (*request, error) {
 	var (
 		r        request
 		schedule *time.Time

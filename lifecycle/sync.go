@@ -127,8 +127,10 @@ func (s *syncer) pass(ctx context.Context, rd *reading) error {
 	return s.repo.inTx(ctx, func(q *repo) error { return s.apply(ctx, q, rd, dc) })
 }
 
+// decide reads the request as it stands and decides, from it and the ticket read,
+// what the sync does: the rules' Step, and the plan when the decision needs it.
 func (s *syncer) decide(ctx context.Context, rd *reading) (decided, error) {
-	cur, err := s.repo.request(ctx, rd.ticket.ID)
+	cur, err := s.repo.loadRequest(ctx, rd.ticket.ID)
 	if err != nil {
 		return decided{}, &readFailure{err}
 	}
