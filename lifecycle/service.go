@@ -33,9 +33,10 @@ type Settings struct {
 
 // Config wires a Service.
 type Config struct {
-	Pool     *pgxpool.Pool // the bot database. Required.
-	Zendesk  Zendesk       // Required.
-	Cloner   Cloner        // Required.
+	Pool    *pgxpool.Pool // the bot database. Required.
+	Zendesk Zendesk       // Required.
+	Cloner  Cloner        // Required.
+	// Settings are required: the instance registry, the four tags and a window.
 	Settings Settings
 	Logger   *logrus.Entry    // Required.
 	Metrics  *metrics.Metrics // Required.

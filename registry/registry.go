@@ -119,13 +119,3 @@ func (r *Registry) All() []Instance {
 	}
 	return r.all
 }
-
-// Lookup returns the instance named name.
-func (r *Registry) Lookup(name string) (Instance, bool) {
-	for _, in := range r.All() {
-		if in.Name == name {
-			return in, true
-		}
-	}
-	return Instance{}, false
-}

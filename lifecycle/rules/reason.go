@@ -48,7 +48,7 @@ var reasonTexts = map[Reason]string{
 	ReasonInterrupted:     "clone interrupted; restarting",
 }
 
-// Reasons lists every reason, for the migration's translation and the tests.
+// Reasons lists every reason the bot records.
 func Reasons() []Reason {
 	return []Reason{ReasonValid, ReasonProblems, ReasonPreflight, ReasonApproved, ReasonApprovalRefused, ReasonChanged,
 		ReasonWithdrawn, ReasonHold, ReasonRejected, ReasonCancelled, ReasonReceived, ReasonApproverGone, ReasonStarted,
