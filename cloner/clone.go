@@ -27,6 +27,8 @@ type Options struct {
 	// splitMin, in tests, replaces the size from which a table is split between
 	// workers.
 	splitMin int64
+	// beforeForeignKey, in tests, runs before a swap adds a foreign key.
+	beforeForeignKey func()
 }
 
 // lockKey is the advisory lock (two int4 keys) that serialises clones and rollbacks

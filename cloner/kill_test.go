@@ -22,11 +22,11 @@ const childEnv = "CLONER_TEST_CHILD"
 
 // Where a child stops, waiting for SIGKILL.
 const (
-	stopInCopy      = "copy"     // a swap's or in-place clone's load, third table
-	stopInRebuild   = "rebuild"  // a swap's foreign key validations
-	stopInSwitch    = "switch"   // inside the switch transaction, everything moved, before commit
-	stopInRollback  = "rollback" // a rollback's restore, before commit
-	childStopOutput = "STOPPED"
+	stopInCopy       = "copy"        // a swap's or in-place clone's load, third table
+	stopInForeignKey = "foreign key" // a swap's foreign keys, while tables still load
+	stopInSwitch     = "switch"      // inside the switch transaction, everything moved, before commit
+	stopInRollback   = "rollback"    // a rollback's restore, before commit
+	childStopOutput  = "STOPPED"
 )
 
 // runChild clones CLONER_CHILD_PROD into CLONER_CHILD_SBX (or rolls the sandbox
@@ -62,11 +62,13 @@ func runChild() int {
 	}
 	opts := Options{Progress: func(p Progress) {
 		switch {
-		case at == stopInCopy && p.Phase == "copy" && p.TableIndex >= 3,
-			at == stopInRebuild && p.Phase == "rebuild" && p.Done > 0:
+		case at == stopInCopy && p.Phase == "copy" && p.TableIndex >= 3:
 			stop()
 		}
 	}}
+	if at == stopInForeignKey {
+		opts.beforeForeignKey = stop
+	}
 	if at == stopInSwitch {
 		opts.beforeSwitchCommit = stop
 	}
@@ -127,7 +129,7 @@ func retryBusy[T any](t *testing.T, fn func() (T, error)) (T, error) {
 func TestKilledCloneLeavesSandboxIntact(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ method, at string }{
-		{MethodSwap, stopInCopy}, {MethodSwap, stopInRebuild}, {MethodSwap, stopInSwitch}, {MethodInPlace, stopInCopy},
+		{MethodSwap, stopInCopy}, {MethodSwap, stopInForeignKey}, {MethodSwap, stopInSwitch}, {MethodInPlace, stopInCopy},
 	} {
 		t.Run(tc.method+" "+tc.at, func(t *testing.T) {
 			t.Parallel()

@@ -3,11 +3,9 @@ package cloner
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -104,6 +102,28 @@ func batches(units []*unit) []batch {
 // loadBatch copies, indexes and checksums a batch in one sandbox transaction. The
 // production checksums run on the production connection while the sandbox builds
 // the indexes.
+// batchTask loads b, then tells the tracker which tables are in.
+func (r *run) batchTask(b batch, t *loadTracker) task {
+	return func(ctx context.Context, w *worker) ([]task, error) {
+		if err := r.loadBatch(ctx, w, b); err != nil {
+			return nil, err
+		}
+		var next []task
+		for _, u := range b {
+			switch {
+			case u.split == nil:
+				next = append(next, t.loaded(u.rel)...)
+			case u.split.remaining.Add(-1) == 0:
+				if err := r.finishSplit(ctx, w, u.split); err != nil {
+					return nil, err
+				}
+				next = append(next, t.loaded(u.rel)...)
+			}
+		}
+		return next, nil
+	}
+}
+
 func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	start := time.Now()
 	tx, err := w.sandbox.Begin(ctx)
@@ -141,11 +161,6 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	}
 	for _, u := range b {
 		u.seconds = time.Since(start).Seconds() / float64(len(b))
-		if u.split != nil && u.split.remaining.Add(-1) == 0 {
-			if err := r.finishSplit(ctx, w, u.split); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
@@ -243,41 +258,6 @@ func (u *unit) stagedSpec() *copySpec {
 	s.into, s.where = "", ""
 	s.table = &table{name: tableName{stageSchema(u.rel.schema), u.rel.name}, kind: "r"}
 	return &s
-}
-
-// runUnits runs fn for every unit on the workers, the largest units first. The first
-// error cancels the rest and is returned.
-func runUnits[T any](ctx context.Context, workers []*worker, items []T, fn func(context.Context, *worker, T) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan T)
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range next {
-				if err := fn(ctx, w, it); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}()
-	}
-feed:
-	for _, it := range items {
-		select {
-		case next <- it:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
 }
 
 // Tables this large (and more than half a worker's fair share) are split between

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,22 +43,24 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	// integrations for the report meanwhile.
 	described := make(chan error, 1)
 	go func() { described <- r.c.describeIntegrations(ctx, snap.tx, r.plan) }()
+	tracker := newLoadTracker(r, set)
+	tasks := tracker.initial()
+	for _, b := range batches(units) {
+		tasks = append(tasks, r.batchTask(b, tracker))
+	}
 	r.phaseStart("copy")
-	err = runUnits(ctx, workers, batches(units), r.loadBatch)
+	err = runTasks(ctx, workers, tasks)
 	if derr := <-described; err == nil && derr != nil {
 		err = fmt.Errorf("production %s: %w", r.report.From, derr)
+	}
+	if err == nil {
+		err = tracker.unfinished()
 	}
 	if err != nil {
 		return err
 	}
 	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
-	r.phaseStart("rebuild")
-	if err := r.partitionedKeys(ctx, lock, set); err != nil {
-		return err
-	}
-	if err := r.foreignKeys(ctx, lock, workers, set); err != nil {
-		return err
-	}
+	r.report.Verification.ForeignKeysValidated = tracker.validated
 	r.phaseStart("switch")
 	if err := r.switchOver(ctx, lock, set, units); err != nil {
 		return err
@@ -230,69 +231,6 @@ func relationSizes(ctx context.Context, q querier, names []string) (sizes, pages
 	return sizes, pages, rows.Err()
 }
 
-// partitionedKeys builds the keys and indexes of partitioned tables, once their
-// partitions have theirs: building one attaches the partitions' equivalents.
-func (r *run) partitionedKeys(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
-	var stmts []string
-	for i := len(set.rels) - 1; i >= 0; i-- { // deepest parents first
-		rel := set.rels[i]
-		if rel.kind != "p" {
-			continue
-		}
-		s, err := rel.keyStatements()
-		if err != nil {
-			return err
-		}
-		stmts = append(stmts, s...)
-	}
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if err := execAll(ctx, tx, stmts); err != nil {
-			return fmt.Errorf("build keys of partitioned tables: %w", err)
-		}
-		return nil
-	})
-}
-
-// foreignKeys adds the foreign keys between staged tables NOT VALID in one short
-// transaction, then validates them in parallel: a validation locks its table against
-// other validations only, so validations cannot deadlock.
-func (r *run) foreignKeys(ctx context.Context, conn *pgx.Conn, workers []*worker, set *stagedSet) error {
-	var adds, validations []string
-	for _, rel := range set.rels {
-		for _, fk := range rel.foreignKeys {
-			if fk.attached {
-				continue
-			}
-			stmt, validate, err := set.foreignKeyStatement(rel, fk)
-			if err != nil {
-				return err
-			}
-			adds = append(adds, stmt)
-			if validate {
-				validations = append(validations, "ALTER TABLE "+rel.stagedIdent()+" VALIDATE CONSTRAINT "+quoteIdent(fk.name))
-			}
-			if fk.comment != nil {
-				adds = append(adds, "COMMENT ON CONSTRAINT "+quoteIdent(fk.name)+" ON "+rel.stagedIdent()+" IS "+quoteLiteral(*fk.comment))
-			}
-		}
-	}
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		return execAll(ctx, tx, append([]string{"SET LOCAL standard_conforming_strings = on"}, adds...))
-	})
-	if err != nil {
-		return fmt.Errorf("add foreign keys to the staged tables: %w", err)
-	}
-	r.report.Verification.ForeignKeysValidated = r.countForeignKeys(set)
-	step, done := r.stepper("rebuild"), int32(0)
-	return runUnits(ctx, workers, validations, func(ctx context.Context, w *worker, stmt string) error {
-		if _, err := w.sandbox.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", stmt, err)
-		}
-		step(int(atomic.AddInt32(&done, 1)), len(validations))
-		return nil
-	})
-}
-
 // switchOver puts the staged tables in place in one transaction and verifies the
 // result before it commits: the previous rollback copy is dropped, the live tables
 // move to the rollback schemas (the new copy) and the staged ones take their places.
@@ -457,19 +395,6 @@ func (d *dependents) refreshedNames() []string {
 		out = append(out, m.quoted)
 	}
 	return append(out, d.refreshed...)
-}
-
-// countForeignKeys counts the foreign keys the staged tables carry, each validated.
-func (r *run) countForeignKeys(set *stagedSet) int {
-	n := 0
-	for _, rel := range set.rels {
-		for _, fk := range rel.foreignKeys {
-			if !fk.attached {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 // preferLZ4 makes the session (or, with scope "LOCAL", the transaction) compress
