@@ -35,15 +35,16 @@ admin() { sql -At "$(url postgres)" -c "$1"; }
 go build -o "$BIN/clonebot-fixtures" ./cmd/clonebot-fixtures
 go build -o "$BIN/clonebot" ./cmd/clonebot
 
-# cloned_tables MANIFEST: the cloned tables of a manifest, one per line, schema-qualified.
-cloned_tables() {
-  sed -n '/^cloned:/,/^[a-z]/p' "$1" | grep -o '\[.*\]' | tr -d '[]' | tr ',' '\n' | tr -d ' ' | grep -v '^$' |
-    sed '/\./!s/^/public./'
-}
-all_tables() {
-  sed -n '/^\(cloned\|excluded\):/,/^\(scrub\|integrations\|workflows\):/p' "$1" | grep -o '\[.*\]' | tr -d '[]' |
+# manifest_tables MANIFEST SECTION...: the tables the manifest's sections name, one per
+# line, schema-qualified (categories are indented lines holding a [list]).
+manifest_tables() {
+  local file=$1; shift
+  awk -v want=" $* " '/^[a-z_]+:/ { section = substr($1, 1, length($1) - 1) }
+    /^  / && index(want, " " section " ") && match($0, /\[.*\]/) { print substr($0, RSTART + 1, RLENGTH - 2) }' "$file" |
     tr ',' '\n' | tr -d ' ' | grep -v '^$' | sed '/\./!s/^/public./'
 }
+cloned_tables() { manifest_tables "$1" cloned; }
+all_tables() { manifest_tables "$1" cloned excluded; }
 
 prepare_shape() { # shape: production database and sandbox template
   local shape=$1 prod tpl
