@@ -78,6 +78,22 @@ func (c *Cloner) RollbackCopies(ctx context.Context, sandboxes ...string) (map[s
 	return out, errors.Join(errs...)
 }
 
+// CheckRollback reads the copy a rollback of sandbox to before clone cloneID would
+// restore, and refuses it as Rollback would, without writing anything: ErrNoCopy,
+// ErrExpired or ErrSuperseded (wrapped in ErrRefused). It is the question to ask
+// before announcing a rollback; the rollback itself decides again under its lock.
+func (c *Cloner) CheckRollback(ctx context.Context, sandbox, cloneID string) (*RollbackCopy, error) {
+	in, ok := c.instances[sandbox]
+	if !ok || in.Environment != Sandbox {
+		return nil, rollbackRefusal(fmt.Sprintf("instance %q is not a sandbox of the registry", sandbox))
+	}
+	rc, err := c.readCopyOf(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return rc, c.usable(rc, cloneID)
+}
+
 func (c *Cloner) readCopyOf(ctx context.Context, in Instance) (*RollbackCopy, error) {
 	conn, err := c.connectTo(ctx, in)
 	if err != nil {

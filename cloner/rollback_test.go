@@ -62,6 +62,12 @@ func TestRollbackRefusals(t *testing.T) {
 	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{}); !errors.Is(err, ErrNoCopy) {
 		t.Errorf("never cloned: %v, want ErrNoCopy", err)
 	}
+	if _, err := e.cloner.CheckRollback(ctx, "acme-sandbox", "c0ffee"); !errors.Is(err, ErrNoCopy) || !errors.Is(err, ErrRefused) {
+		t.Errorf("check, never cloned: %v, want ErrNoCopy", err)
+	}
+	if _, err := e.cloner.CheckRollback(ctx, "acme-prod", "c0ffee"); !errors.Is(err, ErrRefused) {
+		t.Errorf("check of production: %v, want ErrRefused", err)
+	}
 	first, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +80,12 @@ func TestRollbackRefusals(t *testing.T) {
 	cloned := fingerprint(t, e.sbx)
 	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{CloneID: first.ID}); !errors.Is(err, ErrSuperseded) {
 		t.Errorf("the first clone's copy after a second clone: %v, want ErrSuperseded", err)
+	}
+	if rc, err := e.cloner.CheckRollback(ctx, "acme-sandbox", first.ID); !errors.Is(err, ErrSuperseded) || rc == nil || rc.CloneID != second.ID {
+		t.Errorf("check of the first clone's copy after a second clone: %+v %v, want ErrSuperseded and the second clone's copy", rc, err)
+	}
+	if rc, err := e.cloner.CheckRollback(ctx, "acme-sandbox", second.ID); err != nil || rc == nil || rc.CloneID != second.ID {
+		t.Errorf("check of the second clone's copy: %+v %v", rc, err)
 	}
 	execSQL(t, e.sbx, "ALTER TABLE plans ADD COLUMN promo text")
 	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{CloneID: second.ID}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "columns of public.plans changed since the clone") {
@@ -88,6 +100,9 @@ func TestRollbackRefusals(t *testing.T) {
 	clk.advance(25 * time.Hour)
 	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{}); !errors.Is(err, ErrExpired) {
 		t.Errorf("after the retention: %v, want ErrExpired", err)
+	}
+	if _, err := e.cloner.CheckRollback(ctx, "acme-sandbox", second.ID); !errors.Is(err, ErrExpired) {
+		t.Errorf("check after the retention: %v, want ErrExpired", err)
 	}
 	sameFingerprint(t, "sandbox after refused rollbacks", cloned, fingerprint(t, e.sbx))
 }
