@@ -24,6 +24,10 @@ type Record struct {
 	// LastAuditID is the newest audit of the ticket applied; a sync that read
 	// less (it started earlier) is not applied over it.
 	LastAuditID int64
+	// RollbackAudit is the audit of the last rollback tag answered (acted on,
+	// refused or explained): a tag counts once, and only one added later asks
+	// again.
+	RollbackAudit int64
 }
 
 // Decision is the outcome of a sync: the next state (possibly the same) and why.
@@ -52,8 +56,10 @@ var None = Decision{}
 // cycle's rules are here, and the tests walk every state through it.
 func Decide(cur Record, s Snapshot) Decision {
 	switch {
+	case cur.State == Ready:
+		return decideRollback(cur, s)
 	case cur.State.Owned():
-		return None // one-time; a running clone owns the request
+		return None // one-time; a running clone owns the request, a rolled back one is done
 	case cur.State == "" && (!s.Tagged || s.Closed):
 		return None // not a clone request (or closed before we saw it)
 	case !s.Tagged || s.Closed:
@@ -83,7 +89,7 @@ func decideApproval(cur Record, s Snapshot) Decision {
 	changed := cur.Fingerprint != "" && cur.Fingerprint != s.Request.Fingerprint
 	a := s.Approval
 	valid := a.Valid() && a.AuditID > cur.ApprovalsAfter
-	refuse := a.refusable() && !slices.Contains(cur.RefusedApprovals, a.AuditID)
+	refuse := a.byEndUser() && !slices.Contains(cur.RefusedApprovals, a.AuditID)
 	switch {
 	case cur.State.Pending() && valid && cur.ApprovedFingerprint != s.Request.Fingerprint:
 		// Changed, and approved again since (by the same sync's reading).
@@ -102,6 +108,39 @@ func decideApproval(cur Record, s Snapshot) Decision {
 		return None // a retry needs a fresh approval
 	}
 	return to(cur, AwaitingApproval, ReasonValid)
+}
+
+// decideRollback handles a ready request: only a rollback tag added since the
+// last one answered, after the approval the clone ran on, moves it. An agent's
+// restores the sandbox if its copy is kept, else is explained; an end user's is
+// refused politely.
+func decideRollback(cur Record, s Snapshot) Decision {
+	r := s.Rollback
+	switch {
+	case !s.newRollback(cur):
+		return None
+	case r.Decides() && s.Copy == CopyKept:
+		return Decision{Next: RollingBack, Reason: ReasonRollbackAsked}
+	case r.Decides() && s.Copy != CopyUnknown:
+		return Decision{Next: Ready, Reason: ReasonRollbackUnavailable}
+	case r.byEndUser():
+		return Decision{Next: Ready, Reason: ReasonRollbackRefused}
+	}
+	return None
+}
+
+// AsksRollback reports whether the ticket asks for the ready clone's rollback: an
+// agent's or admin's rollback tag not answered yet. The sandbox is then asked
+// what it keeps (Snapshot.Copy) before Decide.
+func (s Snapshot) AsksRollback(cur Record) bool {
+	return cur.State == Ready && s.newRollback(cur) && s.Rollback.Decides()
+}
+
+// newRollback reports whether the rollback tag was added after the approval the
+// clone ran on (a tag already there then asks nothing of this clone) and after
+// the last rollback tag answered.
+func (s Snapshot) newRollback(cur Record) bool {
+	return s.Rollback.AuditID > max(cur.ApprovalAudit, cur.RollbackAudit)
 }
 
 // to moves to state next unless the request is already there.
@@ -140,6 +179,8 @@ func Step(cur Record, s Snapshot) (Record, Decision) {
 		next.ApprovedFingerprint, next.ApprovalAudit, next.ApprovedBy = next.Fingerprint, s.Approval.AuditID, s.Approval.By
 	case ReasonChanged, ReasonWithdrawn:
 		next.ApprovedFingerprint, next.ApprovalAudit, next.ApprovedBy = "", 0, 0
+	case ReasonRollbackAsked, ReasonRollbackRefused, ReasonRollbackUnavailable:
+		next.RollbackAudit = s.Rollback.AuditID
 	}
 	if d.Acknowledge || d.Reason == ReasonValid {
 		next.Acknowledged = true

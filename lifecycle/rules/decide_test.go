@@ -27,6 +27,14 @@ func withApproval(role parser.Role, audit int64) Snapshot {
 	return s
 }
 
+// rollback is a ready request's ticket whose rollback tag role added in audit, the
+// sandbox keeping copy.
+func rollback(role parser.Role, audit int64, copy CopyState) Snapshot {
+	s := Snapshot{Tagged: true, LastAuditID: audit, Copy: copy, ready: true}
+	s.Rollback = TagDecision{Present: true, AuditID: audit, By: agentID, Role: role}
+	return s
+}
+
 func dec(next State, why Reason, schedule, ack bool) Decision {
 	return Decision{Next: next, Reason: why, Schedule: schedule, Acknowledge: ack}
 }
@@ -60,6 +68,16 @@ func TestDecideEveryState(t *testing.T) {
 	changedApproved.Request = changedReq
 	changedStale := withApproval("agent", audit1)
 	changedStale.Request, changedStale.Approval.Stale = changedReq, true
+
+	ready := Record{State: Ready, Fingerprint: "fp1", Acknowledged: true, ApprovedFingerprint: "fp1", ApprovalAudit: audit2}
+	answered := ready
+	answered.RollbackAudit = audit3
+	solvedRollback := rollback("admin", audit3, CopyKept)
+	solvedRollback.Closed, solvedRollback.Tagged = true, false
+	rollbackByTrigger := rollback("agent", audit3, CopyKept)
+	rollbackByTrigger.Rollback.ViaRule = true
+	rollbackByBot := rollback("agent", audit3, CopyKept)
+	rollbackByBot.Rollback.Automated = true
 
 	rec := func(s State) Record {
 		return Record{State: s, Fingerprint: "fp1", Acknowledged: true, ApprovedFingerprint: approvedIf(s), ApprovalAudit: approvalIf(s)}
@@ -128,6 +146,23 @@ func TestDecideEveryState(t *testing.T) {
 		{"running ignores closing", rec(Running), closed, None},
 		{"ready is final", rec(Ready), agent, None},
 		{"ready ignores closing", rec(Ready), closed, None},
+		// ready: only the rollback tag, added after the approval the clone ran on
+		{"ready rolled back by an agent", ready, rollback("agent", audit3, CopyKept), dec(RollingBack, ReasonRollbackAsked, false, false)},
+		{"ready rolled back by an admin of a solved ticket", ready, solvedRollback, dec(RollingBack, ReasonRollbackAsked, false, false)},
+		{"ready rollback after the retention explained", ready, rollback("agent", audit3, CopyExpired), dec(Ready, ReasonRollbackUnavailable, false, false)},
+		{"ready rollback after a newer clone explained", ready, rollback("agent", audit3, CopySuperseded), dec(Ready, ReasonRollbackUnavailable, false, false)},
+		{"ready rollback of a pruned copy explained", ready, rollback("agent", audit3, CopyGone), dec(Ready, ReasonRollbackUnavailable, false, false)},
+		{"ready rollback not checked against the sandbox waits", ready, rollback("agent", audit3, CopyUnknown), None},
+		{"ready end-user rollback refused", ready, rollback("end-user", audit3, CopyUnknown), dec(Ready, ReasonRollbackRefused, false, false)},
+		{"ready end-user rollback refused once", answered, rollback("end-user", audit3, CopyUnknown), None},
+		{"ready agent rollback after a refused one", answered, rollback("agent", audit3+6, CopyKept), dec(RollingBack, ReasonRollbackAsked, false, false)},
+		{"ready explained rollback stays explained", answered, rollback("agent", audit3, CopyExpired), None},
+		{"ready rollback tag from before the approval asks nothing", ready, rollback("agent", audit1, CopyKept), None},
+		{"ready rollback tag of a trigger", ready, rollbackByTrigger, None},
+		{"ready rollback tag of the bot", ready, rollbackByBot, None},
+		{"ready rollback tag of a suspended agent", ready, rollback("", audit3, CopyKept), None},
+		{"rolling back ignores another tag", Record{State: RollingBack, ApprovalAudit: audit2, RollbackAudit: audit3}, rollback("agent", audit3+6, CopyKept), None},
+		{"rolled back is final", Record{State: RolledBack, ApprovalAudit: audit2, RollbackAudit: audit3}, rollback("agent", audit3+6, CopyKept), None},
 		// failed: a retry needs a fresh approval, in a later audit
 		{"failed stays with the old approval", failed, agent, None},
 		{"failed retried by a new approval", failed, withApproval("agent", audit3), dec(Scheduled, ReasonApproved, true, false)},
@@ -162,7 +197,7 @@ func TestDecideNeverLeavesTerminalStatesByItself(t *testing.T) {
 	for _, s := range States {
 		d := Decide(Record{State: s, Fingerprint: "fp1"}, Snapshot{})
 		switch s {
-		case Ready, Running:
+		case Ready, Running, RollingBack, RolledBack:
 			if d != None {
 				t.Errorf("%s moved to %s on an untagged ticket", s, d.Next)
 			}
@@ -200,5 +235,51 @@ func TestStepRecords(t *testing.T) {
 	problems := Snapshot{Tagged: true, Problems: []parser.Problem{{Field: "Sandbox instance", Message: "missing"}}, LastAuditID: audit3 + 6}
 	if invalid, _ := Step(next, problems); invalid.State != NeedsInfo || invalid.Acknowledged {
 		t.Fatalf("an invalid request must be acknowledged again once fixed: %+v", invalid)
+	}
+}
+
+// Step remembers the rollback tag it answered, whatever the answer, so that each
+// addition of the tag is answered once; the approval stays as the clone ran it.
+func TestStepRecordsTheRollbackTagAnswered(t *testing.T) {
+	ready := Record{State: Ready, Fingerprint: "fp1", ApprovedFingerprint: "fp1", ApprovalAudit: audit1, LastAuditID: audit1}
+	refused, d := Step(ready, rollback("end-user", audit2, CopyUnknown))
+	if d.Reason != ReasonRollbackRefused || refused.State != Ready || refused.RollbackAudit != audit2 || refused.ApprovalAudit != audit1 {
+		t.Fatalf("refusal: %+v %+v", refused, d)
+	}
+	asked, d := Step(refused, rollback("agent", audit3, CopyKept))
+	if d.Reason != ReasonRollbackAsked || asked.State != RollingBack || asked.RollbackAudit != audit3 || asked.Fingerprint != "fp1" {
+		t.Fatalf("rollback: %+v %+v", asked, d)
+	}
+	if again, d := Step(asked, rollback("agent", audit3+6, CopyKept)); d != None || again.State != RollingBack {
+		t.Fatalf("a tag while the rollback runs: %+v %+v", again, d)
+	}
+}
+
+// A ready request reads the rollback tag only: its authors are the ones judged,
+// and an open request's reading never judges the rollback tag's author.
+func TestReaderJudgesTheRollbackTagOfAReadyRequestOnly(t *testing.T) {
+	r := Reader{Tags: Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected", Rollback: "clone_rollback"},
+		Deciders: Deciders{Bot: 361100000001}}
+	tk := parser.Ticket{ID: 4294968213, Status: "open", Tags: []string{"sandbox_clone", "clone_approved", "clone_rollback"}}
+	audits := []parser.Audit{
+		{ID: created, AuthorID: otherReq, Changes: []parser.Change{{Field: "tags", Value: []string{"sandbox_clone"}}}},
+		{ID: audit1, AuthorID: agentID, Changes: []parser.Change{{Field: "tags", Value: []string{"sandbox_clone", "clone_approved"}, Previous: []string{"sandbox_clone"}}}},
+		{ID: audit2, AuthorID: otherReq, Changes: []parser.Change{{Field: "tags", Value: tk.Tags, Previous: []string{"sandbox_clone", "clone_approved"}}}},
+	}
+	var s Snapshot
+	r.FillReady(&s, tk, audits)
+	if got := r.DecisionAudits(s); len(got) != 1 || got[0] != (TagAuthor{AuditID: audit2, AuthorID: otherReq}) {
+		t.Fatalf("a ready request judges %v, want the rollback tag's author only", got)
+	}
+	r.Judge(&s, map[int64]parser.Role{audit2: parser.RoleEndUser})
+	if s.Rollback.AuditID != audit2 || s.Rollback.Role != parser.RoleEndUser || s.Rollback.Decides() || !s.Rollback.byEndUser() {
+		t.Fatalf("rollback tag read as %+v", s.Rollback)
+	}
+	var open Snapshot
+	r.Fill(&open, tk, audits)
+	for _, a := range r.DecisionAudits(open) {
+		if a.AuditID == audit2 {
+			t.Fatalf("an open request judges the rollback tag's author: %v", r.DecisionAudits(open))
+		}
 	}
 }

@@ -2,8 +2,8 @@ package rules
 
 import "github.com/gaiia/clonebot/parser"
 
-// Deciders says whose tags may be decisions. Approving, holding and rejecting are
-// an agent's or admin's acts, done by hand: never the bot's own user or a
+// Deciders says whose tags may be decisions. Approving, holding, rejecting and
+// rolling back are an agent's or admin's acts, done by hand: never the bot's own user or a
 // configured service account (whatever their role), never a trigger.
 type Deciders struct {
 	Bot      int64   // the bot's own Zendesk user
@@ -23,8 +23,8 @@ func (d Deciders) Automated(user int64) bool {
 	return false
 }
 
-// TagDecision is the latest addition of a decision tag (approve, hold, reject)
-// that the ticket still carries.
+// TagDecision is the latest addition of a decision tag (approve, hold, reject,
+// rollback) that the ticket still carries.
 type TagDecision struct {
 	Present bool  // the ticket carries the tag
 	AuditID int64 // the audit that last added it; 0 if no audit read shows it
@@ -41,6 +41,12 @@ type TagDecision struct {
 // agent or admin who is neither the bot nor a service account.
 func (d TagDecision) Decides() bool {
 	return d.Present && d.AuditID != 0 && !d.Automated && !d.ViaRule && d.Role.Staff()
+}
+
+// byEndUser reports whether an end user added the tag by hand: the bot answers
+// such a tag politely, once.
+func (d TagDecision) byEndUser() bool {
+	return d.Present && d.AuditID != 0 && d.Role == parser.RoleEndUser && !d.Automated && !d.ViaRule
 }
 
 // TagAuthor is an audit whose author's role decides whether its tag is a

@@ -9,7 +9,9 @@
 // stood after each one (history). An approval counts for the request as it
 // stood at its audit, when its author was an agent or admin judged when the bot
 // first saw the audit, by hand, and neither the bot's own user nor a service
-// account; any later change of the request voids it.
+// account; any later change of the request voids it. A clone is one-time: once
+// it is ready, only the rollback tag, judged like the approval and counted once
+// per addition, moves the request (to rolling_back, then rolled_back, final).
 //
 // Reasons are stable short codes (stored in the audit log), apart from their
 // wording (Reason.Text).

@@ -21,15 +21,19 @@ type step struct {
 // stamped to the second), each with the request as it stood after it.
 type history []step
 
-// newHistory walks the ticket back through its audits, newest first, parsing
-// the request as it stood after each one.
-func newHistory(t parser.Ticket, audits []parser.Audit, tags Tags, opts parser.Options) history {
+// newHistory walks the ticket back through its audits, newest first, reading
+// the request as it stood after each one with requestOf (nil: the tags alone
+// matter, every fingerprint is "").
+func newHistory(t parser.Ticket, audits []parser.Audit, requestOf func(parser.Ticket) string) history {
 	audits = slices.Clone(audits)
 	slices.SortFunc(audits, func(a, b parser.Audit) int { return cmp.Compare(a.ID, b.ID) })
 	h := make(history, len(audits))
 	after := t
 	for i := len(audits) - 1; i >= 0; i-- {
-		h[i] = step{audit: audits[i], fingerprint: requestOf(after, tags, opts)}
+		h[i] = step{audit: audits[i]}
+		if requestOf != nil {
+			h[i].fingerprint = requestOf(after)
+		}
 		before := after.Before(audits[i])
 		h[i].added, h[i].removed = tagDiff(before.Tags, after.Tags)
 		after = before

@@ -17,6 +17,10 @@ const (
 	ReasonHold            Reason = "held"
 	ReasonRejected        Reason = "rejected"
 	ReasonCancelled       Reason = "cancelled"
+	// A ready clone's rollback tag: an agent's (the copy kept, or not), an end user's.
+	ReasonRollbackAsked       Reason = "rollback_requested"
+	ReasonRollbackUnavailable Reason = "rollback_unavailable"
+	ReasonRollbackRefused     Reason = "rollback_refused"
 )
 
 // Reasons of the moves the bot makes itself.
@@ -27,32 +31,41 @@ const (
 	ReasonVerified     Reason = "verified"
 	ReasonCloneFailed  Reason = "clone_failed"
 	ReasonInterrupted  Reason = "interrupted"
+	ReasonRestored     Reason = "restored"
+	// ReasonRollbackFailed: the rollback stopped, the sandbox still the clone's.
+	ReasonRollbackFailed Reason = "rollback_failed"
 )
 
 var reasonTexts = map[Reason]string{
-	ReasonValid:           "request valid, awaiting approval",
-	ReasonProblems:        "request incomplete or invalid",
-	ReasonPreflight:       "preflight refused the clone",
-	ReasonApproved:        "approved by an agent",
-	ReasonApprovalRefused: "approval tag added by an end user",
-	ReasonChanged:         "request changed after approval",
-	ReasonWithdrawn:       "approval withdrawn",
-	ReasonHold:            "put on hold by an agent",
-	ReasonRejected:        "rejected by an agent",
-	ReasonCancelled:       "request tag removed or ticket closed",
-	ReasonReceived:        "clone request tag seen",
-	ReasonApproverGone:    "approver can no longer approve",
-	ReasonStarted:         "clone started",
-	ReasonVerified:        "clone verified and committed",
-	ReasonCloneFailed:     "clone failed; sandbox unchanged",
-	ReasonInterrupted:     "clone interrupted; restarting",
+	ReasonValid:               "request valid, awaiting approval",
+	ReasonProblems:            "request incomplete or invalid",
+	ReasonPreflight:           "preflight refused the clone",
+	ReasonApproved:            "approved by an agent",
+	ReasonApprovalRefused:     "approval tag added by an end user",
+	ReasonChanged:             "request changed after approval",
+	ReasonWithdrawn:           "approval withdrawn",
+	ReasonHold:                "put on hold by an agent",
+	ReasonRejected:            "rejected by an agent",
+	ReasonCancelled:           "request tag removed or ticket closed",
+	ReasonReceived:            "clone request tag seen",
+	ReasonApproverGone:        "approver can no longer approve",
+	ReasonStarted:             "clone started",
+	ReasonVerified:            "clone verified and committed",
+	ReasonCloneFailed:         "clone failed; sandbox unchanged",
+	ReasonInterrupted:         "clone interrupted; restarting",
+	ReasonRollbackAsked:       "rollback requested by an agent",
+	ReasonRollbackUnavailable: "rollback asked for; the pre-clone copy is no longer kept",
+	ReasonRollbackRefused:     "rollback tag added by an end user",
+	ReasonRestored:            "sandbox restored as before the clone, verified",
+	ReasonRollbackFailed:      "rollback failed; sandbox still the clone's",
 }
 
 // Reasons lists every reason the bot records.
 func Reasons() []Reason {
 	return []Reason{ReasonValid, ReasonProblems, ReasonPreflight, ReasonApproved, ReasonApprovalRefused, ReasonChanged,
 		ReasonWithdrawn, ReasonHold, ReasonRejected, ReasonCancelled, ReasonReceived, ReasonApproverGone, ReasonStarted,
-		ReasonVerified, ReasonCloneFailed, ReasonInterrupted}
+		ReasonVerified, ReasonCloneFailed, ReasonInterrupted, ReasonRollbackAsked, ReasonRollbackUnavailable, ReasonRollbackRefused,
+		ReasonRestored, ReasonRollbackFailed}
 }
 
 // Text is how the reason reads to a person. A code this release does not know

@@ -38,11 +38,30 @@ type Snapshot struct {
 	// not needed.
 	PlanProblems []string
 	Approval     Approval
-	LastAuditID  int64 // the newest audit read
+	// Rollback is the rollback tag's latest addition, read for a ready request
+	// only (FillReady); Copy is what the sandbox keeps for that rollback, asked
+	// only when the tag asks for one (AsksRollback).
+	Rollback    TagDecision
+	Copy        CopyState
+	LastAuditID int64 // the newest audit read
 
 	history history // the audits read, for the judgements of their authors
 	tags    []string
+	ready   bool // read for a ready request: only the rollback tag counts
 }
+
+// CopyState is what the sandbox keeps of the copy its clone left for a rollback,
+// as the sandbox said when the rollback was asked for.
+type CopyState string
+
+// What the sandbox may keep of a clone's pre-clone copy.
+const (
+	CopyUnknown    CopyState = ""           // not asked
+	CopyKept       CopyState = "kept"       // restorable
+	CopyExpired    CopyState = "expired"    // its retention has passed
+	CopySuperseded CopyState = "superseded" // a newer clone into the sandbox replaced it
+	CopyGone       CopyState = "gone"       // nothing kept: rolled back already, or dropped once expired
+)
 
 // Approval is the approval tag's latest addition, if the ticket carries it.
 type Approval struct {
@@ -54,12 +73,6 @@ type Approval struct {
 
 // Valid reports whether the approval schedules the request as it stands.
 func (a Approval) Valid() bool { return a.Decides() && !a.Stale }
-
-// refusable reports whether the tag is an end user's (by hand), which the bot
-// answers politely once.
-func (a Approval) refusable() bool {
-	return a.Present && a.AuditID != 0 && a.Role == parser.RoleEndUser && !a.Automated && !a.ViaRule
-}
 
 // Reader reads snapshots with the configured tags, deciders and instances.
 type Reader struct {
@@ -79,25 +92,46 @@ func (s Snapshot) Open(state State) bool {
 	return s.Tagged && !s.Closed && !state.Owned()
 }
 
+// ReadsRollback reports whether the ticket must be read for its rollback tag: the
+// request's clone is ready, and the ticket still exists (solved or without the
+// request tag, it may still ask for the sandbox back).
+func (s Snapshot) ReadsRollback(state State) bool {
+	return state == Ready && !s.Deleted
+}
+
 // Fill parses the request and walks the audits; t carries its requester's
 // organizations. The snapshot's decision tags are read once their authors are
 // judged (Judge).
 func (r Reader) Fill(s *Snapshot, t parser.Ticket, audits []parser.Audit) {
 	s.Request, s.Problems = parser.Parse(t, r.Parser)
-	s.history = newHistory(t, audits, r.Tags, r.Parser)
+	s.history = newHistory(t, audits, func(t parser.Ticket) string { return requestOf(t, r.Tags, r.Parser) })
 	s.tags = t.Tags
+}
+
+// FillReady walks the audits of a ready request's ticket: only the rollback tag
+// can move it, so the request is not read again.
+func (r Reader) FillReady(s *Snapshot, t parser.Ticket, audits []parser.Audit) {
+	s.history, s.tags, s.ready = newHistory(t, audits, nil), t.Tags, true
 }
 
 // DecisionAudits are the audits whose authors' roles decide: the last addition of
 // each decision tag the ticket carries, made by hand by someone not automated.
 func (r Reader) DecisionAudits(s Snapshot) []TagAuthor {
-	return s.history.decisionAudits(s.carries, r.Tags.decisions(), r.Deciders)
+	tags := r.Tags.decisions()
+	if s.ready {
+		tags = []string{r.Tags.Rollback}
+	}
+	return s.history.decisionAudits(s.carries, tags, r.Deciders)
 }
 
 // Judge sets the snapshot's decision tags from the judged roles of their authors,
 // by audit id.
 func (r Reader) Judge(s *Snapshot, roles map[int64]parser.Role) {
 	h, tags := s.history, r.Tags
+	if s.ready {
+		s.Rollback = h.tagDecision(tags.Rollback, s.carries(tags.Rollback), roles, r.Deciders)
+		return
+	}
 	s.Hold = h.tagDecision(tags.Hold, s.carries(tags.Hold), roles, r.Deciders).Decides()
 	s.Reject = h.tagDecision(tags.Reject, s.carries(tags.Reject), roles, r.Deciders).Decides()
 	a := Approval{TagDecision: h.tagDecision(tags.Approve, s.carries(tags.Approve), roles, r.Deciders)}

@@ -14,6 +14,8 @@ const (
 	Scheduled        State = "scheduled"
 	Running          State = "running"
 	Ready            State = "ready"
+	RollingBack      State = "rolling_back"
+	RolledBack       State = "rolled_back"
 	OnHold           State = "on_hold"
 	Rejected         State = "rejected"
 	Cancelled        State = "cancelled"
@@ -21,7 +23,8 @@ const (
 )
 
 // States lists every state, for metrics and tests.
-var States = []State{Received, NeedsInfo, AwaitingApproval, Approved, Scheduled, Running, Ready, OnHold, Rejected, Cancelled, Failed}
+var States = []State{Received, NeedsInfo, AwaitingApproval, Approved, Scheduled, Running, Ready, RollingBack, RolledBack,
+	OnHold, Rejected, Cancelled, Failed}
 
 // StatusTag is the ticket tag that shows the state.
 func (s State) StatusTag() string { return "clone_status_" + string(s) }
@@ -32,8 +35,9 @@ func (s State) Pending() bool {
 	return s == Approved || s == Scheduled
 }
 
-// Owned reports whether the clone owns the request: a running clone, or one done.
-// Nothing the ticket says changes such a request.
+// Owned reports whether the clone owns the request: a running clone, one done,
+// or its rollback. Nothing the ticket says changes such a request, but for the
+// rollback tag on a ready one (see Decide).
 func (s State) Owned() bool {
-	return s == Running || s == Ready
+	return s == Running || s == Ready || s == RollingBack || s == RolledBack
 }

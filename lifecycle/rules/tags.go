@@ -6,6 +6,8 @@ type Tags struct {
 	Approve string // an agent's approval
 	Hold    string // an agent holds the request
 	Reject  string // an agent rejects it
+	// Rollback: an agent restores the sandbox of a ready clone as it was before.
+	Rollback string
 }
 
 // decisions are the tags whose authors must be agents or admins.
