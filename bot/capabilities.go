@@ -126,7 +126,7 @@ func lifecycleSettings(cfg *config.Config) (lifecycle.Settings, error) {
 	}
 	z := cfg.Zendesk
 	return lifecycle.Settings{
-		Tags:     rules.Tags{Request: z.Tags.Request, Approve: z.Tags.Approve, Hold: z.Tags.Hold, Reject: z.Tags.Reject},
+		Tags:     rules.Tags{Request: z.Tags.Request, Approve: z.Tags.Approve, Hold: z.Tags.Hold, Reject: z.Tags.Reject, Rollback: z.Tags.Rollback},
 		Deciders: rules.Deciders{Bot: z.BotUserID, Services: z.ServiceAccountIDs},
 		Parser: parser.Options{Registry: reg, Fields: parser.Fields{
 			ProductionInstance: z.Fields.ProductionInstance, SandboxInstance: z.Fields.SandboxInstance,
@@ -140,7 +140,7 @@ func lifecycleSettings(cfg *config.Config) (lifecycle.Settings, error) {
 func (b *Bot) registerWebhook() error {
 	z := b.cfg.Zendesk
 	h, err := webhook.New(webhook.Config{
-		Secrets: z.WebhookSecrets, MaxAge: z.WebhookMaxAge, RetryAfter: z.WebhookRetryAfter, BotUserID: z.BotUserID, RequestTag: z.Tags.Request,
+		Secrets: z.WebhookSecrets, MaxAge: z.WebhookMaxAge, RetryAfter: z.WebhookRetryAfter, BotUserID: z.BotUserID, RequestTag: z.Tags.Request, RollbackTag: z.Tags.Rollback,
 		Sink: webhook.NewIntake(b.pool, b.river), Logger: b.log.WithField("component", "webhook"),
 		Metrics: b.metrics, Now: b.now,
 	})

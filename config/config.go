@@ -144,6 +144,8 @@ type Tags struct {
 	Approve string `yaml:"approve"` // default clone_approved
 	Hold    string `yaml:"hold"`    // default clone_hold
 	Reject  string `yaml:"reject"`  // default clone_rejected
+	// Rollback restores a ready clone's sandbox as it was before. Default clone_rollback.
+	Rollback string `yaml:"rollback"`
 }
 
 // Window is a daily low-activity window as HH:MM times; End before Start wraps midnight.

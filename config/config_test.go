@@ -43,7 +43,7 @@ func TestLoadMinimalAppliesDefaultsAndExpands(t *testing.T) {
 	if cfg.Listen != ":8080" || cfg.Window.Start != "02:00" || cfg.Window.End != "05:00" {
 		t.Errorf("defaults not applied: listen %q window %+v", cfg.Listen, cfg.Window)
 	}
-	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute || cfg.Zendesk.WebhookRetryAfter != 20*time.Second {
+	if cfg.Zendesk.Tags.Approve != "clone_approved" || cfg.Zendesk.Tags.Rollback != "clone_rollback" || cfg.Zendesk.WebhookMaxAge != 5*time.Minute || cfg.Zendesk.WebhookRetryAfter != 20*time.Second {
 		t.Errorf("zendesk defaults not applied: %+v", cfg.Zendesk)
 	}
 	if cfg.Jobs.DueInterval != 15*time.Second || cfg.Jobs.RescueAfter != 15*time.Minute || cfg.Jobs.SweepInterval != 5*time.Minute || cfg.Jobs.CloneDeadline != 2*time.Hour {
@@ -107,6 +107,9 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		{"service account id", func(s string) string {
 			return strings.Replace(s, "  bot_user_id:", "  service_account_ids: [361100000002, 0]\n  bot_user_id:", 1)
 		}, nil, "zendesk.service_account_ids[1]"},
+		{"rollback tag is the approval tag", func(s string) string {
+			return strings.Replace(s, "  bot_user_id:", "  tags: {rollback: clone_approved}\n  bot_user_id:", 1)
+		}, nil, "zendesk.tags.rollback: is the same tag as zendesk.tags.approve"},
 		{"no tenants", func(s string) string { return s[:strings.Index(s, "tenants:")] }, nil, "tenants"},
 		{"token and oauth", func(s string) string {
 			return strings.Replace(s, "  bot_user_id:", "  oauth: {client_id: a, client_secret: b}\n  bot_user_id:", 1)

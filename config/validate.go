@@ -28,6 +28,7 @@ func (c *Config) applyDefaults() {
 	t.Approve = orDefault(t.Approve, "clone_approved")
 	t.Hold = orDefault(t.Hold, "clone_hold")
 	t.Reject = orDefault(t.Reject, "clone_rejected")
+	t.Rollback = orDefault(t.Rollback, "clone_rollback")
 	if c.Jobs.DueInterval == 0 {
 		c.Jobs.DueInterval = 15 * time.Second
 	}
@@ -172,7 +173,7 @@ func (z *Zendesk) validate(add addFunc) {
 		}
 	}
 	seen := map[string]string{}
-	for _, kt := range [][2]string{{"request", z.Tags.Request}, {"approve", z.Tags.Approve}, {"hold", z.Tags.Hold}, {"reject", z.Tags.Reject}} {
+	for _, kt := range [][2]string{{"request", z.Tags.Request}, {"approve", z.Tags.Approve}, {"hold", z.Tags.Hold}, {"reject", z.Tags.Reject}, {"rollback", z.Tags.Rollback}} {
 		key, tag := kt[0], kt[1]
 		if strings.ContainsAny(tag, " \t,") || tag != strings.ToLower(tag) {
 			add("zendesk.tags."+key, "a Zendesk tag is lower case with no spaces or commas")

@@ -30,6 +30,16 @@ type CloneArgs struct {
 // Kind is the River job kind.
 func (CloneArgs) Kind() string { return "clone" }
 
+// RollbackArgs restores the sandbox of a ready request's clone from the copy that
+// clone kept, CloneID naming it: a rollback never restores another clone's copy.
+type RollbackArgs struct {
+	TicketID int64  `json:"ticket_id"`
+	CloneID  string `json:"clone_id"`
+}
+
+// Kind is the River job kind.
+func (RollbackArgs) Kind() string { return "rollback" }
+
 // OutboxArgs delivers a ticket's pending announcements to Zendesk, in order.
 type OutboxArgs struct {
 	TicketID int64 `json:"ticket_id"`
@@ -67,12 +77,12 @@ type RetentionArgs struct{}
 // Kind is the River job kind.
 func (RetentionArgs) Kind() string { return "rollback_retention" }
 
-// QueueClone is the River queue of clone jobs, apart so that long clones never
-// delay ticket syncs and announcements.
+// QueueClone is the River queue of clone and rollback jobs, apart so that long
+// clones and rollbacks never delay ticket syncs and announcements.
 const QueueClone = "clone"
 
 // LifeCycleKinds are the kinds of the jobs that carry a request through its life
 // cycle, for the metrics to export at zero from the start.
 func LifeCycleKinds() []string {
-	return []string{TicketSyncArgs{}.Kind(), CloneArgs{}.Kind(), OutboxArgs{}.Kind(), DueArgs{}.Kind(), SweepArgs{}.Kind()}
+	return []string{TicketSyncArgs{}.Kind(), CloneArgs{}.Kind(), RollbackArgs{}.Kind(), OutboxArgs{}.Kind(), DueArgs{}.Kind(), SweepArgs{}.Kind()}
 }

@@ -11,14 +11,14 @@ import (
 // old one.
 func TestKindsNeverChange(t *testing.T) {
 	for want, args := range map[string]river.JobArgs{
-		"ticket_sync": TicketSyncArgs{}, "clone": CloneArgs{}, "outbox": OutboxArgs{}, "due": DueArgs{}, "sweep": SweepArgs{},
+		"ticket_sync": TicketSyncArgs{}, "clone": CloneArgs{}, "rollback": RollbackArgs{}, "outbox": OutboxArgs{}, "due": DueArgs{}, "sweep": SweepArgs{},
 		"prune_deliveries": PruneDeliveriesArgs{}, "rollback_retention": RetentionArgs{},
 	} {
 		if got := args.Kind(); got != want {
 			t.Errorf("%T.Kind() = %q, want %q", args, got, want)
 		}
 	}
-	if got := LifeCycleKinds(); len(got) != 5 || got[0] != "ticket_sync" {
+	if got := LifeCycleKinds(); len(got) != 6 || got[0] != "ticket_sync" {
 		t.Errorf("LifeCycleKinds() = %v", got)
 	}
 }

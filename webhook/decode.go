@@ -35,7 +35,9 @@ type decoded struct {
 
 // decode reads either payload style. An event subscription's envelope has a type
 // starting with zen:event-type:; anything else is a trigger body written by an admin.
-func decode(body []byte, requestTag string) (decoded, error) {
+// A ticket event concerns the bot when the ticket carries requestTag or one of
+// also (the rollback tag), or just lost requestTag.
+func decode(body []byte, requestTag string, also ...string) (decoded, error) {
 	var probe struct {
 		Type json.RawMessage `json:"type"`
 	}
@@ -44,7 +46,7 @@ func decode(body []byte, requestTag string) (decoded, error) {
 	}
 	var typ string
 	if json.Unmarshal(probe.Type, &typ) == nil && strings.HasPrefix(typ, eventTypePrefix) {
-		return decodeEvent(body, requestTag)
+		return decodeEvent(body, requestTag, also...)
 	}
 	return decodeTrigger(body)
 }
@@ -100,7 +102,7 @@ type envelope struct {
 	} `json:"event"`
 }
 
-func decodeEvent(body []byte, requestTag string) (decoded, error) {
+func decodeEvent(body []byte, requestTag string, also ...string) (decoded, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return decoded{}, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -122,8 +124,10 @@ func decodeEvent(body []byte, requestTag string) (decoded, error) {
 		return decoded{}, ErrNoTicketID
 	}
 	// A ticket that never had the request tag is not a clone request; one that just
-	// lost it is, because the worker must see the request withdrawn.
-	if !slices.Contains(env.Detail.Tags, requestTag) && !slices.Contains(env.Event.TagsRemoved, requestTag) {
+	// lost it is, because the worker must see the request withdrawn; one with the
+	// rollback tag may be a ready clone's whose request tag was removed since.
+	if !slices.Contains(env.Detail.Tags, requestTag) && !slices.Contains(env.Event.TagsRemoved, requestTag) &&
+		!slices.ContainsFunc(also, func(tag string) bool { return tag != "" && slices.Contains(env.Detail.Tags, tag) }) {
 		return decoded{ev: ev, ignore: "ticket is not tagged " + requestTag}, nil
 	}
 	return decoded{ev: ev}, nil

@@ -84,10 +84,13 @@ func TestDecodeEventFilters(t *testing.T) {
 		{"tag just removed", `{"type":"zen:event-type:ticket.tags_changed","id":"e2","detail":{"id":"4821348219","tags":[]},"event":{"tags_removed":["sandbox_clone"]}}`, false, 4821348219},
 		{"id from subject", `{"type":"zen:event-type:ticket.created","id":"e3","subject":"zen:ticket:4821348212","detail":{"tags":["sandbox_clone"]}}`, false, 4821348212},
 		{"numeric ids", `{"type":"zen:event-type:ticket.created","id":"e4","detail":{"id":4821348212,"actor_id":361123456789,"tags":["sandbox_clone"]}}`, false, 4821348212},
+		// A ready clone's ticket whose request tag was removed may still ask for its rollback.
+		{"rollback tag alone", `{"type":"zen:event-type:ticket.tags_changed","id":"e5","detail":{"id":"4821348219","tags":["clone_rollback","clone_status_ready"]}}`, false, 4821348219},
+		{"rollback tag just removed", `{"type":"zen:event-type:ticket.tags_changed","id":"e6","detail":{"id":"4821348219","tags":["vip"]},"event":{"tags_removed":["clone_rollback"]}}`, true, 4821348219},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := decode([]byte(tt.body), "sandbox_clone")
+			d, err := decode([]byte(tt.body), "sandbox_clone", "clone_rollback")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,6 +37,9 @@ type Config struct {
 	BotUserID int64
 	// RequestTag marks a ticket as a clone request. Default "sandbox_clone".
 	RequestTag string
+	// RollbackTag asks for a ready clone's rollback: a ticket event carrying it
+	// concerns the bot even once the request tag is gone. Default "clone_rollback".
+	RollbackTag string
 	// Sink makes accepted events durable, normally an *Intake. Required.
 	Sink Sink
 	// Logger receives one line per refused or failed request. Default: discarded.
@@ -60,9 +63,11 @@ type Handler struct {
 	verifier   verifier
 	botUserID  int64
 	requestTag string
-	sink       Sink
-	log        *logrus.Entry
-	metrics    *metrics.Metrics
+	// rollbackTag also makes a ticket event the bot's.
+	rollbackTag string
+	sink        Sink
+	log         *logrus.Entry
+	metrics     *metrics.Metrics
 }
 
 // New validates cfg, applies its defaults and returns a Handler.
@@ -77,13 +82,14 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	return &Handler{
-		retryAfter: strconv.Itoa(int(cfg.RetryAfter / time.Second)),
-		verifier:   verifier{secrets: append([]string(nil), cfg.Secrets...), maxAge: cfg.MaxAge, now: cfg.Now},
-		botUserID:  cfg.BotUserID,
-		requestTag: cfg.RequestTag,
-		sink:       cfg.Sink,
-		log:        cfg.Logger,
-		metrics:    cfg.Metrics,
+		retryAfter:  strconv.Itoa(int(cfg.RetryAfter / time.Second)),
+		verifier:    verifier{secrets: append([]string(nil), cfg.Secrets...), maxAge: cfg.MaxAge, now: cfg.Now},
+		botUserID:   cfg.BotUserID,
+		requestTag:  cfg.RequestTag,
+		rollbackTag: cfg.RollbackTag,
+		sink:        cfg.Sink,
+		log:         cfg.Logger,
+		metrics:     cfg.Metrics,
 	}, nil
 }
 
@@ -106,6 +112,9 @@ func (c Config) validate() error {
 	if strings.ContainsAny(c.RequestTag, " \t,") {
 		problems = append(problems, "RequestTag: a Zendesk tag has no spaces or commas")
 	}
+	if strings.ContainsAny(c.RollbackTag, " \t,") {
+		problems = append(problems, "RollbackTag: a Zendesk tag has no spaces or commas")
+	}
 	if c.Sink == nil {
 		problems = append(problems, "Sink: required, e.g. NewIntake(pool, riverClient)")
 	}
@@ -124,6 +133,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.RequestTag == "" {
 		c.RequestTag = "sandbox_clone"
+	}
+	if c.RollbackTag == "" {
+		c.RollbackTag = "clone_rollback"
 	}
 	if c.Logger == nil {
 		l := logrus.New()
@@ -184,7 +196,7 @@ func (h *Handler) handle(ctx context.Context, req *http.Request, inv string) (Ev
 	if err := h.verifier.verify(req.Header.Get(HeaderSignature), req.Header.Get(HeaderTimestamp), body); err != nil {
 		return Event{}, refuse(http.StatusUnauthorized, "unauthorized", err)
 	}
-	d, err := decode(body, h.requestTag)
+	d, err := decode(body, h.requestTag, h.rollbackTag)
 	if err != nil {
 		return d.ev, refuse(http.StatusBadRequest, "malformed", err)
 	}
