@@ -3,8 +3,8 @@
 // one, an internal note for the agents (templates/NAME.internal.tmpl). The exact
 // comments are golden files (testdata/golden, rewritten with -update).
 //
-// A template sees Data and nothing else; the views (ReadyView, TroubleView,
-// ApproverView) pick from a report or an error what a person should read, never
+// A template sees Data and nothing else; the views (ReadyView, RollbackView,
+// TroubleView, ApproverView) pick from a report or an error what a person should read, never
 // a secret or a row of customer data.
 package messages
 
@@ -50,10 +50,18 @@ const (
 	Checking         Message = "checking"
 	Resolved         Message = "resolved"
 	ApproverGone     Message = "approver_gone"
+	// The rollback of a ready clone: under way, done, not possible (the copy is
+	// gone), failed, and an end user's tag answered.
+	RollingBack         Message = "rolling_back"
+	RolledBack          Message = "rolled_back"
+	RollbackUnavailable Message = "rollback_unavailable"
+	RollbackFailed      Message = "rollback_failed"
+	RollbackRefused     Message = "rollback_refused"
 )
 
 // All lists every message, for the golden tests.
-var All = []Message{AwaitingApproval, NeedsInfo, ApprovalRefused, Scheduled, Changed, Withdrawn, OnHold, Preflight, Rejected, Cancelled, Running, Export, Ready, Failed, Interrupted, Checking, Resolved, ApproverGone}
+var All = []Message{AwaitingApproval, NeedsInfo, ApprovalRefused, Scheduled, Changed, Withdrawn, OnHold, Preflight, Rejected, Cancelled, Running, Export, Ready, Failed, Interrupted, Checking, Resolved, ApproverGone,
+	RollingBack, RolledBack, RollbackUnavailable, RollbackFailed, RollbackRefused}
 
 // Data is what the templates may use.
 type Data struct {
@@ -72,6 +80,53 @@ type Data struct {
 	State        rules.State  // where the request stands
 	Trouble      *TroubleView // a job that keeps failing
 	Approver     *ApproverView
+	Rollback     *RollbackView // the rollback of a ready clone
+}
+
+// RollbackView is what the announcements of a rollback show: the copy it restores
+// (or why it cannot), and once done, the rollback's evidence.
+type RollbackView struct {
+	TakenAt string // when the copy was taken, at the clone's switch; "" if unknown
+	Until   string // when the copy expires or expired; "" if unknown
+	// Why a rollback is not possible: "expired", "superseded" or "gone"
+	// (rules.CopyState); Newer is when the clone that superseded it ran.
+	Why   string
+	Newer string
+	// The evidence of a rollback done.
+	Duration  string
+	Tables    []TableCheck // restored, each checksum equal to the kept copy's
+	Rows      int64
+	Sequences int // advanced past the restored ids
+	Refreshed []string
+}
+
+// NewRollbackView picks what the rollback's announcements show of the copy it
+// restores and of its report (nil before it ran), times in the tenant's zone.
+func NewRollbackView(rc *cloner.RollbackCopy, rep *cloner.RollbackReport, loc *time.Location) *RollbackView {
+	v := &RollbackView{}
+	if rep != nil && rc == nil {
+		rc = &rep.Copy
+	}
+	if rc != nil {
+		v.TakenAt, v.Until = stamp(rc.TakenAt, loc), stamp(rc.ExpiresAt, loc)
+	}
+	if rep == nil {
+		return v
+	}
+	v.Duration = (time.Duration(rep.Seconds * float64(time.Second))).Round(time.Millisecond).String()
+	v.Rows, v.Sequences, v.Refreshed = rep.Rows, len(rep.Sequences), rep.Refreshed
+	for _, t := range rep.Tables {
+		v.Tables = append(v.Tables, TableCheck{Table: t.Table, Rows: t.Rows, Checksum: t.Restored.Sum})
+	}
+	return v
+}
+
+// stamp shows a time as the announcements do, in loc; "" for the zero time.
+func stamp(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST")
 }
 
 // TroubleView is what the announcements of a trouble show.
@@ -100,19 +155,25 @@ type ReadyView struct {
 	Integrations           []cloner.Integration
 	DependentWorkflows     []cloner.DependentWorkflow // the first ones by name
 	DependentWorkflowCount int                        // all of them
+	// RollbackUntil is until when the sandbox can be restored as it was before
+	// the clone; "" when the clone kept no copy.
+	RollbackUntil string
 }
 
 // NewReadyView picks what the ready notice shows from a clone's report, its times
 // in the tenant's zone.
 func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 	v := &ReadyView{
-		SnapshotAt:             r.SnapshotAt.In(loc).Format("Mon 2 Jan 2006 15:04:05 MST"),
+		SnapshotAt:             stamp(r.SnapshotAt, loc),
 		Duration:               (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
 		ExcludedChecked:        r.Verification.ExcludedChecked,
 		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
 		Integrations:           r.Integrations,
 		DependentWorkflows:     r.DependentWorkflows,
 		DependentWorkflowCount: r.DependentWorkflowCount,
+	}
+	if r.Rollback != nil {
+		v.RollbackUntil = stamp(r.Rollback.ExpiresAt, loc)
 	}
 	for _, c := range r.Categories {
 		if c.Cloned {

@@ -45,7 +45,7 @@ func sampleData() Data {
 			}},
 		},
 		PlanProblems: []string{"table public.promo_codes is not classified in the manifest"},
-		Tags:         rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
+		Tags:         rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected", Rollback: "clone_rollback"},
 		Window:       "02:00-05:00 America/Toronto",
 		ScheduledFor: "Sun 29 Nov 2026 02:00 EST",
 		Exported:     []string{"Draft: new onboarding"},
@@ -61,6 +61,7 @@ func sampleData() Data {
 			DependentWorkflows:     []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
 			DependentWorkflowCount: 1,
 			Verification:           cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9},
+			Rollback:               &cloner.RollbackCopy{ExpiresAt: time.Date(2026, 12, 6, 7, 0, 7, 0, time.UTC)},
 		}, mustLoc("America/Toronto")),
 		Error:   "copy table public.plans: connection reset by peer",
 		Attempt: 1,
@@ -68,7 +69,26 @@ func sampleData() Data {
 		Trouble: &TroubleView{What: "check the request acme-prod -> acme-sandbox against its instances", Attempts: 4, Since: "Sat 28 Nov 2026 12:00:03 EST",
 			Error: "preflight acme-prod -> acme-sandbox: connect to instance acme-sandbox: database \"acme_sandbox\" is not currently accepting connections (SQLSTATE 55000)"},
 		Approver: &ApproverView{ID: 361112345678, Audit: 31415926535913, Reason: "is suspended"},
+		Rollback: sampleRollback(),
 	}
+}
+
+// sampleRollback is a rollback of the sample clone, done: its copy taken at the
+// clone's switch, and what the rollback restored.
+func sampleRollback() *RollbackView {
+	taken := time.Date(2026, 11, 29, 7, 0, 7, 0, time.UTC)
+	v := NewRollbackView(nil, &cloner.RollbackReport{
+		Copy:    cloner.RollbackCopy{CloneID: "c0ffee12", TakenAt: taken, ExpiresAt: taken.Add(7 * 24 * time.Hour)},
+		Seconds: 1.84, Rows: 1604,
+		Tables: []cloner.RestoredTable{
+			{Table: "public.plans", Rows: 1540, Kept: cloner.Checksum{Rows: 1540, Sum: "5d01a7c3e9b2f440"}, Restored: cloner.Checksum{Rows: 1540, Sum: "5d01a7c3e9b2f440"}, Match: true},
+			{Table: "public.users", Rows: 64, Kept: cloner.Checksum{Rows: 64, Sum: "0e4f3b2a19c87d65"}, Restored: cloner.Checksum{Rows: 64, Sum: "0e4f3b2a19c87d65"}, Match: true},
+		},
+		Sequences: []cloner.SequenceReport{{Sequence: "public.plans_id_seq", OK: true}, {Sequence: "public.users_id_seq", OK: true}},
+		Refreshed: []string{"public.plan_summary"},
+	}, mustLoc("America/Toronto"))
+	v.Why = "expired"
+	return v
 }
 
 func mustLoc(name string) *time.Location {
@@ -184,5 +204,56 @@ func TestCategoryTitlesReadAlike(t *testing.T) {
 		if got := categoryTitle(name); got != want {
 			t.Errorf("categoryTitle(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// The rollback that cannot be done says why, in the customer's words and the
+// agents', for each reason the sandbox may give.
+func TestRollbackUnavailableSaysWhy(t *testing.T) {
+	m, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for why, want := range map[string][2]string{
+		"expired":    {"that time ended on Sun 6 Dec 2026 02:00:07 EST", "expired at Sun 6 Dec 2026 02:00:07 EST (rollback.retention)"},
+		"superseded": {"a newer clone into the same sandbox ran on Tue 1 Dec 2026 02:00:09 EST", "a newer clone into the sandbox (its copy taken Tue 1 Dec 2026 02:00:09 EST)"},
+		"gone":       {"no longer kept (it was to be kept until Sun 6 Dec 2026 02:00:07 EST)", "it was dropped once it expired, or an operator restored or dropped it"},
+	} {
+		d := sampleData()
+		d.Rollback.Why, d.Rollback.Newer = why, "Tue 1 Dec 2026 02:00:09 EST"
+		public, internal, err := m.Render(RollbackUnavailable, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(public, want[0]) || !strings.Contains(public, "Nothing has changed") {
+			t.Errorf("%s: the public comment lacks %q:\n%s", why, want[0], public)
+		}
+		if !strings.Contains(internal, want[1]) || !strings.Contains(internal, "`clone_rollback`") {
+			t.Errorf("%s: the internal note lacks %q:\n%s", why, want[1], internal)
+		}
+	}
+}
+
+// A clone that kept no copy (an older report) promises no rollback.
+func TestReadyPromisesARollbackOnlyWithACopy(t *testing.T) {
+	m, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sampleData()
+	public, internal, err := m.Render(Ready, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(public, "Until Sun 6 Dec 2026 02:00:07 EST we can restore") || !strings.Contains(internal, "add the tag `clone_rollback`") {
+		t.Fatalf("the ready notice does not say until when and how to roll back:\n%s\n%s", public, internal)
+	}
+	d.Ready.RollbackUntil = ""
+	public, internal, err = m.Render(Ready, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(public, "restore") || strings.Contains(internal, "clone_rollback") {
+		t.Fatalf("a clone without a copy promises a rollback:\n%s\n%s", public, internal)
 	}
 }
