@@ -102,7 +102,7 @@ func (p keptPair) copyBack(ctx context.Context, tx pgx.Tx) error {
 
 // verify compares the restored table with its kept copy.
 func (p keptPair) verify(ctx context.Context, tx pgx.Tx) (RestoredTable, error) {
-	t := RestoredTable{Table: p.live.table.ident()}
+	t := RestoredTable{Table: p.live.table.name.String()}
 	var err error
 	if t.Restored, err = checksum(ctx, tx, &p.live, true); err != nil {
 		return t, fmt.Errorf("restored: %w", err)
