@@ -27,8 +27,10 @@ func (b *Bot) initMetrics(manifest *cloner.Manifest) {
 		JobKinds:       jobs.LifeCycleKinds(),
 		JobOutcomes:    []string{"ok", "retry", "snooze", "cancel"},
 		CloneOutcomes:  []string{string(rules.Ready), string(rules.Failed)},
-		ZendeskCalls:   notifier.Calls(),
-		TroubleJobs:    []string{jobs.TicketSyncArgs{}.Kind(), jobs.CloneArgs{}.Kind()},
+		// A rollback that ran: restored, or failed with the sandbox still the clone's.
+		RollbackOutcomes: []string{string(rules.RolledBack), "failed"},
+		ZendeskCalls:     notifier.Calls(),
+		TroubleJobs:      []string{jobs.TicketSyncArgs{}.Kind(), jobs.CloneArgs{}.Kind(), jobs.RollbackArgs{}.Kind()},
 	}
 	for _, c := range manifest.Cloned {
 		k.Categories = append(k.Categories, c.Name)

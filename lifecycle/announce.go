@@ -19,6 +19,10 @@ var messageFor = map[rules.Reason]messages.Message{
 	rules.ReasonHold:            messages.OnHold,
 	rules.ReasonRejected:        messages.Rejected,
 	rules.ReasonCancelled:       messages.Cancelled,
+	// A ready clone's rollback tag.
+	rules.ReasonRollbackAsked:       messages.RollingBack,
+	rules.ReasonRollbackUnavailable: messages.RollbackUnavailable,
+	rules.ReasonRollbackRefused:     messages.RollbackRefused,
 }
 
 // notices are the announcements of a decision: a request never acknowledged is

@@ -11,7 +11,8 @@ import (
 // would fail the sync that decides it.
 func TestEveryDecisionHasAMessage(t *testing.T) {
 	decisions := []rules.Reason{rules.ReasonValid, rules.ReasonProblems, rules.ReasonPreflight, rules.ReasonApproved, rules.ReasonApprovalRefused,
-		rules.ReasonChanged, rules.ReasonWithdrawn, rules.ReasonHold, rules.ReasonRejected, rules.ReasonCancelled}
+		rules.ReasonChanged, rules.ReasonWithdrawn, rules.ReasonHold, rules.ReasonRejected, rules.ReasonCancelled,
+		rules.ReasonRollbackAsked, rules.ReasonRollbackUnavailable, rules.ReasonRollbackRefused}
 	for _, r := range decisions {
 		ns, err := notices(rules.Decision{Next: rules.OnHold, Reason: r})
 		if err != nil || len(ns) != 1 || ns[0].tag != rules.OnHold {

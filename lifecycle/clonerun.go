@@ -98,15 +98,7 @@ func (r *runner) run(ctx context.Context, args jobs.CloneArgs, attempt int) erro
 
 // lock takes the run lock of a ticket on a connection kept until release.
 func (r *runner) lock(ctx context.Context, ticketID int64) (release func(), ok bool, err error) {
-	key, err := runLocks.key(ticketID)
-	if err != nil {
-		return nil, false, err
-	}
-	_, release, ok, err = r.repo.holdLock(ctx, key)
-	if err != nil {
-		return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
-	}
-	return release, ok, nil
+	return r.repo.holdRunLock(ctx, ticketID)
 }
 
 // snoozeFor is how a clone job waits after a transient fault: Zendesk's rate limit
@@ -249,8 +241,13 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 		m.data = func(d *messages.Data) { d.Error = cause.Error() }
 	} else {
 		req.State = rules.Ready
+		req.CloneID = report.ID // names the copy a rollback restores
+		if report.Rollback != nil {
+			req.RollbackUntil = report.Rollback.ExpiresAt
+		}
 		m.entries[0].reason = rules.ReasonVerified
-		m.entries[0].detail = map[string]any{"verification": report.Verification, "snapshot_at": report.SnapshotAt, "rows": report.Rows}
+		m.entries[0].detail = map[string]any{"verification": report.Verification, "snapshot_at": report.SnapshotAt, "rows": report.Rows,
+			"clone_id": report.ID, "rollback_until": nullTime(req.RollbackUntil)}
 		m.notices = []notice{{messages.Ready, rules.Ready}}
 		m.data = func(d *messages.Data) {
 			d.Ready = messages.NewReadyView(report, r.windows.For(req.Tenant).Loc)
@@ -262,7 +259,14 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 		if err := r.record.record(ctx, q, req, m); err != nil {
 			return err
 		}
-		return q.saveOutcome(ctx, req.TicketID, report, cause)
+		if err := q.saveOutcome(ctx, req.TicketID, report, cause); err != nil {
+			return err
+		}
+		if req.State == rules.Ready {
+			// A rollback tag added while the clone ran is read now it is ready.
+			return q.queueSync(ctx, req.TicketID)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record end of clone of ticket %d: %w", req.TicketID, err)

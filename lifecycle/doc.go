@@ -11,10 +11,14 @@
 //     the request up to date through the syncer, re-reads the approver, starts,
 //     runs the clone within its deadline, and records how it ended; restarts a
 //     clone whose runner died;
+//   - restorer (job rollback, rollback.go): rolls a ready clone back once an
+//     agent's rollback tag asked for it (the sync checks the sandbox still keeps
+//     that clone's copy first), and records how it ended;
 //   - outbox (job outbox, outbox.go): posts the announcements queued with each
 //     transition, in order and once each;
-//   - due (job due, due.go): the leader's timer: due clones, dead runners, failing
-//     jobs to announce (trouble.go), lost deliveries, the gauges;
+//   - due (job due, due.go): the leader's timer: due clones, dead runners (of
+//     clones and rollbacks), failing jobs to announce (trouble.go), lost
+//     deliveries, the gauges;
 //   - sweeper (job sweep, sweep.go): Zendesk's incremental export, for the changes
 //     no webhook brought.
 //

@@ -12,13 +12,14 @@ import (
 	"github.com/gaiia/clonebot/metrics"
 )
 
-// due is the leader's periodic work: it restarts clones whose runner died,
-// queues the clones whose window has come, announces jobs that keep failing,
-// re-queues what was lost (a failing ticket's sync, an undelivered
+// due is the leader's periodic work: it restarts clones and rollbacks whose
+// runner died, queues the clones whose window has come, announces jobs that keep
+// failing, re-queues what was lost (a failing ticket's sync, an undelivered
 // announcement's delivery), and refreshes the gauges read from the bot database.
 type due struct {
 	repo     *repo
 	runner   *runner
+	restore  *restorer
 	troubles *troubles
 	metrics  *metrics.Metrics
 	now      func() time.Time
@@ -34,7 +35,7 @@ type dueWorker struct {
 
 func (w *dueWorker) Work(ctx context.Context, job *river.Job[jobs.DueArgs]) error {
 	d := w.d
-	err := errors.Join(d.rescueInterrupted(ctx), d.startDue(ctx), d.troubles.announce(ctx), d.countStates(ctx), d.troubles.count(ctx))
+	err := errors.Join(d.rescueInterrupted(ctx), d.rescueRollbacks(ctx), d.startDue(ctx), d.troubles.announce(ctx), d.countStates(ctx), d.troubles.count(ctx))
 	d.observe(job.JobRow, 0, err)
 	return err
 }
@@ -66,15 +67,31 @@ func (d *due) rescueInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return d.rescue(ctx, ids, d.runner.restart)
+}
+
+// rescueRollbacks runs again the rollbacks whose runner died (or whose job River
+// gave up on): the request is rolling back, no rollback job waits to run it, and
+// its run lock is free.
+func (d *due) rescueRollbacks(ctx context.Context) error {
+	ids, err := d.repo.rollingBackWithoutJob(ctx)
+	if err != nil {
+		return err
+	}
+	return d.rescue(ctx, ids, d.restore.rescue)
+}
+
+// rescue calls again for each ticket whose run lock is free, holding the lock.
+func (d *due) rescue(ctx context.Context, ids []int64, again func(ctx context.Context, ticketID int64) error) error {
 	for _, id := range ids {
-		release, free, err := d.runner.lock(ctx, id)
+		release, free, err := d.repo.holdRunLock(ctx, id)
 		if err != nil {
 			return err
 		}
 		if !free {
 			continue
 		}
-		err = d.runner.restart(ctx, id)
+		err = again(ctx, id)
 		release()
 		if err != nil {
 			return err

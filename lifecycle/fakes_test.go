@@ -186,6 +186,9 @@ type fakeCloner struct {
 	mu    sync.Mutex
 	plans map[string]*cloner.Plan // by "from->to"
 	clone func(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
+	// kept answers CheckRollback; restore runs a rollback.
+	kept    func(sandbox, cloneID string) (*cloner.RollbackCopy, error)
+	restore func(ctx context.Context, sandbox string, opts cloner.RollbackOptions) (*cloner.RollbackReport, error)
 	// during, when set, is called in the middle of each check and plan.
 	during func(call string)
 	calls  []string
@@ -239,7 +242,32 @@ func (c *fakeCloner) Clone(ctx context.Context, from, to string, opts cloner.Opt
 	return run(ctx, from, to, opts)
 }
 
-// called lists the calls made, as "check a->b", "plan a->b", "clone a->b".
+func (c *fakeCloner) CheckRollback(_ context.Context, sandbox, cloneID string) (*cloner.RollbackCopy, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, "check rollback "+sandbox+" "+cloneID)
+	kept := c.kept
+	c.mu.Unlock()
+	if kept == nil {
+		c.t.Errorf("cloner: check rollback of %s, which the test never expected", sandbox)
+		return nil, fmt.Errorf("no rollback check expected")
+	}
+	return kept(sandbox, cloneID)
+}
+
+func (c *fakeCloner) Rollback(ctx context.Context, sandbox string, opts cloner.RollbackOptions) (*cloner.RollbackReport, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, "rollback "+sandbox+" "+opts.CloneID)
+	restore := c.restore
+	c.mu.Unlock()
+	if restore == nil {
+		c.t.Errorf("cloner: rollback of %s, which the test never expected", sandbox)
+		return nil, fmt.Errorf("no rollback expected")
+	}
+	return restore(ctx, sandbox, opts)
+}
+
+// called lists the calls made, as "check a->b", "plan a->b", "clone a->b",
+// "check rollback s id", "rollback s id".
 func (c *fakeCloner) called() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -39,6 +39,7 @@ type harness struct {
 	sim      *zendesksim.Server
 	settings Settings
 	registry *registry.Registry
+	cloner   *cloner.Cloner
 	metrics  *metrics.Metrics
 	clock    *testClock // the bot's
 	simClock *testClock // Zendesk's: it stands still, so every change falls in one second
@@ -67,6 +68,10 @@ type harnessOptions struct {
 	sim         func(*zendesksim.Config)
 	cfg         func(*Config)
 	lockTimeout time.Duration // the cloner's; 0 its default
+	// clonerNow and retention are the cloner's clock and how long it keeps a
+	// rollback copy; nil and 0 its defaults (time.Now, a week).
+	clonerNow func() time.Time
+	retention time.Duration
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -109,10 +114,11 @@ func (h *harness) start(o harnessOptions) {
 		t.Fatal(err)
 	}
 	instances := h.registry.All()
-	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry, LockTimeout: o.lockTimeout})
+	cl, err := cloner.New(cloner.Config{Instances: instances, Logger: entry, LockTimeout: o.lockTimeout, Now: o.clonerNow, Retention: o.retention})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.cloner = cl
 	for _, in := range instances { // as an operator does with clonebot enroll
 		if _, err := cl.Enroll(context.Background(), in.Name, cloner.EnrollOptions{Operator: "lifecycle test", Version: "test"}); err != nil {
 			t.Fatalf("enroll %s: %v", in.Name, err)

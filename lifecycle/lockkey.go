@@ -11,7 +11,7 @@ type lockSpace uint16
 // The bot's per-ticket lock spaces. Keys are single bigints, which PostgreSQL keeps
 // apart from two-int4 keys; the tops are ASCII pairs, unlike the migration lock's.
 const (
-	runLocks    lockSpace = 0x6372 // "cr": the runner of a ticket's clone, held for the run
+	runLocks    lockSpace = 0x6372 // "cr": the runner of a ticket's clone or rollback, held for the run
 	outboxLocks lockSpace = 0x636f // "co": the worker posting a ticket's announcements
 )
 

@@ -62,11 +62,16 @@ type request struct {
 	ScheduledFor        time.Time
 	Attempts            int // clones started
 	Request             *parser.Request
+	// CloneID names the clone that made the request ready, and so the copy of the
+	// sandbox it kept for a rollback, kept until RollbackUntil.
+	CloneID       string
+	RollbackUntil time.Time
 }
 
 const selectRequest = `SELECT ticket_id, state, coalesce(production, ''), coalesce(sandbox, ''), coalesce(tenant, ''),
 	coalesce(fingerprint, ''), coalesce(approved_fingerprint, ''), approval_audit_id, coalesce(approved_by, 0), approvals_after,
-	refused_audits, coalesce(problems->>'key', ''), acknowledged, last_audit_id, scheduled_for, attempts, request
+	refused_audits, coalesce(problems->>'key', ''), acknowledged, last_audit_id, scheduled_for, attempts, request,
+	coalesce(clone_id, ''), rollback_until, rollback_audit_id
 	FROM clone_requests WHERE ticket_id = $1::bigint`
 
 // loadRequest reads the request of a ticket; nil when there is none.
@@ -82,13 +87,14 @@ func (q *repo) lockRequest(ctx context.Context, ticketID int64) (*request, error
 
 func (q *repo) scanRequest(ctx context.Context, sql string, ticketID int64) (*request, error) {
 	var (
-		r        request
-		schedule *time.Time
-		body     []byte
+		r               request
+		schedule, until *time.Time
+		body            []byte
 	)
 	err := q.db.QueryRow(ctx, sql, ticketID).Scan(&r.TicketID, &r.State, &r.Production, &r.Sandbox, &r.Tenant,
 		&r.Fingerprint, &r.ApprovedFingerprint, &r.ApprovalAudit, &r.ApprovedBy, &r.ApprovalsAfter,
-		&r.RefusedApprovals, &r.ProblemsKey, &r.Acknowledged, &r.LastAuditID, &schedule, &r.Attempts, &body)
+		&r.RefusedApprovals, &r.ProblemsKey, &r.Acknowledged, &r.LastAuditID, &schedule, &r.Attempts, &body,
+		&r.CloneID, &until, &r.RollbackAudit)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -97,6 +103,9 @@ func (q *repo) scanRequest(ctx context.Context, sql string, ticketID int64) (*re
 	}
 	if schedule != nil {
 		r.ScheduledFor = *schedule
+	}
+	if until != nil {
+		r.RollbackUntil = *until
 	}
 	if len(body) > 0 {
 		r.Request = &parser.Request{}
@@ -136,11 +145,13 @@ func (q *repo) save(ctx context.Context, r *request, problems []parser.Problem) 
 		approval_audit_id = $8::bigint, approvals_after = $9::bigint, refused_audits = $10::bigint[],
 		problems = $11::jsonb, acknowledged = $12::boolean, last_audit_id = $13::bigint,
 		scheduled_for = $14::timestamptz, attempts = $15::integer, request = $16::jsonb, approved_by = nullif($17::bigint, 0),
+		clone_id = nullif($18::text, ''), rollback_until = $19::timestamptz, rollback_audit_id = $20::bigint,
 		updated_at = now()
 		WHERE ticket_id = $1::bigint`,
 		r.TicketID, r.State, r.Production, r.Sandbox, r.Tenant, r.Fingerprint, r.ApprovedFingerprint,
 		r.ApprovalAudit, r.ApprovalsAfter, nonNil(r.RefusedApprovals),
-		problemsJSON, r.Acknowledged, r.LastAuditID, nullTime(r.ScheduledFor), r.Attempts, body, r.ApprovedBy)
+		problemsJSON, r.Acknowledged, r.LastAuditID, nullTime(r.ScheduledFor), r.Attempts, body, r.ApprovedBy,
+		r.CloneID, nullTime(r.RollbackUntil), r.RollbackAudit)
 	if err != nil {
 		return fmt.Errorf("save request of ticket %d: %w", r.TicketID, err)
 	}
@@ -160,6 +171,17 @@ func (q *repo) saveOutcome(ctx context.Context, ticketID int64, report *cloner.R
 	_, err := q.db.Exec(ctx, "UPDATE clone_requests SET report = $2::jsonb, last_error = $3::text WHERE ticket_id = $1::bigint", ticketID, report, lastErr)
 	if err != nil {
 		return fmt.Errorf("save clone outcome of ticket %d: %w", ticketID, err)
+	}
+	return nil
+}
+
+// saveRollbackReport keeps the evidence of a rollback that ran.
+func (q *repo) saveRollbackReport(ctx context.Context, ticketID int64, report *cloner.RollbackReport) error {
+	if report == nil {
+		return nil
+	}
+	if _, err := q.db.Exec(ctx, "UPDATE clone_requests SET rollback_report = $2::jsonb WHERE ticket_id = $1::bigint", ticketID, report); err != nil {
+		return fmt.Errorf("save rollback report of ticket %d: %w", ticketID, err)
 	}
 	return nil
 }
@@ -238,6 +260,15 @@ func (q *repo) queueClone(ctx context.Context, r *request, run int) error {
 	return nil
 }
 
+// queueRollback queues the rollback of a request's clone.
+func (q *repo) queueRollback(ctx context.Context, r *request) error {
+	err := q.insertJob(ctx, jobs.RollbackArgs{TicketID: r.TicketID, CloneID: r.CloneID}, &river.InsertOpts{Queue: jobs.QueueClone, MaxAttempts: 5})
+	if err != nil {
+		return fmt.Errorf("queue rollback of ticket %d: %w", r.TicketID, err)
+	}
+	return nil
+}
+
 // dueClones are the scheduled requests whose time has come.
 func (q *repo) dueClones(ctx context.Context, now time.Time) ([]request, error) {
 	rows, err := q.db.Query(ctx, `SELECT ticket_id, fingerprint, attempts FROM clone_requests
@@ -257,9 +288,20 @@ func (q *repo) dueClones(ctx context.Context, now time.Time) ([]request, error) 
 
 // runningWithoutJob are the running requests no clone job waits to run again.
 func (q *repo) runningWithoutJob(ctx context.Context) ([]int64, error) {
-	return q.ids(ctx, "find running clones", `SELECT r.ticket_id FROM clone_requests r WHERE r.state = $1::text
+	return q.inStateWithoutJob(ctx, rules.Running, jobs.CloneArgs{}.Kind())
+}
+
+// rollingBackWithoutJob are the requests rolling back that no rollback job waits
+// to run again.
+func (q *repo) rollingBackWithoutJob(ctx context.Context) ([]int64, error) {
+	return q.inStateWithoutJob(ctx, rules.RollingBack, jobs.RollbackArgs{}.Kind())
+}
+
+// inStateWithoutJob are the requests in state that no job of kind waits to run.
+func (q *repo) inStateWithoutJob(ctx context.Context, state rules.State, kind string) ([]int64, error) {
+	return q.ids(ctx, "find requests "+string(state)+" without a job", `SELECT r.ticket_id FROM clone_requests r WHERE r.state = $1::text
 		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $2::text AND j.state IN ('available', 'retryable', 'scheduled')
-			AND (j.args->>'ticket_id')::bigint = r.ticket_id)`, rules.Running, jobs.CloneArgs{}.Kind())
+			AND (j.args->>'ticket_id')::bigint = r.ticket_id)`, state, kind)
 }
 
 // countStates counts the requests in each state.
@@ -268,10 +310,11 @@ func (q *repo) countStates(ctx context.Context) (map[rules.State]int64, error) {
 }
 
 // followed are the tickets among ids whose request the bot follows: one that lost
-// its tag must still be read, to be cancelled.
+// its tag must still be read, to be cancelled, and a ready one may ask for its
+// rollback.
 func (q *repo) followed(ctx context.Context, ids []int64) (map[int64]bool, error) {
 	found, err := q.ids(ctx, "find followed tickets", `SELECT ticket_id FROM clone_requests WHERE ticket_id = ANY($1::bigint[])
-		AND state NOT IN ($2::text, $3::text)`, ids, rules.Ready, rules.Cancelled)
+		AND state NOT IN ($2::text, $3::text)`, ids, rules.RolledBack, rules.Cancelled)
 	if err != nil {
 		return nil, err
 	}

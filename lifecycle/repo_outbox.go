@@ -145,3 +145,18 @@ func (q *repo) holdLock(ctx context.Context, key int64) (on *repo, release func(
 	}
 	return &repo{pool: q.pool, db: conn.Conn()}, release, true, nil
 }
+
+// holdRunLock takes the run lock of a ticket, held by whoever runs its clone or
+// its rollback, on a connection kept until release: a free lock on a request
+// running or rolling back means its runner is gone.
+func (q *repo) holdRunLock(ctx context.Context, ticketID int64) (release func(), ok bool, err error) {
+	key, err := runLocks.key(ticketID)
+	if err != nil {
+		return nil, false, err
+	}
+	_, release, ok, err = q.holdLock(ctx, key)
+	if err != nil {
+		return nil, false, fmt.Errorf("run lock of ticket %d: %w", ticketID, err)
+	}
+	return release, ok, nil
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/parser"
 )
 
@@ -128,13 +127,13 @@ func (q *repo) troublesToAnnounce(ctx context.Context, since time.Time) ([]int64
 }
 
 // troubledWithoutJob are the tickets whose job keeps failing, last tried before
-// before, with no sync or clone job waiting to run.
+// before, with no sync, clone or rollback job waiting to run.
 func (q *repo) troubledWithoutJob(ctx context.Context, before time.Time) ([]int64, error) {
 	return q.ids(ctx, "find failing tickets without a job", `SELECT t.ticket_id FROM ticket_troubles t
 		WHERE t.updated_at < $1::timestamptz
-		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind IN ($2::text, $3::text)
+		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = ANY($2::text[])
 			AND j.state IN ('available', 'running', 'retryable', 'scheduled')
-			AND (j.args->>'ticket_id')::bigint = t.ticket_id)`, before, jobs.TicketSyncArgs{}.Kind(), jobs.CloneArgs{}.Kind())
+			AND (j.args->>'ticket_id')::bigint = t.ticket_id)`, before, troubleJobs)
 }
 
 // countAnnouncedTroubles counts the troubles tickets heard of, by job.

@@ -38,7 +38,7 @@ func ruleSettings(bot, service, org int64, prod, sandbox, uat string) Settings {
 		panic(err) // the rules' own instances
 	}
 	return Settings{
-		Tags:     rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected"},
+		Tags:     rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected", Rollback: "clone_rollback"},
 		Deciders: rules.Deciders{Bot: bot, Services: []int64{service}},
 		Parser: parser.Options{Registry: reg,
 			Fields: parser.Fields{ProductionInstance: ruleFieldProduction, SandboxInstance: ruleFieldSandbox, WipeConfirmation: ruleFieldWipe, Users: ruleFieldUsers}},

@@ -48,22 +48,31 @@ type exporter interface {
 	TicketsChanged(ctx context.Context, cursor string, since time.Time) (notifier.ExportPage, error)
 }
 
-// Cloner checks, plans and runs clones.
+// Cloner checks, plans and runs clones, and rolls them back.
 type Cloner interface {
 	Check(ctx context.Context, from, to string) (*cloner.Plan, error)
 	Plan(ctx context.Context, from, to string) (*cloner.Plan, error)
 	Clone(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
+	CheckRollback(ctx context.Context, sandbox, cloneID string) (*cloner.RollbackCopy, error)
+	Rollback(ctx context.Context, sandbox string, opts cloner.RollbackOptions) (*cloner.RollbackReport, error)
 }
 
-// planner checks and plans: what a sync asks of the cloner.
+// planner checks and plans, and checks that a ready clone can be rolled back:
+// what a sync asks of the cloner.
 type planner interface {
 	Check(ctx context.Context, from, to string) (*cloner.Plan, error)
 	Plan(ctx context.Context, from, to string) (*cloner.Plan, error)
+	CheckRollback(ctx context.Context, sandbox, cloneID string) (*cloner.RollbackCopy, error)
 }
 
 // cloneRunner runs clones.
 type cloneRunner interface {
 	Clone(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error)
+}
+
+// rollbackRunner rolls clones back.
+type rollbackRunner interface {
+	Rollback(ctx context.Context, sandbox string, opts cloner.RollbackOptions) (*cloner.RollbackReport, error)
 }
 
 // zendeskFailure marks an error as Zendesk's (unreachable, refusing, rate
@@ -114,8 +123,7 @@ func rateLimited(err error) (time.Duration, bool) {
 // failing or unreachable). Such a clone runs again; only a permanent refusal
 // (Zendesk answering another 4xx: the ticket is closed, the file refused) fails it.
 func transientBeforeWipe(err error) bool {
-	var connect *pgconn.ConnectError
-	if errors.As(err, &connect) {
+	if instanceUnreachable(err) {
 		return true
 	}
 	if !isZendesk(err) {
@@ -133,4 +141,11 @@ func transientBeforeWipe(err error) bool {
 		return true
 	}
 	return st.Status >= 500
+}
+
+// instanceUnreachable reports whether err is an instance database that did not
+// accept the connection: a fault that passes, before anything was written.
+func instanceUnreachable(err error) bool {
+	var connect *pgconn.ConnectError
+	return errors.As(err, &connect)
 }

@@ -36,7 +36,7 @@ type Config struct {
 	Pool    *pgxpool.Pool // the bot database. Required.
 	Zendesk Zendesk       // Required.
 	Cloner  Cloner        // Required.
-	// Settings are required: the instance registry, the four tags and a window.
+	// Settings are required: the instance registry, the five tags and a window.
 	Settings Settings
 	Logger   *logrus.Entry    // Required.
 	Metrics  *metrics.Metrics // Required.
@@ -48,8 +48,8 @@ type Config struct {
 	// TroubleGrace is how long a ticket's job may keep failing before the ticket
 	// hears about it; with DueInterval it bounds the silence. Default 20s.
 	TroubleGrace time.Duration
-	// CloneDeadline bounds a clone; a clone still running then fails, the
-	// sandbox rolled back. Default 2h.
+	// CloneDeadline bounds a clone, and a rollback; one still running then fails,
+	// the sandbox left as it was. Default 2h.
 	CloneDeadline time.Duration
 	// SweepInterval is how often Zendesk's incremental export is read for tickets
 	// whose webhook was lost. Default 5m.
@@ -58,12 +58,13 @@ type Config struct {
 
 // Service holds the workers of the life cycle, each built with what it uses.
 type Service struct {
-	cfg    Config
-	sync   *syncer
-	runner *runner
-	outbox *outbox
-	due    *due
-	sweep  *sweeper
+	cfg     Config
+	sync    *syncer
+	runner  *runner
+	outbox  *outbox
+	due     *due
+	sweep   *sweeper
+	restore *restorer
 }
 
 // New validates cfg and builds the Service.
@@ -85,7 +86,9 @@ func New(cfg Config) (*Service, error) {
 	s.outbox = &outbox{zendesk: cfg.Zendesk, repo: repo, log: cfg.Logger, observe: obs}
 	s.runner = &runner{refresh: s.sync, users: cfg.Zendesk, cloner: cfg.Cloner, outbox: s.outbox, repo: repo, record: rec, troubles: tr,
 		windows: cfg.Settings.Windows, metrics: cfg.Metrics, deadline: cfg.CloneDeadline, log: cfg.Logger, now: cfg.Now, observe: obs}
-	s.due = &due{repo: repo, runner: s.runner, troubles: tr, metrics: cfg.Metrics, now: cfg.Now, observe: obs}
+	s.restore = &restorer{cloner: cfg.Cloner, repo: repo, record: rec, troubles: tr, metrics: cfg.Metrics, deadline: cfg.CloneDeadline,
+		log: cfg.Logger, observe: obs}
+	s.due = &due{repo: repo, runner: s.runner, restore: s.restore, troubles: tr, metrics: cfg.Metrics, now: cfg.Now, observe: obs}
 	s.sweep = &sweeper{zendesk: cfg.Zendesk, repo: repo, requestTag: cfg.Settings.Tags.Request, metrics: cfg.Metrics,
 		log: cfg.Logger, now: cfg.Now, observe: obs}
 	return s, nil
@@ -97,8 +100,9 @@ func (cfg *Config) validate() error {
 		return errors.New("lifecycle: Pool, Zendesk, Cloner, Logger and Metrics are required")
 	}
 	st := cfg.Settings
-	if st.Parser.Registry == nil || st.Tags.Request == "" || st.Tags.Approve == "" || st.Tags.Hold == "" || st.Tags.Reject == "" {
-		return errors.New("lifecycle: Settings need the instance registry and the four tags")
+	t := st.Tags
+	if st.Parser.Registry == nil || t.Request == "" || t.Approve == "" || t.Hold == "" || t.Reject == "" || t.Rollback == "" {
+		return errors.New("lifecycle: Settings need the instance registry and the five tags")
 	}
 	if err := st.Windows.Validate(); err != nil {
 		return fmt.Errorf("lifecycle: %w", err)
@@ -124,6 +128,7 @@ func orDefault(d, def time.Duration) time.Duration {
 func (s *Service) Register(workers *river.Workers) {
 	river.AddWorker(workers, s.sync.worker())
 	river.AddWorker(workers, s.runner.worker())
+	river.AddWorker(workers, s.restore.worker())
 	river.AddWorker(workers, s.outbox.worker())
 	river.AddWorker(workers, s.due.worker())
 	river.AddWorker(workers, s.sweep.worker())

@@ -116,6 +116,9 @@ type decided struct {
 	next  rules.Record
 	d     rules.Decision
 	plan  *cloner.Plan // for the announcement; nil unless it acknowledges the request
+	// kept is the copy a rollback asked for would restore, or the newer clone's
+	// that replaced it; nil when not asked or nothing is kept.
+	kept *cloner.RollbackCopy
 }
 
 // pass decides from one reading of the request, then applies the decision.
@@ -145,6 +148,11 @@ func (s *syncer) decide(ctx context.Context, rd *reading) (decided, error) {
 	if cur == nil && dc.snap.Open(rec.State) {
 		rec.State = rules.Received // created as the decision is applied
 	}
+	if dc.snap.AsksRollback(rec) {
+		if dc.snap.Copy, dc.kept, err = s.checkRollback(ctx, cur); err != nil {
+			return dc, err
+		}
+	}
 	dc.next, dc.d = rules.Step(rec, dc.snap)
 	if dc.d.Acknowledges() {
 		// The request becomes valid: its announcement shows the whole plan.
@@ -157,6 +165,15 @@ func (s *syncer) decide(ctx context.Context, rd *reading) (decided, error) {
 // answer can matter.
 func (s *syncer) snapshot(ctx context.Context, rd *reading, state rules.State) (rules.Snapshot, map[int64]parser.Role, error) {
 	snap := s.reader.Outline(rd.view)
+	if snap.ReadsRollback(state) {
+		s.reader.FillReady(&snap, rd.ticket, rd.view.Audits)
+		roles, err := s.judge(ctx, rd, s.reader.DecisionAudits(snap))
+		if err != nil {
+			return snap, nil, err
+		}
+		s.reader.Judge(&snap, roles)
+		return snap, roles, nil
+	}
 	if !snap.Open(state) {
 		return snap, nil, nil
 	}
@@ -204,8 +221,30 @@ func cached(answers map[string]*cloner.Plan, r *parser.Request, ask func() (*clo
 	return p, nil
 }
 
+// checkRollback asks the sandbox of a ready request whether it still keeps the
+// copy its clone left: the copy (or the newer clone's that replaced it) and what
+// it means for the rollback. A request whose clone is not known (none was
+// recorded) has nothing to restore.
+func (s *syncer) checkRollback(ctx context.Context, r *request) (rules.CopyState, *cloner.RollbackCopy, error) {
+	if r.CloneID == "" {
+		return rules.CopyGone, nil, nil
+	}
+	kept, err := s.cloner.CheckRollback(ctx, r.Sandbox, r.CloneID)
+	switch {
+	case err == nil:
+		return rules.CopyKept, kept, nil
+	case errors.Is(err, cloner.ErrSuperseded):
+		return rules.CopySuperseded, kept, nil
+	case errors.Is(err, cloner.ErrExpired):
+		return rules.CopyExpired, kept, nil
+	case errors.Is(err, cloner.ErrRefused):
+		return rules.CopyGone, nil, nil // nothing kept, or no such sandbox any more
+	}
+	return rules.CopyUnknown, nil, fmt.Errorf("%w: the copy of %s kept by clone %s: %w", errPreflight, r.Sandbox, r.CloneID, err)
+}
+
 // errPreflight marks a sync that read the ticket but could not check or plan the
-// clone: an instance did not answer.
+// clone, or check its rollback: an instance did not answer.
 var errPreflight = errors.New("preflight")
 
 func preflightFailed(r *parser.Request, err error) error {
@@ -244,8 +283,11 @@ func (s *syncer) apply(ctx context.Context, q *repo, rd *reading, dc decided) er
 	from := r.State
 	r.Record = dc.next
 	remember(r, dc.snap)
-	if err := s.troubles.resolve(ctx, q, r); err != nil {
-		return err
+	// A rollback under way owns its ticket's trouble: its job ends it.
+	if from != rules.RollingBack {
+		if err := s.troubles.resolve(ctx, q, r); err != nil {
+			return err
+		}
 	}
 	if dc.d.Reason == rules.ReasonNone {
 		log.WithField("state", r.State).Info("ticket synced; no change")
@@ -300,6 +342,8 @@ func (s *syncer) transition(ctx context.Context, q *repo, r *request, from rules
 	switch d.Reason {
 	case rules.ReasonApprovalRefused:
 		actor = snap.Approval.By
+	case rules.ReasonRollbackAsked, rules.ReasonRollbackRefused, rules.ReasonRollbackUnavailable:
+		actor = snap.Rollback.By
 	case rules.ReasonApproved:
 		actor = snap.Approval.By
 		r.ScheduledFor = s.windows.For(r.Tenant).Next(s.now())
@@ -317,12 +361,18 @@ func (s *syncer) transition(ctx context.Context, q *repo, r *request, from rules
 	m.problems = snap.Problems
 	m.data = func(data *messages.Data) {
 		data.Problems, data.PlanProblems, data.Plan = snap.Problems, snap.PlanProblems, dc.plan
+		if snap.Copy != rules.CopyUnknown {
+			data.Rollback = s.record.rollbackView(r, snap.Copy, dc.kept, nil)
+		}
 	}
 	if err := s.record.record(ctx, q, r, m); err != nil {
 		return err
 	}
-	if d.Schedule && !r.ScheduledFor.After(s.now()) {
+	switch {
+	case d.Schedule && !r.ScheduledFor.After(s.now()):
 		return q.queueClone(ctx, r, r.Attempts)
+	case d.Reason == rules.ReasonRollbackAsked:
+		return q.queueRollback(ctx, r)
 	}
 	return nil
 }
@@ -336,6 +386,11 @@ func auditDetail(d rules.Decision, snap rules.Snapshot, r *request) map[string]a
 		detail["plan_problems"] = snap.PlanProblems
 	case d.Schedule:
 		detail["scheduled_for"] = r.ScheduledFor
+	case snap.Rollback.AuditID != 0:
+		detail["clone_id"], detail["rollback_audit"] = r.CloneID, r.RollbackAudit
+		if snap.Copy != rules.CopyUnknown {
+			detail["copy"] = snap.Copy
+		}
 	}
 	return detail
 }

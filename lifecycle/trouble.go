@@ -21,8 +21,10 @@ import (
 
 // Jobs whose failures a ticket hears about.
 var (
-	troubleSync  = jobs.TicketSyncArgs{}.Kind()
-	troubleClone = jobs.CloneArgs{}.Kind()
+	troubleSync     = jobs.TicketSyncArgs{}.Kind()
+	troubleClone    = jobs.CloneArgs{}.Kind()
+	troubleRollback = jobs.RollbackArgs{}.Kind()
+	troubleJobs     = []string{troubleSync, troubleClone, troubleRollback}
 )
 
 // troubles keeps the tickets whose job keeps failing, and announces them.
@@ -108,8 +110,13 @@ func (t *troubles) announceOne(ctx context.Context, q *repo, ticketID int64) err
 }
 
 func troubleWhat(job string, r *request) string {
-	if job == troubleClone && r.Production != "" {
+	switch {
+	case job == troubleClone && r.Production != "":
 		return fmt.Sprintf("start the clone %s -> %s", r.Production, r.Sandbox)
+	case job == troubleRollback:
+		return fmt.Sprintf("restore %s as it was before the clone", r.Sandbox)
+	case r.State == rules.Ready:
+		return fmt.Sprintf("check that %s can still be restored as it was before the clone", r.Sandbox)
 	}
 	if r.Production != "" {
 		return fmt.Sprintf("check the request %s -> %s against its instances", r.Production, r.Sandbox)
@@ -123,7 +130,7 @@ func (t *troubles) count(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, job := range []string{troubleSync, troubleClone} {
+	for _, job := range troubleJobs {
 		t.metrics.TicketsInTrouble.WithLabelValues(job).Set(float64(counts[job]))
 	}
 	return nil

@@ -24,6 +24,8 @@ type Metrics struct {
 	Jobs *prometheus.CounterVec
 	// CloneDuration is the wall time of clones by outcome.
 	CloneDuration *prometheus.HistogramVec
+	// RollbackDuration is the wall time of ticket-driven rollbacks by outcome.
+	RollbackDuration *prometheus.HistogramVec
 	// RowsCopied and BytesCopied count what clones copied, by category.
 	RowsCopied  *prometheus.CounterVec
 	BytesCopied *prometheus.CounterVec
@@ -45,14 +47,15 @@ type Metrics struct {
 
 // Known are the label values to export at zero from the start.
 type Known struct {
-	WebhookAnswers [][2]string // status, outcome
-	JobKinds       []string
-	JobOutcomes    []string
-	CloneOutcomes  []string
-	Categories     []string    // cloned categories
-	ZendeskCalls   [][2]string // method, route
-	States         []string
-	TroubleJobs    []string // jobs whose failures tickets hear about
+	WebhookAnswers   [][2]string // status, outcome
+	JobKinds         []string
+	JobOutcomes      []string
+	CloneOutcomes    []string
+	RollbackOutcomes []string
+	Categories       []string    // cloned categories
+	ZendeskCalls     [][2]string // method, route
+	States           []string
+	TroubleJobs      []string // jobs whose failures tickets hear about
 }
 
 // Init exports every known combination of label values at zero.
@@ -67,6 +70,9 @@ func (m *Metrics) Init(k Known) {
 	}
 	for _, o := range k.CloneOutcomes {
 		m.CloneDuration.WithLabelValues(o)
+	}
+	for _, o := range k.RollbackOutcomes {
+		m.RollbackDuration.WithLabelValues(o)
 	}
 	for _, c := range k.Categories {
 		m.RowsCopied.WithLabelValues(c)
@@ -108,6 +114,10 @@ func New() *Metrics {
 			Name: "clonebot_clone_duration_seconds", Help: "Wall time of clones by outcome.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}, []string{"outcome"}),
+		RollbackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "clonebot_rollback_duration_seconds", Help: "Wall time of rollbacks asked for on tickets, by outcome.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"outcome"}),
 		RowsCopied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clonebot_clone_rows_total", Help: "Rows copied by clones, by category.",
 		}, []string{"category"}),
@@ -136,7 +146,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration,
+		m.WebhookRequests, m.WebhookLatency, m.Jobs, m.CloneDuration, m.RollbackDuration,
 		m.RowsCopied, m.BytesCopied, m.ZendeskCalls, m.RequestsByState, m.BuildInfo,
 		m.TicketsInTrouble, m.TroublesAnnounced, m.SweepSyncs,
 	)

@@ -108,7 +108,7 @@ func NewRollbackView(rc *cloner.RollbackCopy, rep *cloner.RollbackReport, loc *t
 		rc = &rep.Copy
 	}
 	if rc != nil {
-		v.TakenAt, v.Until = stamp(rc.TakenAt, loc), stamp(rc.ExpiresAt, loc)
+		v.TakenAt, v.Until = Stamp(rc.TakenAt, loc), Stamp(rc.ExpiresAt, loc)
 	}
 	if rep == nil {
 		return v
@@ -121,8 +121,8 @@ func NewRollbackView(rc *cloner.RollbackCopy, rep *cloner.RollbackReport, loc *t
 	return v
 }
 
-// stamp shows a time as the announcements do, in loc; "" for the zero time.
-func stamp(t time.Time, loc *time.Location) string {
+// Stamp shows a time as the announcements do, in loc; "" for the zero time.
+func Stamp(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
@@ -164,7 +164,7 @@ type ReadyView struct {
 // in the tenant's zone.
 func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 	v := &ReadyView{
-		SnapshotAt:             stamp(r.SnapshotAt, loc),
+		SnapshotAt:             Stamp(r.SnapshotAt, loc),
 		Duration:               (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
 		ExcludedChecked:        r.Verification.ExcludedChecked,
 		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
@@ -173,7 +173,7 @@ func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 		DependentWorkflowCount: r.DependentWorkflowCount,
 	}
 	if r.Rollback != nil {
-		v.RollbackUntil = stamp(r.Rollback.ExpiresAt, loc)
+		v.RollbackUntil = Stamp(r.Rollback.ExpiresAt, loc)
 	}
 	for _, c := range r.Categories {
 		if c.Cloned {
