@@ -98,9 +98,12 @@ type Env struct {
 	OrgID    int64
 	pool     *pgxpool.Pool // the demo's own view of the bot database
 	botURL   string
-	stopBot  context.CancelFunc
-	botDone  chan error
-	printer  *printer
+	// sandboxBefore is the sandbox's tables before any clone, which a rollback
+	// must give back row for row.
+	sandboxBefore map[string]string
+	stopBot       context.CancelFunc
+	botDone       chan error
+	printer       *printer
 }
 
 // ProductionURL and SandboxURL are the instances' databases.
@@ -121,6 +124,10 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	if err := e.DBs.create(ctx, opts.Scale); err != nil {
+		_ = e.DBs.drop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if e.sandboxBefore, err = digests(ctx, e.SandboxURL()); err != nil {
 		_ = e.DBs.drop(context.WithoutCancel(ctx))
 		return nil, err
 	}

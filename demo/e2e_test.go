@@ -82,9 +82,13 @@ func statusTags(e *Env, ticketID int64) []string {
 // tableDigest is a table's content as one hash, to compare instances.
 const tableDigest = `SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM %s t`
 
-func TestStoryFromRequestToReadyNotice(t *testing.T) {
+func TestStoryFromRequestToReadyNoticeAndBack(t *testing.T) {
 	e := start(t, Options{})
 	prodBefore := pgtest.QueryOne[string](t, e.ProductionURL(), fmt.Sprintf(tableDigest, "workflows"))
+	sandboxBefore, err := digests(context.Background(), e.SandboxURL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, err := e.Story(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +178,32 @@ func TestStoryFromRequestToReadyNotice(t *testing.T) {
 	waitFor(t, "the change read by a sync", func() bool { return changeRead(t, e, id, deliveries) })
 	if got := announcementsOnce(t, e, id); len(got) != len(refs) {
 		t.Errorf("a ready ticket got more announcements: %v", got[len(refs):])
+	}
+
+	// And back: the agent's rollback tag restores the sandbox, row for row as it
+	// was before the clone; what the customer did in the new sandbox is gone.
+	if err := e.RollbackStory(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	kinds = kinds[:0]
+	for _, r := range announcementsOnce(t, e, id) {
+		kinds = append(kinds, strings.Split(r, "/")[1])
+	}
+	if want := append(want, "rolling_back", "rolled_back", "rolled_back"); !slices.Equal(kinds, want) {
+		t.Errorf("announcements = %v, want %v", kinds, want)
+	}
+	if got := statusTags(e, id); !slices.Equal(got, []string{"clone_status_rolled_back"}) {
+		t.Errorf("status tags = %v, want only clone_status_rolled_back", got)
+	}
+	sandboxAfter, err := digests(context.Background(), e.SandboxURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed := differing(sandboxBefore, sandboxAfter); len(changed) > 0 || len(sandboxAfter) == 0 {
+		t.Errorf("after the rollback the sandbox differs from before the clone in %v (%d tables)", changed, len(sandboxAfter))
+	}
+	if n := pgtest.QueryOne[int64](t, e.SandboxURL(), "SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'clonebot_rollback')"); n != 0 {
+		t.Errorf("%d rollback schemas left in the sandbox after the rollback", n)
 	}
 }
 

@@ -25,6 +25,9 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("ticket %d: %w", id, err)
 	}
+	if err := e.RollbackStory(ctx, id); err != nil {
+		return fmt.Errorf("ticket %d: %w", id, err)
+	}
 	return e.Summary(ctx, id)
 }
 
@@ -135,7 +138,7 @@ func (e *Env) WaitAnnounced(ctx context.Context, ticketID int64, msg string) err
 	}
 }
 
-// Summary prints the audit trail and what the clone verified.
+// Summary prints the audit trail and what the clone and its rollback verified.
 func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 	p := e.printer
 	p.step("What clonebot recorded (append-only audit log)")
@@ -173,6 +176,9 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 	}
 	p.step("Clone: %d rows (%d bytes) copied in %.2fs; verified %v: %d cloned tables match production, %d excluded tables empty",
 		r.Rows, r.Bytes, r.Seconds, r.Verification.OK, r.Verification.TablesChecked, r.Verification.ExcludedChecked)
-	fmt.Fprintln(e.Opts.Out, "\nDemo finished: the ticket went from request to ready notice.")
+	if err := e.rollbackSummary(ctx, ticketID); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Opts.Out, "\nDemo finished: the ticket went from request to ready notice, and the sandbox back to how it was.")
 	return nil
 }
