@@ -43,6 +43,9 @@ type options struct {
 	configBytes int64
 	// replicas is the number of clonebot serve processes; 0 means 1.
 	replicas int
+	// bigSandbox makes the sandbox before the clone as large as the kill test's
+	// production (killScale), so that restoring it takes seconds.
+	bigSandbox bool
 	// webhookAttempts and webhookRetryDelay are the simulator's delivery retries.
 	webhookAttempts   int
 	webhookRetryDelay time.Duration
@@ -70,6 +73,11 @@ func newWorld(t *testing.T, o options) *world {
 	w := &world{t: t, botURL: pgtest.NewDatabase(t)}
 	w.prodURL = instanceDB(t, fixtures.GenerateOptions{Kind: fixtures.Production, Seed: 7, ConfigBytes: o.configBytes, CustomerBytes: 1 << 20})
 	w.sbxURL = instanceDB(t, fixtures.GenerateOptions{Kind: fixtures.Sandbox, Seed: 8, ConfigBytes: 2 << 20})
+	if o.bigSandbox {
+		// The kill test's production data, shaped like an instance full of work:
+		// its template is built once for both tests.
+		w.sbxURL = instanceDB(t, fixtures.GenerateOptions{Kind: fixtures.Production, Seed: 7, ConfigBytes: killScale, CustomerBytes: 1 << 20})
+	}
 	addrs := make([]string, o.replicas)
 	hooks := make([]string, o.replicas)
 	for i := range addrs {
