@@ -37,6 +37,13 @@ func (h *harness) askRollback(id, user int64) {
 	h.sync(id)
 }
 
+// askRollbackAgain has the agent remove the rollback tag and add it again.
+func (h *harness) askRollbackAgain(id int64) {
+	h.t.Helper()
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_rollback"}})
+	h.askRollback(id, h.agent.ID)
+}
+
 // runRollback runs the ticket's newest rollback job as its worker would.
 func (h *harness) runRollback(id int64) {
 	h.t.Helper()
@@ -118,8 +125,7 @@ func TestRollbackFromTheTicketRestoresTheSandboxRowForRow(t *testing.T) {
 	t.Logf("outcome: rollback of %d rows verified and committed in %.2fs (the job %s, tag to rolled_back)", rows, seconds, took.Round(time.Millisecond))
 
 	// One-time: the tag added again changes nothing, in the sandbox or on the ticket.
-	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_rollback"}})
-	h.askRollback(id, h.agent.ID)
+	h.askRollbackAgain(id)
 	h.wantState(id, rules.RolledBack)
 	if n := count(h.kinds(id), "rolling_back"); n != 1 {
 		t.Errorf("the rollback was announced %d times", n)
@@ -201,12 +207,6 @@ func TestRollbackTagAfterTheRetentionIsExplained(t *testing.T) {
 	h := newHarness(t, harnessOptions{clonerNow: clk.Now, retention: time.Hour})
 	id := h.readyClone()
 	cloned := tableDigests(t, h.sbxURL)
-	again := func() {
-		t.Helper()
-		h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_rollback"}})
-		h.askRollback(id, h.agent.ID)
-	}
-
 	h.askRollback(id, h.agent.ID)
 	h.wantState(id, rules.RollingBack)
 	clk.Add(61 * time.Minute) // the job waited past the copy's expiry
@@ -217,7 +217,7 @@ func TestRollbackTagAfterTheRetentionIsExplained(t *testing.T) {
 		t.Errorf("the job's note does not say the copy expired:\n%s", note.Body)
 	}
 
-	again()
+	h.askRollbackAgain(id)
 	h.wantState(id, rules.Ready)
 	h.sync(id)
 	h.post(id)
@@ -229,7 +229,7 @@ func TestRollbackTagAfterTheRetentionIsExplained(t *testing.T) {
 	if len(pruned) == 0 || pruned[0].Dropped == nil {
 		t.Fatalf("prune: %+v, want the expired copy dropped", pruned)
 	}
-	again()
+	h.askRollbackAgain(id)
 	h.wantState(id, rules.Ready)
 	h.post(id)
 	if note := h.lastComments(id, 1)[0]; !strings.Contains(note.Body, "keeps no pre-clone copy of this clone") {

@@ -48,6 +48,23 @@ func (w *workers) keeps(err error) {
 	}
 }
 
+// rollingBack runs a clone to ready and has the agent ask for its rollback, the
+// sandbox keeping the clone's copy.
+func (w *workers) rollingBack() {
+	w.t.Helper()
+	w.ready()
+	w.keeps(nil)
+	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
+	w.sync()
+	w.wantState(rules.RollingBack)
+}
+
+// retag has the agent remove the rollback tag and add it again: asking once more.
+func (w *workers) retag() {
+	w.zd.change(fakeTicket, fakeAgent, nil, []string{"clone_rollback"}, nil)
+	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
+}
+
 // rollbackJobs are the rollback jobs queued for the ticket.
 func (w *workers) rollbackJobs() []jobs.RollbackArgs {
 	w.t.Helper()
@@ -121,8 +138,7 @@ func TestRollbackTagRestoresTheClonesCopyOnce(t *testing.T) {
 	if err := w.s.restore.run(w.ctx, queued[0]); err != nil {
 		t.Fatal(err)
 	}
-	w.zd.change(fakeTicket, fakeAgent, nil, []string{"clone_rollback"}, nil)
-	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
+	w.retag()
 	w.sync()
 	w.wantState(rules.RolledBack)
 	if got := w.cl.called(); count(got, "rollback acme-sandbox "+fakeCloneID) != 1 || count(got, "check rollback acme-sandbox "+fakeCloneID) != 1 {
@@ -146,8 +162,7 @@ func TestEndUsersRollbackTagIsRefusedOnce(t *testing.T) {
 		t.Fatalf("refused %d times", n)
 	}
 	w.keeps(nil)
-	w.zd.change(fakeTicket, fakeAgent, nil, []string{"clone_rollback"}, nil)
-	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
+	w.retag()
 	w.sync()
 	w.wantState(rules.RollingBack)
 	if got := w.cl.called(); count(got, "check rollback acme-sandbox "+fakeCloneID) != 1 {
@@ -212,10 +227,7 @@ func TestRollbackTagWithoutACopyIsExplainedOnce(t *testing.T) {
 func TestRollbackJobOutcomes(t *testing.T) {
 	t.Parallel()
 	w := newWorkers(t)
-	w.ready()
-	w.keeps(nil)
-	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
-	w.sync()
+	w.rollingBack()
 	args := w.rollbackJobs()[0]
 	var answer error
 	w.cl.restore = func(context.Context, string, cloner.RollbackOptions) (*cloner.RollbackReport, error) {
@@ -262,8 +274,7 @@ func TestRollbackJobOutcomes(t *testing.T) {
 	w.sync()
 	w.wantState(rules.Ready) // the same tag is answered
 
-	w.zd.change(fakeTicket, fakeAgent, nil, []string{"clone_rollback"}, nil)
-	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
+	w.retag()
 	w.sync()
 	w.wantState(rules.RollingBack)
 	answer = fmt.Errorf("rollback %w: %w", cloner.ErrRefused, cloner.ErrSuperseded)
@@ -282,10 +293,7 @@ func TestRollbackJobOutcomes(t *testing.T) {
 func TestRescueRunsAnInterruptedRollbackAgain(t *testing.T) {
 	t.Parallel()
 	w := newWorkers(t)
-	w.ready()
-	w.keeps(nil)
-	w.zd.change(fakeTicket, fakeAgent, []string{"clone_rollback"}, nil, nil)
-	w.sync()
+	w.rollingBack()
 	if err := w.s.due.rescueRollbacks(w.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -101,15 +101,22 @@ func (w *world) sandboxIs(before, cloned map[string]string) string {
 // waitCopying waits until a COPY into the sandbox is under way.
 func (w *world) waitCopying(timeout time.Duration) {
 	w.t.Helper()
+	w.waitSandboxRunning(timeout, "a COPY into the sandbox", "copy %from stdin%")
+}
+
+// waitSandboxRunning waits until a statement like pattern (ILIKE) runs in the
+// sandbox database.
+func (w *world) waitSandboxRunning(timeout time.Duration, what, pattern string) {
+	w.t.Helper()
 	u, err := url.Parse(w.sbxURL)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	name := strings.TrimPrefix(u.Path, "/")
-	w.waitFor(timeout, "a COPY into the sandbox", func(ctx context.Context) (bool, error) {
+	w.waitFor(timeout, what, func(ctx context.Context) (bool, error) {
 		var n int
 		err := w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active'
-			AND query ILIKE 'copy %from stdin%'`, name).Scan(&n)
+			AND query ILIKE $2`, name, pattern).Scan(&n)
 		return n > 0, err
 	})
 }

@@ -1,8 +1,8 @@
 // Package opstest runs real `clonebot serve` processes against a real PostgreSQL and
 // the Zendesk simulator, and proves the service under replicas, crashes and faults:
-// two replicas sharing one bot database, a replica killed mid-clone, the bot
-// database going away during intake, an instance database unreachable at clone time,
-// and Zendesk down for a while. Each scenario logs its timings as "outcome:" lines
+// two replicas sharing one bot database, a replica killed mid-clone or mid-rollback,
+// the bot database going away during intake, an instance database unreachable at
+// clone time, and Zendesk down for a while. Each scenario logs its timings as "outcome:" lines
 // (go test -v ./opstest/).
 package opstest
 

@@ -1,10 +1,7 @@
 package opstest
 
 import (
-	"context"
-	"net/url"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,15 +73,5 @@ func TestKilledReplicaMidRollbackIsRescued(t *testing.T) {
 // waitRestoring waits until a rollback is putting kept rows back into the sandbox.
 func (w *world) waitRestoring(timeout time.Duration) {
 	w.t.Helper()
-	u, err := url.Parse(w.sbxURL)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	w.waitFor(timeout, "a rollback restoring rows into the sandbox", func(ctx context.Context) (bool, error) {
-		var n int
-		err := w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active'
-			AND query ILIKE 'insert into %overriding system value%'`, name).Scan(&n)
-		return n > 0, err
-	})
+	w.waitSandboxRunning(timeout, "a rollback restoring rows into the sandbox", "insert into %overriding system value%")
 }
