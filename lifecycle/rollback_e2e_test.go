@@ -1,12 +1,15 @@
 package lifecycle
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/gaiia/clonebot/jobs"
 	"github.com/gaiia/clonebot/lifecycle/rules"
@@ -47,11 +50,17 @@ func (h *harness) askRollbackAgain(id int64) {
 // runRollback runs the ticket's newest rollback job as its worker would.
 func (h *harness) runRollback(id int64) {
 	h.t.Helper()
-	cloneID := pgtest.QueryOne[string](h.t, h.poolURL(), `SELECT args->>'clone_id' FROM river_job WHERE kind = 'rollback'
-		AND (args->>'ticket_id')::bigint = $1 ORDER BY id DESC LIMIT 1`, id)
-	if err := h.s.restore.run(h.ctx, jobs.RollbackArgs{TicketID: id, CloneID: cloneID}); err != nil {
+	if err := h.tryRollback(id); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// tryRollback runs the ticket's newest rollback job and returns its outcome.
+func (h *harness) tryRollback(id int64) error {
+	h.t.Helper()
+	cloneID := pgtest.QueryOne[string](h.t, h.poolURL(), `SELECT args->>'clone_id' FROM river_job WHERE kind = 'rollback'
+		AND (args->>'ticket_id')::bigint = $1 ORDER BY id DESC LIMIT 1`, id)
+	return h.s.restore.run(h.ctx, jobs.RollbackArgs{TicketID: id, CloneID: cloneID})
 }
 
 // statusTags are the clone_status_ tags the ticket carries in Zendesk.
@@ -129,6 +138,45 @@ func TestRollbackFromTheTicketRestoresTheSandboxRowForRow(t *testing.T) {
 	h.wantState(id, rules.RolledBack)
 	if n := count(h.kinds(id), "rolling_back"); n != 1 {
 		t.Errorf("the rollback was announced %d times", n)
+	}
+}
+
+// The sandbox refuses connections when the rollback runs: the job waits and
+// retries, the ticket hears once (past the grace) that it is being checked, and
+// once the sandbox answers the rollback goes through and the ticket hears that.
+func TestSandboxDownDuringTheRollbackTheTicketHearsOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	before := tableDigests(t, h.sbxURL)
+	id := h.readyClone()
+	h.askRollback(id, h.agent.ID)
+	pgtest.SetConnections(t, h.sbxURL, false)
+	var snooze *river.JobSnoozeError
+	for range 2 {
+		if err := h.tryRollback(id); !errors.As(err, &snooze) || snooze.Duration > time.Minute {
+			t.Fatalf("rollback with the sandbox down = %v, want a snooze of at most a minute", err)
+		}
+		h.clock.Add(21 * time.Second)
+		mustAnnounceTroubles(t, h)
+	}
+	h.wantState(id, rules.RollingBack)
+	kinds := h.kinds(id)
+	if !slices.Equal(kinds[len(kinds)-3:], []string{"rolling_back", "checking", "checking/internal"}) {
+		t.Fatalf("announcements %v, want the trouble once after the rollback's start", kinds)
+	}
+	if note := h.lastNote(id); !strings.Contains(note, "cannot restore acme-sandbox as it was before the clone") || !strings.Contains(note, "not currently accepting connections") {
+		t.Errorf("the note does not say what fails and why:\n%s", note)
+	}
+
+	pgtest.SetConnections(t, h.sbxURL, true)
+	h.runRollback(id)
+	h.wantState(id, rules.RolledBack)
+	kinds = h.kinds(id)
+	if !slices.Equal(kinds[len(kinds)-5:], []string{"checking", "checking/internal", "resolved", "rolled_back", "rolled_back/internal"}) {
+		t.Errorf("announcements %v, want the trouble resolved, then the rollback's end", kinds)
+	}
+	if !maps.Equal(before, tableDigests(t, h.sbxURL)) {
+		t.Error("the sandbox is not as it was before the clone")
 	}
 }
 
