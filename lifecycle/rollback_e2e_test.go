@@ -180,12 +180,24 @@ func TestSandboxDownDuringTheRollbackTheTicketHearsOnce(t *testing.T) {
 	}
 }
 
-// An end user's rollback tag is answered once, politely, and changes nothing.
+// A rollback tag added by a service account, or by a trigger on an agent's
+// behalf, is no rollback and is not answered; an end user's is answered once,
+// politely; none changes anything.
 func TestRollbackTagOfAnEndUserIsRefusedOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	id := h.readyClone()
 	cloned := tableDigests(t, h.sbxURL)
+	quiet := len(h.kinds(id))
+	h.askRollback(id, h.service.ID)
+	h.update(id, h.service.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_rollback"}})
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_rollback"}, ViaTrigger: true})
+	h.sync(id)
+	h.wantState(id, rules.Ready)
+	if got := h.kinds(id); len(got) != quiet {
+		t.Fatalf("automated rollback tags were answered: %v", got[quiet:])
+	}
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_rollback"}})
 	h.askRollback(id, h.customer.ID)
 	h.wantState(id, rules.Ready)
 	h.sync(id)
