@@ -279,8 +279,8 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 // was. The ticket is told, and the clone runs again.
 func (r *runner) restart(ctx context.Context, ticketID int64) error {
 	return r.repo.inTx(ctx, func(q *repo) error {
-		req, err := q.lockRequest(ctx, ticketID)
-		if err != nil || req == nil || req.State != rules.Running {
+		req, err := q.lockRequestIn(ctx, ticketID, rules.Running)
+		if err != nil || req == nil {
 			return err
 		}
 		r.log.WithField("ticket", ticketID).Warn("clone interrupted: its runner stopped; restarting it")

@@ -85,6 +85,17 @@ func (q *repo) lockRequest(ctx context.Context, ticketID int64) (*request, error
 	return q.scanRequest(ctx, selectRequest+" FOR UPDATE", ticketID)
 }
 
+// lockRequestIn locks the request of a ticket until the transaction ends if it is
+// in state; nil when there is none or it is in another state (another worker
+// moved it first).
+func (q *repo) lockRequestIn(ctx context.Context, ticketID int64, state rules.State) (*request, error) {
+	r, err := q.lockRequest(ctx, ticketID)
+	if err != nil || r == nil || r.State != state {
+		return nil, err
+	}
+	return r, nil
+}
+
 func (q *repo) scanRequest(ctx context.Context, sql string, ticketID int64) (*request, error) {
 	var (
 		r               request

@@ -159,8 +159,8 @@ func (r *restorer) failed(ctx context.Context, req *request, report *cloner.Roll
 func (r *restorer) finish(ctx context.Context, req *request, report *cloner.RollbackReport, to rules.State, m move) error {
 	ctx = context.WithoutCancel(ctx)
 	err := r.repo.inTx(ctx, func(q *repo) error {
-		cur, err := q.lockRequest(ctx, req.TicketID)
-		if err != nil || cur == nil || cur.State != rules.RollingBack {
+		cur, err := q.lockRequestIn(ctx, req.TicketID, rules.RollingBack)
+		if err != nil || cur == nil {
 			return err
 		}
 		cur.State = to
@@ -183,8 +183,8 @@ func (r *restorer) finish(ctx context.Context, req *request, report *cloner.Roll
 // copy are as they were, and the rollback runs again.
 func (r *restorer) rescue(ctx context.Context, ticketID int64) error {
 	return r.repo.inTx(ctx, func(q *repo) error {
-		req, err := q.lockRequest(ctx, ticketID)
-		if err != nil || req == nil || req.State != rules.RollingBack {
+		req, err := q.lockRequestIn(ctx, ticketID, rules.RollingBack)
+		if err != nil || req == nil {
 			return err
 		}
 		r.log.WithFields(logrus.Fields{"ticket": ticketID, "clone_id": req.CloneID}).Warn("rollback interrupted: its runner stopped; running it again")
