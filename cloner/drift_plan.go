@@ -1,0 +1,33 @@
+package cloner
+
+import "slices"
+
+// driftTables describes the plan's cloned tables for the drift: the copy's
+// columns, NULLed and scrubbed ones, and the primary key when production's is the
+// sandbox's (the copy reads production by the sandbox's columns).
+func (p *Plan) driftTables() []DriftTable {
+	out := make([]DriftTable, 0, len(p.copies))
+	for i := range p.copies {
+		s := &p.copies[i]
+		var srcPK []string
+		if p.srcCat != nil {
+			if t := p.srcCat.tables[s.table.name]; t != nil {
+				srcPK = t.pk
+			}
+		}
+		out = append(out, driftTableOf(s, srcPK))
+	}
+	return out
+}
+
+func driftTableOf(s *copySpec, srcPK []string) DriftTable {
+	t := DriftTable{Schema: s.table.name.schema, Name: s.table.name.name, Category: s.category, Partitioned: s.table.kind == "p", Scrubbed: s.scrubbed}
+	for i, name := range s.columns {
+		c, _ := s.table.column(name)
+		t.Columns = append(t.Columns, DriftColumn{Name: name, Type: c.typ, Nulled: slices.Contains(s.nulled, name), Hashable: s.hashable[i]})
+	}
+	if slices.Equal(s.table.pk, srcPK) {
+		t.Key = s.table.pk
+	}
+	return t
+}
