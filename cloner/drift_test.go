@@ -25,6 +25,8 @@ CREATE TABLE uuids (id uuid PRIMARY KEY, note text, meta json);
 CREATE TABLE stamps (at timestamptz PRIMARY KEY, amount numeric(12,2));
 CREATE TABLE loose (a int, b text, c int[]);
 CREATE TABLE smalls (id smallint PRIMARY KEY, v text);
+CREATE TABLE kinds (id int PRIMARY KEY, f float8, n numeric, d date, iv interval, ts timestamp, ok bool, pt point, rg int4range,
+  ip inet, doc xml, j jsonb, grid int[][]);
 CREATE SCHEMA "Odd Schema";
 CREATE TABLE "Odd Schema"."select/ä""q" ("Key Col" text PRIMARY KEY, "values" int[], "Mixed Case" text);
 CREATE TABLE parted (id int, region text, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
@@ -35,6 +37,7 @@ const driftManifest = `cloned:
   catalog: [plain, pairs, uuids, stamps, smalls]
   loose_things: [loose, parted]
   odd: ['"Odd Schema"."select/ä""q"']
+  kinds: [kinds]
 excluded:
   people: [people]
 scrub: [plain.secret]
@@ -53,7 +56,13 @@ INSERT INTO stamps SELECT timestamptz '2024-01-01 00:00:00+00' + g * interval '1
 INSERT INTO loose SELECT g % 50, 'b' || (g % 7), ARRAY[g % 3] FROM generate_series(1, 400) g;
 INSERT INTO smalls SELECT g, 'v' || g FROM generate_series(-100, 100) g;
 INSERT INTO "Odd Schema"."select/ä""q" SELECT 'k ' || g || CASE WHEN g % 3 = 0 THEN 'é' ELSE 'E' END, ARRAY[g, g], 'M' FROM generate_series(1, 100) g;
-INSERT INTO parted SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, 'v' || g FROM generate_series(1, 300) g;`
+INSERT INTO parted SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, 'v' || g FROM generate_series(1, 300) g;
+INSERT INTO kinds VALUES
+  (1, 'NaN', 'NaN', 'infinity', '1 year 2 mons 3 days 04:05:06.789', '2024-02-29 23:59:59.999999', true, '(1.5,-2)', '[1,10)',
+   '10.0.0.1/8', '<a>x &amp; y</a>', '{"k": [1, "two", null, {"deep": true}]}', '{{1,2},{3,4}}'),
+  (2, 'Infinity', 1e-30, '-infinity', '-1 day', 'infinity', false, NULL, 'empty', '::1', NULL, '"just a string"', NULL),
+  (3, '-Infinity', 123456789012345678901234567890.123456789, '2000-01-01', '0', '1970-01-01', NULL, '(0,0)', '(,5]', '192.168.0.0/16', '', '[]', '{}'),
+  (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`
 
 // driftMutations changes every table of one side: deletes, updates and inserts,
 // random but repeatable (setseed), different per side.
@@ -79,7 +88,9 @@ UPDATE "Odd Schema"."select/ä""q" SET "values" = ARRAY[-1] WHERE random() < 0.1
 INSERT INTO "Odd Schema"."select/ä""q" VALUES ('%[2]s ü', NULL, NULL), ('%[2]s U', '{}', '');
 DELETE FROM parted WHERE random() < 0.05;
 UPDATE parted SET v = v || '%[2]s' WHERE random() < 0.05;
-INSERT INTO parted SELECT g, 'b', '%[2]s' FROM generate_series(1000, 1010) g WHERE random() < 0.5;`, seed, tag)
+INSERT INTO parted SELECT g, 'b', '%[2]s' FROM generate_series(1000, 1010) g WHERE random() < 0.5;
+UPDATE kinds SET iv = iv + interval '1 second', pt = point(7, 7) WHERE id = CASE '%[2]s' WHEN 'prod' THEN 1 ELSE 2 END;
+INSERT INTO kinds (id, n, doc) VALUES (CASE '%[2]s' WHEN 'prod' THEN 10 ELSE 11 END, -0.5, '<%[2]s/>');`, seed, tag)
 }
 
 type driftEnv struct {
@@ -213,8 +224,8 @@ INSERT INTO plain (id, name) VALUES (6001, 'draft one'), (6002, 'draft two');`)
 
 	p, drift := planDrift(t, e.cloner, "acme-prod", "acme-sandbox")
 	tables := p.driftTables()
-	if len(drift) != len(tables) || len(drift) != 8 {
-		t.Fatalf("drift of %d tables, want 8: %+v", len(drift), drift)
+	if len(drift) != len(tables) || len(drift) != 9 {
+		t.Fatalf("drift of %d tables, want 9: %+v", len(drift), drift)
 	}
 	want := Drift{Table: "public.plain", Category: "catalog", ComparedBy: ByPrimaryKey, OnlyInProduction: 2, OnlyInSandbox: 4, Changed: 4}
 	if drift[0] != want {
@@ -238,7 +249,7 @@ INSERT INTO plain (id, name) VALUES (6001, 'draft one'), (6002, 'draft two');`)
 		total += d.Rows()
 	}
 	cats := DriftByCategory(drift)
-	if len(cats) != 3 || cats[0].Category != "catalog" || cats[0].Tables != 5 || cats[2].Category != "odd" {
+	if len(cats) != 4 || cats[0].Category != "catalog" || cats[0].Tables != 5 || cats[2].Category != "odd" {
 		t.Fatalf("categories: %+v", cats)
 	}
 	var catTotal int64
