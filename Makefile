@@ -4,7 +4,7 @@ PKGS      := ./...
 # Tests talk to the local PostgreSQL; override to use another server.
 export CLONEBOT_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: all build test lint vet staticcheck fmt-check tidy-check demo bench bench-webhook bench-clone fuzz clean clean-db
+.PHONY: all build test lint vet staticcheck fmt-check tidy-check demo bench bench-webhook bench-clone bench-drift fuzz clean clean-db
 
 all: lint test
 
@@ -32,7 +32,7 @@ staticcheck:
 demo: ## the whole story end to end on the local PostgreSQL
 	$(GO) run ./cmd/clonebot demo
 
-bench: bench-webhook bench-clone ## both benchmarks
+bench: bench-webhook bench-clone bench-drift ## every benchmark
 
 bench-webhook: ## webhook intake under load against a real clonebot serve
 	bash bench/webhook.sh
@@ -40,9 +40,13 @@ bench-webhook: ## webhook intake under load against a real clonebot serve
 bench-clone: ## clonebot clone against pg_dump | psql on the same data
 	bash bench/clone.sh
 
+bench-drift: ## the drift of a 1 GB sandbox against reading both sides once: times, ratio, memory
+	bash bench/drift.sh
+
 fuzz: ## a short run of every fuzz target
 	$(GO) test ./parser -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./webhook -run '^$$' -fuzz FuzzVerify -fuzztime 30s
+	$(GO) test ./natsort -run '^$$' -fuzz FuzzCompare -fuzztime 30s
 
 clean: ## the built binaries
 	rm -rf bin

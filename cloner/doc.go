@@ -10,6 +10,14 @@
 // and verifies row counts and checksums against the snapshot before it commits. Any
 // failure rolls the sandbox back to exactly what it was.
 //
+// The drift (drift.go) says how far a sandbox moved from production, per cloned
+// table: rows only in production, only in the sandbox, and changed, compared as
+// the clone would write them. Both sides stream sorted by primary key with a
+// hash of each row computed by the server, and Go merges the streams in flat
+// memory. The sandbox export (sandbox_export.go, archive.go) runs the same
+// comparison and saves every sandbox row the clone deletes or overwrites into
+// one zip of JSON Lines per category, split under an attachment size limit.
+//
 // The package returns data (Plan, Report) and reports a clone's progress through
 // Options.Progress; it renders nothing for people: cmd/clonebot writes plans, reports
 // and progress, the life cycle its messages.

@@ -98,7 +98,7 @@ type driftEnv struct {
 	cloner    *Cloner
 }
 
-func newDriftEnv(t *testing.T) *driftEnv {
+func newDriftEnv(t testing.TB) *driftEnv {
 	t.Helper()
 	m, err := ParseManifest([]byte(driftManifest))
 	if err != nil {
