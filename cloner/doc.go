@@ -12,11 +12,12 @@
 //
 // The drift (drift.go) says how far a sandbox moved from production, per cloned
 // table: rows only in production, only in the sandbox, and changed, compared as
-// the clone would write them. Both sides stream sorted by primary key with a
-// hash of each row computed by the server, and Go merges the streams in flat
-// memory. The sandbox export (sandbox_export.go, archive.go) runs the same
-// comparison and saves every sandbox row the clone deletes or overwrites into
-// one zip of JSON Lines per category, split under an attachment size limit.
+// the clone would write them. Both sides stream sorted by primary key (by its
+// hash first when it is not made of integers) with a hash of each row computed
+// by the server, and Go merges the streams in flat memory. The sandbox export
+// (sandbox_export.go, archive.go) runs the same comparison and saves every
+// sandbox row the clone deletes or overwrites into one zip of JSON Lines per
+// category, split under an attachment size limit.
 //
 // The package returns data (Plan, Report) and reports a clone's progress through
 // Options.Progress; it renders nothing for people: cmd/clonebot writes plans, reports

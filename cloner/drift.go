@@ -13,9 +13,11 @@ import (
 
 // The drift says how far a sandbox has moved from production, table by table: the
 // rows a clone would add (only in production), delete (only in the sandbox) and
-// overwrite (changed). Both sides are read once, in primary-key order, as a key and
-// a 64-bit hash of the rest of the row computed by each server; Go merges the two
-// streams holding a few batches of keys, so memory stays flat whatever the size.
+// overwrite (changed). Both sides are read once, sorted by primary key (integer
+// keys in index order, other keys by their hash first: see driftSQL), as the key
+// and a 64-bit hash of the rest of the row computed by each server; Go merges the
+// two streams holding a few batches of keys, so memory stays flat whatever the
+// size.
 //
 // "Changed" compares the sandbox row as it is with the row as the clone would
 // write it:

@@ -22,7 +22,8 @@ import (
 //
 // By default it runs on the small test schema. bench/drift.sh runs it on
 // gigabyte instances: CLONEBOT_BENCH_DRIFT_PROD and CLONEBOT_BENCH_DRIFT_SANDBOX
-// name two enrolled databases of the built-in manifest's schema.
+// name two enrolled databases of the built-in manifest's schema, or of the
+// manifest CLONEBOT_BENCH_DRIFT_MANIFEST names.
 func BenchmarkDrift(b *testing.B) {
 	c := benchCloner(b)
 	ctx := context.Background()
@@ -170,7 +171,14 @@ func benchCloner(b *testing.B) *Cloner {
 		return e.cloner
 	}
 	// The instances of bench/drift.sh, enrolled there under these names.
-	return newClonerOf(b, nil, []Instance{
+	var m *Manifest
+	if path := os.Getenv("CLONEBOT_BENCH_DRIFT_MANIFEST"); path != "" {
+		var err error
+		if m, err = LoadManifest(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return newClonerOf(b, m, []Instance{
 		{Name: "acme-prod", Tenant: "acme", Environment: Production, DatabaseURL: prod},
 		{Name: "acme-sandbox", Tenant: "acme", Environment: Sandbox, DatabaseURL: sbx},
 	})
