@@ -16,7 +16,9 @@
 # the time to read both sides once (every compared column of every cloned table, both
 # servers at once, by COPY, thrown away), the drift's time, their ratio, the peak Go
 # heap during the drift, and the benchmark process's peak RSS. Runs alternate which
-# goes first. REUSE=1 keeps the databases of the last run.
+# goes first. Then, from BenchmarkExport, the sandbox export (the drift, and every
+# row to save read back and zipped) beside the drift alone, with its memory.
+# REUSE=1 keeps the databases of the last run.
 # Databases: driftbench_<shape>_prod, driftbench_<shape>_sbx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -173,4 +175,15 @@ printf 'read both sides once:     %8.2f s  (%s MB)\n' "$(metric read-both-s/op)"
 printf 'drift:                    %8.2f s  (%s rows differ)\n' "$(metric drift-s/op)" "$(metric drift-rows)"
 printf 'ratio drift/read:         %8.2f\n' "$(metric ratio)"
 printf 'peak Go heap (drift):     %8.1f MB\n' "$(metric peak-heap-MB)"
+printf 'peak RSS of the process:  %8.1f MB\n' "$(echo "$RSS_KB / 1024" | bc -l)"
+
+echo "== BenchmarkExport, ${RUNS} runs"
+CLONEBOT_BENCH_DRIFT_PROD="$PROD" CLONEBOT_BENCH_DRIFT_SANDBOX="$SBX" \
+  /usr/bin/time -v -o "$BIN/time.txt" "$BIN/cloner.test" -test.run '^$' -test.bench '^BenchmarkExport$' -test.benchtime "${RUNS}x" | tee "$BIN/bench.txt"
+LINE=$(grep '^BenchmarkExport' "$BIN/bench.txt")
+RSS_KB=$(grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}')
+printf '\n== export (shape %s, mean of %s runs)\n' "$SHAPE" "$RUNS"
+printf 'drift alone:              %8.2f s\n' "$(metric drift-s/op)"
+printf 'export (drift included):  %8.2f s  (%s rows, %s MB of archives)\n' "$(metric export-s/op)" "$(metric exported-rows)" "$(metric archives-MB)"
+printf 'peak Go heap (export):    %8.1f MB\n' "$(metric peak-heap-MB)"
 printf 'peak RSS of the process:  %8.1f MB\n' "$(echo "$RSS_KB / 1024" | bc -l)"

@@ -77,6 +77,55 @@ func BenchmarkDrift(b *testing.B) {
 	b.ReportMetric(float64(rows), "drift-rows")
 }
 
+// BenchmarkExport times the sandbox export (the drift, then every row to save
+// read back and written into the archives) beside the drift alone, with the
+// peak Go heap and the archives' size, on the instances of BenchmarkDrift.
+func BenchmarkExport(b *testing.B) {
+	c := benchCloner(b)
+	ctx := context.Background()
+	p, err := c.Plan(ctx, "acme-prod", "acme-sandbox")
+	if err != nil || !p.OK() {
+		b.Fatalf("plan: %v %v", err, p.Problems)
+	}
+	tables := p.driftTables()
+	prod, sbx := connectT(b, c.instances["acme-prod"].DatabaseURL), connectT(b, c.instances["acme-sandbox"].DatabaseURL)
+	var driftTotal, exportTotal time.Duration
+	var peak uint64
+	var rows, size int64
+	b.ResetTimer()
+	for range b.N {
+		t, _ := timed(b, prod, sbx, func(pt, st pgx.Tx) {
+			if _, err := driftTables(ctx, pt, st, tables); err != nil {
+				b.Fatal(err)
+			}
+		})
+		driftTotal += t
+		dir := b.TempDir()
+		t, pk := timed(b, prod, sbx, func(pt, st pgx.Tx) {
+			x, err := exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows, size = x.Rows(), 0
+			for _, a := range x.Archives {
+				for _, f := range a.Files {
+					size += f.Bytes
+				}
+			}
+		})
+		exportTotal += t
+		peak = max(peak, pk)
+		os.RemoveAll(dir)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(driftTotal.Seconds()/n, "drift-s/op")
+	b.ReportMetric(exportTotal.Seconds()/n, "export-s/op")
+	b.ReportMetric(float64(rows), "exported-rows")
+	b.ReportMetric(float64(size)/(1<<20), "archives-MB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
 // timed runs f on fresh snapshots of both sides and returns its duration and the
 // peak heap seen meanwhile.
 func timed(b *testing.B, prod, sbx *pgx.Conn, f func(pt, st pgx.Tx)) (time.Duration, uint64) {
