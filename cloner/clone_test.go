@@ -50,13 +50,17 @@ func testCloneFixture(t *testing.T, method string) {
 	if err != nil || !plan.OK() {
 		t.Fatalf("plan: %v %v", err, plan.Problems)
 	}
-	// Check reads no rows: nothing counted, nothing listed.
+	// Check reads no rows: nothing counted, nothing listed, nothing compared.
 	checked, err := e.cloner.Check(ctx, "acme-prod", "acme-sandbox")
-	if err != nil || !checked.OK() || len(checked.Categories) != 0 || checked.DependentWorkflowCount != 0 || len(checked.SandboxOnlyWorkflows) != 0 {
+	if err != nil || !checked.OK() || len(checked.Categories) != 0 || checked.DependentWorkflowCount != 0 || len(checked.SandboxOnlyWorkflows) != 0 ||
+		checked.Drift != nil || checked.DriftByCategory != nil {
 		t.Errorf("check: %v %+v", err, checked)
 	}
 	if plan.Method != method || (method == MethodInPlace) != (len(plan.MethodReasons) > 0) {
 		t.Errorf("plan method %q %q, want %s", plan.Method, plan.MethodReasons, method)
+	}
+	if len(plan.Drift) != len(plan.copies) || len(plan.DriftByCategory) != len(e.cloner.manifest.Cloned) {
+		t.Errorf("plan drift: %d tables of %d, %d categories", len(plan.Drift), len(plan.copies), len(plan.DriftByCategory))
 	}
 	if len(plan.SandboxOnlyWorkflows) != 3 || len(plan.Integrations) != 6 || len(plan.DependentWorkflows) == 0 {
 		t.Errorf("plan: sandbox-only %v, integrations %v, dependent %d", plan.SandboxOnlyWorkflows, plan.Integrations, len(plan.DependentWorkflows))

@@ -2,6 +2,12 @@ package cloner
 
 import "slices"
 
+// setDrift puts the drift of every cloned table on the plan, with its sum per
+// category.
+func (p *Plan) setDrift(d []Drift) {
+	p.Drift, p.DriftByCategory = d, DriftByCategory(d)
+}
+
 // driftTables describes the plan's cloned tables for the drift: the copy's
 // columns, NULLed and scrubbed ones, and the primary key when production's is the
 // sandbox's (the copy reads production by the sandbox's columns).

@@ -117,30 +117,17 @@ func newDriftEnv(t testing.TB) *driftEnv {
 	return e
 }
 
-// planDrift plans a clone and compares the sides, each in a snapshot of its own.
+// planDrift plans a clone, which compares the sides in one snapshot each.
 func planDrift(t testing.TB, c *Cloner, from, to string) (*Plan, []Drift) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := c.Plan(ctx, from, to)
+	p, err := c.Plan(context.Background(), from, to)
 	if err != nil || !p.OK() {
 		t.Fatalf("plan: %v %v", err, p.Problems)
 	}
-	prod, sbx := connectT(t, c.instances[from].DatabaseURL), connectT(t, c.instances[to].DatabaseURL)
-	prodTx, err := prod.BeginTx(ctx, snapshotTx)
-	if err != nil {
-		t.Fatal(err)
+	if len(p.Drift) != len(p.driftTables()) || len(p.DriftByCategory) == 0 {
+		t.Fatalf("the plan compared %d tables (%d categories), it clones %d", len(p.Drift), len(p.DriftByCategory), len(p.driftTables()))
 	}
-	defer prodTx.Rollback(ctx) //nolint:errcheck // read only
-	sbxTx, err := sbx.BeginTx(ctx, snapshotTx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sbxTx.Rollback(ctx) //nolint:errcheck // read only
-	d, err := driftTables(ctx, prodTx, sbxTx, p.driftTables())
-	if err != nil {
-		t.Fatalf("drift: %v", err)
-	}
-	return p, d
+	return p, p.Drift
 }
 
 // independentDrift counts the drift of t another way: every row of both sides

@@ -45,12 +45,18 @@ type Plan struct {
 	// reasons in MethodReasons. RollbackBytes is the space the sandbox's kept
 	// copy takes until it expires.
 	Method        string    `json:"method"`
-	MethodReasons []string  `json:"method_reasons,omitempty"`
+	MethodReasons []string  `json:"method_reasons"`
 	RollbackBytes int64     `json:"rollback_bytes"`
 	Source        *Evidence `json:"source"`
 	Target        *Evidence `json:"target"`
 	// Warnings do not stop the clone but deserve a look before anyone approves it.
 	Warnings []string `json:"warnings"`
+	// Drift is how far the sandbox has moved from production, per cloned table in
+	// manifest order, and DriftByCategory its sum per category. Plan compares
+	// every row; Check leaves both empty, and so does a plan refused before rows
+	// were read. A clone fills them from its export, which compares the same way.
+	Drift           []Drift         `json:"drift"`
+	DriftByCategory []CategoryDrift `json:"drift_by_category"`
 
 	swap            *stagedSet // what a swap rebuilds, when the method is MethodSwap
 	copies          []copySpec // the cloned tables, in manifest order
@@ -154,7 +160,8 @@ func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*P
 		return nil, fmt.Errorf("begin production snapshot: %w", err)
 	}
 	defer srcTx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
-	dstTx, err := sbx.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	// One sandbox snapshot too: the drift compares every table at one instant.
+	dstTx, err := sbx.BeginTx(ctx, snapshotTx)
 	if err != nil {
 		return nil, fmt.Errorf("begin sandbox read: %w", err)
 	}
@@ -168,7 +175,24 @@ func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*P
 	if err := c.describeIntegrations(ctx, srcTx, p); err != nil {
 		return nil, err
 	}
+	if err := p.compareTables(ctx, srcTx, dstTx); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// compareTables compares every cloned table of an allowed plan whose rows were
+// counted: a refused plan reads no rows.
+func (p *Plan) compareTables(ctx context.Context, src, dst pgx.Tx) error {
+	if !p.OK() || p.srcCat == nil {
+		return nil
+	}
+	d, err := driftTables(ctx, src, dst, p.driftTables())
+	if err != nil {
+		return err
+	}
+	p.setDrift(d)
+	return nil
 }
 
 var snapshotTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}

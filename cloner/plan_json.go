@@ -6,18 +6,16 @@ import (
 	"reflect"
 )
 
-// PlanDocument is what `clonebot plan --json` prints: the plan with the drift of
+// PlanDocument is what `clonebot plan --json` prints: the plan, with the drift of
 // every cloned table and its sum per category. Every list is present, empty
 // rather than null, so that a consumer needs no null checks; the schema is
 // docs/plan.schema.json, described in docs/plan-json.md.
 type PlanDocument struct {
 	*Plan
-	Drift           []Drift         `json:"drift"`
-	DriftByCategory []CategoryDrift `json:"drift_by_category"`
 }
 
-// NewPlanDocument joins p and its drift into one document. p is not changed.
-func NewPlanDocument(p *Plan, drift []Drift) (*PlanDocument, error) {
+// NewPlanDocument makes p's document. p is not changed.
+func NewPlanDocument(p *Plan) (*PlanDocument, error) {
 	// A copy through JSON is a deep one: the lists filled below are the copy's.
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -27,7 +25,7 @@ func NewPlanDocument(p *Plan, drift []Drift) (*PlanDocument, error) {
 	if err := json.Unmarshal(b, &cp); err != nil {
 		return nil, fmt.Errorf("copy plan: %w", err)
 	}
-	d := &PlanDocument{Plan: &cp, Drift: append([]Drift{}, drift...), DriftByCategory: DriftByCategory(drift)}
+	d := &PlanDocument{Plan: &cp}
 	emptyLists(reflect.ValueOf(d).Elem())
 	return d, nil
 }

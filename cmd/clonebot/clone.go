@@ -48,9 +48,11 @@ func newCloner(path string, getenv func(string) string, con *console) (*cloner.C
 	return bot.NewCloner(cfg, bot.Options{Config: cfg, Logger: log})
 }
 
-// runPlan prints the preflight plan; exit 2 when the clone would be refused.
+// runPlan prints the preflight plan, for a person or (--json) for a program;
+// exit 2 when the clone would be refused.
 func runPlan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	p := newPairFlags("plan")
+	asJSON := p.fs.Bool("json", false, "print the plan as one JSON object (described in docs/plan-json.md)")
 	if err := p.parse(args); err != nil {
 		return err
 	}
@@ -62,7 +64,11 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return interrupted(ctx, err, "plan")
 	}
-	if err := writePlan(stdout, plan); err != nil {
+	write := writePlan
+	if *asJSON {
+		write = writePlanJSON
+	}
+	if err := write(stdout, plan); err != nil {
 		return err
 	}
 	if !plan.OK() {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -186,4 +188,41 @@ func TestRollbackCommand(t *testing.T) {
 	if n := queryCount(t, sandbox, sandboxDrafts); n != drafts {
 		t.Errorf("%d drafts after the rollback, want %d", n, drafts)
 	}
+}
+
+// plan --json prints the document docs/plan-json.md describes; the golden file
+// holds it for the fixture instances, with what differs between runs (database
+// identities, enrollment times, sizes on disk) blanked.
+func TestPlanJSONGolden(t *testing.T) {
+	cfg := instancesConfig(t)
+	out, errOut, code := runCLI(t, nil, "plan", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+	}
+	if d, _ := doc["drift"].([]any); len(d) == 0 {
+		t.Fatalf("no drift in the plan:\n%s", out)
+	}
+	golden(t, "plan.golden.json", blank(out))
+
+	// Refused: the same document, with its problems, and exit 2.
+	out, _, code = runCLI(t, nil, "plan", "--config", cfg, "--from", "acme-prod", "--to", "nope", "--json")
+	if err := json.Unmarshal([]byte(out), &doc); code != 2 || err != nil || len(doc["problems"].([]any)) == 0 {
+		t.Errorf("refused plan: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+var (
+	varyingText   = regexp.MustCompile(`"(system_identifier|database|enrolled_at|operator|version)": "[^"]*"`)
+	varyingNumber = regexp.MustCompile(`"(database_oid|bytes|rollback_bytes)": [0-9]+`)
+)
+
+// blank replaces in a plan document the values that differ from one run to the
+// next, keeping the document's order.
+func blank(doc string) string {
+	doc = varyingText.ReplaceAllString(doc, `"$1": "(varies)"`)
+	return varyingNumber.ReplaceAllString(doc, `"$1": 0`)
 }

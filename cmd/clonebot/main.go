@@ -77,8 +77,8 @@ func commands() []command {
 	return []command{
 		{"serve", "[--config FILE] [--listen ADDR]", "run the webhook server and the job workers", runServe},
 		{"migrate", "[--config FILE]", "create or upgrade the bot's own database", runMigrate},
-		{"plan", "--from PROD --to SANDBOX [--config FILE]", "show the preflight plan of a clone, read only", runPlan},
-		{"clone", "--from PROD --to SANDBOX --yes [--jobs N] [--config FILE]", "clone production into a sandbox now", runClone},
+		{"plan", "--from PROD --to SANDBOX [--json] [--config FILE]", "show the preflight plan of a clone, read only", runPlan},
+		{"clone", "--from PROD --to SANDBOX --yes [--export-dir DIR] [--jobs N] [--config FILE]", "clone production into a sandbox now", runClone},
 		{"rollback", "--to SANDBOX --yes | --list [--to SANDBOX] [--config FILE]", "restore a sandbox as it was before its latest clone, or list what can be restored", runRollback},
 		{"enroll", "--instance NAME [--force] [--config FILE]", "write an instance's marker into its database", runEnroll},
 		{"health", "[--url URL] [--config FILE]", "check that a running serve is ready (the container's health check)", runHealth},

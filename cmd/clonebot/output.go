@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/gaiia/clonebot/cloner"
 )
@@ -39,9 +41,68 @@ func writePlan(w io.Writer, p *cloner.Plan) error {
 	if p.Method != "" {
 		ew.printf("The sandbox as it is now is kept for rollback (%s in the sandbox database) until it expires.\n", cloner.HumanBytes(p.RollbackBytes))
 	}
+	writeDrift(ew, p.Drift)
 	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount)
 	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows, len(p.SandboxOnlyWorkflows))
 	return ew.err
+}
+
+// writePlanJSON writes p as the document docs/plan-json.md describes.
+func writePlanJSON(w io.Writer, p *cloner.Plan) error {
+	doc, err := cloner.NewPlanDocument(p)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "->" in nulled_references stays readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	return nil
+}
+
+// writeDrift writes how far the sandbox has drifted: a table per category, its
+// tables in manifest order, a star on those compared by whole-row hashes.
+func writeDrift(ew *errWriter, drift []cloner.Drift) {
+	if len(drift) == 0 {
+		return
+	}
+	var total cloner.CategoryDrift
+	for _, c := range cloner.DriftByCategory(drift) {
+		total.OnlyInProduction += c.OnlyInProduction
+		total.OnlyInSandbox += c.OnlyInSandbox
+		total.Changed += c.Changed
+	}
+	ew.printf("\nDrift: %s between production and the sandbox: the clone adds %s, deletes %s and overwrites %s (those %s of the sandbox are exported first)\n",
+		plural(total.Rows(), "row differs", "rows differ"), count(total.OnlyInProduction), count(total.OnlyInSandbox), count(total.Changed),
+		count(total.OnlyInSandbox+total.Changed))
+	starred := false
+	for _, c := range cloner.DriftByCategory(drift) {
+		diff := "no difference"
+		if c.Rows() > 0 {
+			diff = plural(c.Rows(), "row differs", "rows differ")
+		}
+		ew.printf("\n%s: %s\n", c.Category, diff)
+		rows := [][]string{{"table", "only in production", "only in sandbox", "changed"}}
+		for _, d := range drift {
+			if d.Category != c.Category {
+				continue
+			}
+			name := d.Table
+			if d.ComparedBy == cloner.ByWholeRow {
+				name, starred = name+" *", true
+			}
+			rows = append(rows, []string{name, count(d.OnlyInProduction), count(d.OnlyInSandbox), count(d.Changed)})
+		}
+		if c.Tables > 1 {
+			rows = append(rows, []string{"total", count(c.OnlyInProduction), count(c.OnlyInSandbox), count(c.Changed)})
+		}
+		writeTable(ew, "  ", rows)
+	}
+	if starred {
+		ew.printf("\n* compared by whole-row hashes: no primary key both sides share, so an edited row counts once in each \"only in\" column, never as changed\n")
+	}
 }
 
 // writeMethod says how a clone runs, and why not by the faster swap.
@@ -96,6 +157,32 @@ func writeReport(w io.Writer, r *cloner.Report) error {
 	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount)
 	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%s of JSON)", cloner.HumanBytes(int64(r.Export.JSONBytes))), r.Export.Workflows, len(r.Export.Workflows))
 	return ew.err
+}
+
+// writeTable writes rows as aligned columns, each line after indent: the first
+// column (names) aligned left, the others (numbers) right.
+func writeTable(ew *errWriter, indent string, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, cell := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, cell := range r {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell))
+			if i == 0 {
+				b.WriteString(cell + pad)
+				continue
+			}
+			b.WriteString("  " + pad + cell)
+		}
+		ew.printf("%s%s\n", indent, b.String())
+	}
 }
 
 func action(cloned bool) string {

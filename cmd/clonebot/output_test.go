@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +72,50 @@ func TestPlural(t *testing.T) {
 			t.Errorf("plural(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/name, which -update rewrites.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/clonebot -run %s -update)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update after a deliberate change):\n%s", path, got)
+	}
+}
+
+// The text plan shows the drift as a table per category, and says which tables
+// were compared by whole-row hashes.
+func TestWritePlanDriftGolden(t *testing.T) {
+	drift := []cloner.Drift{
+		{Table: "public.plans", Category: "catalog", ComparedBy: cloner.ByPrimaryKey, OnlyInProduction: 1204, OnlyInSandbox: 3, Changed: 17},
+		{Table: "public.tax_rates", Category: "catalog", ComparedBy: cloner.ByWholeRow, OnlyInProduction: 2, OnlyInSandbox: 2},
+		{Table: "public.workflows", Category: "workflows", ComparedBy: cloner.ByPrimaryKey, OnlyInSandbox: 2, Changed: 1},
+		{Table: "public.tenant_settings", Category: "tenant_settings", ComparedBy: cloner.ByPrimaryKey},
+	}
+	p := &cloner.Plan{From: "acme-prod", To: "acme-sandbox", Tenant: "acme", Method: cloner.MethodSwap, RollbackBytes: 3 << 20,
+		Categories: []cloner.CategoryPlan{
+			{Name: "catalog", Cloned: true, Rows: 2520, Bytes: 2 << 20, SandboxRows: 1331},
+			{Name: "workflows", Cloned: true, Rows: 64, Bytes: 81920, SandboxRows: 66},
+			{Name: "tenant_settings", Cloned: true, Rows: 1, Bytes: 8192, SandboxRows: 1},
+			{Name: "customer_data", SandboxRows: 12},
+		},
+		SandboxOnlyWorkflows: []string{"Flow 2", "Flow 10"},
+		Drift:                drift, DriftByCategory: cloner.DriftByCategory(drift),
+	}
+	var b bytes.Buffer
+	if err := writePlan(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan-drift.golden.txt", b.String())
 }
