@@ -1,12 +1,15 @@
 package notifier
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,10 +31,13 @@ type Announcement struct {
 	Attachments []File
 }
 
-// File is an attachment; zero-byte files are skipped.
+// File is an attachment: Data, or else the file at Path, which is streamed
+// from disk (never held in memory) and read again if the upload is retried.
+// Zero-byte files are skipped.
 type File struct {
 	Name, ContentType string
 	Data              []byte
+	Path              string
 }
 
 // Announce posts a's comment on the ticket unless a comment with its reference is
@@ -141,7 +147,11 @@ func (c *Client) post(ctx context.Context, ticketID int64, a Announcement, ref s
 func (c *Client) upload(ctx context.Context, files []File) (string, error) {
 	token := ""
 	for _, f := range files {
-		if len(f.Data) == 0 {
+		body, err := f.body()
+		if err != nil {
+			return "", fmt.Errorf("upload %s: %w", f.Name, err)
+		}
+		if body.size == 0 {
 			c.log.WithFields(map[string]any{"file": f.Name, "ticket": ctx.Value(ticketKey{})}).Warn("zendesk: skipping empty attachment")
 			continue
 		}
@@ -158,12 +168,35 @@ func (c *Client) upload(ctx context.Context, files []File) (string, error) {
 				Token string `json:"token"`
 			} `json:"upload"`
 		}
-		if err := c.do(ctx, "POST", "/uploads.json?"+q.Encode(), ct, f.Data, &out); err != nil {
+		if err := c.send(ctx, "POST", "/uploads.json?"+q.Encode(), ct, body, &out); err != nil {
 			return "", fmt.Errorf("upload %s: %w", f.Name, err)
 		}
 		token = out.Upload.Token
 	}
 	return token, nil
+}
+
+// body is what a request sends: open gives the content from its start, each
+// time it is called (a retry sends it again).
+type body struct {
+	size int64
+	open func() (io.ReadCloser, error)
+}
+
+func bytesBody(b []byte) body {
+	return body{size: int64(len(b)), open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+// body is the file's content: its Data, or the file at Path.
+func (f File) body() (body, error) {
+	if len(f.Data) > 0 || f.Path == "" {
+		return bytesBody(f.Data), nil
+	}
+	fi, err := os.Stat(f.Path)
+	if err != nil {
+		return body{}, err
+	}
+	return body{size: fi.Size(), open: func() (io.ReadCloser, error) { return os.Open(f.Path) }}, nil
 }
 
 // setStatusTag adds tag, then removes every other status tag; other tags stay.

@@ -1,7 +1,6 @@
 package notifier
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,14 +73,30 @@ func (c *Client) Ticket(ctx context.Context, id int64) (parser.Ticket, error) {
 
 // do sends a request with a JSON or raw body and decodes a JSON answer into out
 // (if not nil); any status outside 2xx is a *StatusError.
-func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+func (c *Client) do(ctx context.Context, method, path, contentType string, raw []byte, out any) error {
+	var b body
+	if raw != nil {
+		b = bytesBody(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.api+path, rd)
+	return c.send(ctx, method, path, contentType, b, out)
+}
+
+// send is do with a body that may be streamed: its length is announced, and the
+// retrying transport reopens it for each attempt.
+func (c *Client) send(ctx context.Context, method, path, contentType string, b body, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.api+path, nil)
 	if err != nil {
 		return err
+	}
+	if b.open != nil {
+		if req.Body, err = b.open(); err != nil {
+			return fmt.Errorf("open request body: %w", err)
+		}
+		req.GetBody, req.ContentLength = b.open, b.size
+		if b.size == 0 {
+			req.Body.Close()
+			req.Body, req.GetBody = http.NoBody, nil
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
@@ -92,17 +107,17 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newStatusError(resp.StatusCode, raw)
+		return newStatusError(resp.StatusCode, answer)
 	}
-	if out == nil || len(raw) == 0 {
+	if out == nil || len(answer) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil

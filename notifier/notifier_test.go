@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -571,5 +573,53 @@ func TestRetryLogNamesTicketAttemptAndCause(t *testing.T) {
 		if retry.Data[k] != v {
 			t.Errorf("%s = %v (%T), want %v", k, retry.Data[k], retry.Data[k], v)
 		}
+	}
+}
+
+// A file given by its path is streamed with its length announced, and sent whole
+// again when the upload is retried.
+func TestAnnounceUploadsFilesFromDisk(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	s := announceMocks(f, nil, nil)
+	path := filepath.Join(t.TempDir(), "export.zip")
+	content := strings.Repeat("zip bytes ", 100_000)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var lengths []int64
+	attempts := 0
+	f.mock.RegisterResponder("POST", zd+"/api/v2/uploads.json", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		attempts++
+		lengths = append(lengths, r.ContentLength)
+		if attempts == 1 {
+			return httpmock.NewStringResponse(503, ""), nil
+		}
+		s.uploads = append(s.uploads, fmt.Sprintf("%s %s %t", r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), string(b) == content))
+		return httpmock.NewStringResponse(201, `{"upload":{"token":"tok1"}}`), nil
+	})
+	err := f.client.Announce(context.Background(), 4821348213, notifier.Announcement{
+		Key: "4821348213/export/1/1", Public: true, Body: "Saved.",
+		Attachments: []notifier.File{{Name: "export.zip", ContentType: "application/zip", Path: path}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(s.uploads) != "[export.zip application/zip true]" || fmt.Sprint(lengths) != fmt.Sprintf("[%d %d]", len(content), len(content)) {
+		t.Fatalf("uploads %v, lengths %v", s.uploads, lengths)
+	}
+	if fmt.Sprint(s.comment["uploads"]) != "[tok1]" {
+		t.Fatalf("comment = %v", s.comment)
+	}
+	// A file that is not there fails the announcement before anything is posted.
+	err = f.client.Announce(context.Background(), 4821348213, notifier.Announcement{
+		Key: "4821348213/export/1/2", Public: true, Body: "Saved.",
+		Attachments: []notifier.File{{Name: "gone.zip", Path: filepath.Join(t.TempDir(), "gone.zip")}},
+	})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("announce of a missing file: %v", err)
 	}
 }
