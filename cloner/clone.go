@@ -14,9 +14,18 @@ import (
 
 // Options tune one clone.
 type Options struct {
-	// BeforeWipe receives the sandbox-only workflows before the wipe (also when
-	// there are none); an error aborts the clone and leaves the sandbox as it was.
-	BeforeWipe func(ctx context.Context, export Export) error
+	// BeforeWipe receives the sandbox export before anything of the sandbox is
+	// replaced (also when there is nothing to save): the drift of every cloned
+	// table and the archives of every sandbox row the clone deletes or
+	// overwrites, as files (Archive.Files[].Path) that exist until BeforeWipe
+	// returns, or in ExportDir for good. An error aborts the clone and leaves the
+	// sandbox as it was. A swap calls it again, with the next Round, when the
+	// application wrote to the sandbox after the export (see export.go).
+	BeforeWipe func(ctx context.Context, export *SandboxExport) error
+	// ExportDir, when set, receives the archives and keeps them; it must exist.
+	// Empty: they are written to a temporary directory, removed when the clone
+	// ends.
+	ExportDir string
 	// Progress, when set, is called from the clone's goroutines one call at a time.
 	Progress func(Progress)
 	// Jobs is how many tables a swap loads at once; 0 means the cloner's setting.
@@ -51,6 +60,12 @@ type run struct {
 	unitsDone    int32
 	unitCount    int
 	plannedBytes int64
+	// The sandbox export: the latest round, how many were made, the second its
+	// files are named by, and the temporary directory holding them.
+	exported     *SandboxExport
+	exportRounds int
+	exportedAt   time.Time
+	tempDir      string
 }
 
 // Clone replaces the sandbox to with the configuration of production from. A refusal
@@ -64,6 +79,7 @@ func (c *Cloner) Clone(ctx context.Context, from, to string, opts Options) (*Rep
 	r := &run{c: c, opts: opts, report: &Report{ID: newCloneID(), From: from, To: to, Tenant: src.Tenant, StartedAt: c.now()}}
 	log := c.log.WithFields(map[string]any{"from": from, "to": to})
 	log.Info("clone starting")
+	defer r.removeTemp()
 	err := c.explainWait(ctx, src, dst, r.clone(ctx, src, dst))
 	r.report.FinishedAt = c.now()
 	r.report.Seconds = r.report.FinishedAt.Sub(r.report.StartedAt).Seconds()
@@ -119,15 +135,19 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
 		return fmt.Errorf("silence sandbox triggers (needs a superuser or SET privilege on session_replication_role): %w", err)
 	}
-	if err := r.export(ctx, tx); err != nil {
-		return err
-	}
 	if p.Method == MethodSwap {
-		// The preflight's transaction wrote nothing; the swap runs its own.
+		// The preflight's transaction wrote nothing; the export and the swap run
+		// their own, and the sandbox stays writable until the switch.
 		if err := tx.Rollback(ctx); err != nil {
 			return fmt.Errorf("end the sandbox preflight: %w", err)
 		}
+		if err := r.exportSnapshot(ctx, sbx, snap); err != nil {
+			return err
+		}
 		return r.swap(ctx, sbx, p.swap, snap, dst)
+	}
+	if err := r.exportLocked(ctx, tx, snap); err != nil {
+		return err
 	}
 	return r.replace(ctx, tx, snap)
 }
@@ -180,25 +200,6 @@ func (r *run) begin(ctx context.Context, conn *pgx.Conn) (pgx.Tx, error) {
 		return nil, fmt.Errorf("sandbox settings: %w", err)
 	}
 	return tx, nil
-}
-
-func (r *run) export(ctx context.Context, tx pgx.Tx) error {
-	r.phaseStart("export")
-	cat, err := readCatalog(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("sandbox %s: %w", r.report.To, err)
-	}
-	e, err := r.c.exportSandboxOnly(ctx, tx, r.plan, cat)
-	if err != nil {
-		return err
-	}
-	r.report.Export = ExportSummary{Workflows: e.Workflows, JSONBytes: len(e.JSON), JSON: e.JSON}
-	if r.opts.BeforeWipe != nil {
-		if err := r.opts.BeforeWipe(ctx, e); err != nil {
-			return fmt.Errorf("save sandbox-only workflows before the wipe: %w", err)
-		}
-	}
-	return nil
 }
 
 // phaseStart closes the running phase and starts the next one.

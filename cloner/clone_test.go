@@ -1,11 +1,11 @@
 package cloner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -65,11 +65,21 @@ func testCloneFixture(t *testing.T, method string) {
 	if len(plan.SandboxOnlyWorkflows) != 3 || len(plan.Integrations) != 6 || len(plan.DependentWorkflows) == 0 {
 		t.Errorf("plan: sandbox-only %v, integrations %v, dependent %d", plan.SandboxOnlyWorkflows, plan.Integrations, len(plan.DependentWorkflows))
 	}
-	var exported Export
-	var phases []string
+	var exported *SandboxExport
+	var archives []readFile // read in the hook: the files go when the clone ends
+	var paths []string
 	steps := map[string]Progress{} // the last report of each phase
+	var phases []string
 	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{
-		BeforeWipe: func(_ context.Context, x Export) error { exported = x; return nil },
+		BeforeWipe: func(_ context.Context, x *SandboxExport) error {
+			exported = x
+			for _, a := range x.Archives {
+				for _, f := range a.Files {
+					archives, paths = append(archives, readArchive(t, f.Path)), append(paths, f.Path)
+				}
+			}
+			return nil
+		},
 		Progress: func(p Progress) {
 			if p.Phase != "copy" && (len(phases) == 0 || phases[len(phases)-1] != p.Phase) {
 				phases = append(phases, p.Phase)
@@ -113,11 +123,28 @@ func testCloneFixture(t *testing.T, method string) {
 		sameFingerprint(t, "production", prodBefore, fingerprint(t, e.prod))
 	})
 	t.Run("export", func(t *testing.T) {
-		if len(exported.Workflows) != 3 || !json.Valid(exported.JSON) || !bytes.Contains(exported.JSON, []byte("sandbox-draft-2")) || !bytes.Contains(exported.JSON, []byte(`"public.workflow_steps"`)) {
-			t.Errorf("export: %v %s", exported.Workflows, exported.JSON)
+		if exported == nil || exported.Round != 1 || len(exported.Workflows) != 3 || len(archives) == 0 {
+			t.Fatalf("export: %+v", exported)
 		}
-		if rep.Export.JSONBytes != len(exported.JSON) {
-			t.Errorf("report export size %d, want %d", rep.Export.JSONBytes, len(exported.JSON))
+		// Workflows first, with the sandbox-only drafts and their steps.
+		if m := archives[0].manifest; m.Category != "workflows" || !strings.Contains(archives[0].text, "sandbox-draft-2") || archives[0].lines["public.workflow_steps"] == nil {
+			t.Errorf("first archive: %+v", m)
+		}
+		// The drift the clone exported by is the plan's: nothing changed between.
+		if !slices.Equal(exported.Drift, plan.Drift) || !slices.Equal(rep.Drift, plan.Drift) || !slices.Equal(rep.DriftByCategory, plan.DriftByCategory) {
+			t.Errorf("export drift %+v\nreport drift %+v\nplan drift %+v", exported.Drift, rep.Drift, plan.Drift)
+		}
+		var saved int64
+		for _, d := range plan.Drift {
+			saved += d.OnlyInSandbox + d.Changed
+		}
+		if rep.Export.Rows != saved || exported.Rows() != saved || rep.Export.Rounds != 1 || len(rep.Export.Archives) != len(exported.Archives) {
+			t.Errorf("report export %+v, %d rows to save", rep.Export, saved)
+		}
+		for _, p := range paths {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s is still there after the clone: %v", p, err)
+			}
 		}
 	})
 	t.Run("excluded empty and no secrets anywhere", func(t *testing.T) {
@@ -321,7 +348,7 @@ func TestBeforeWipeFailureAborts(t *testing.T) {
 	before := fingerprint(t, e.sbx)
 	boom := errors.New("attachment upload failed")
 	_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
-		BeforeWipe: func(context.Context, Export) error { return boom },
+		BeforeWipe: func(context.Context, *SandboxExport) error { return boom },
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("clone error %v, want the hook's", err)
@@ -336,7 +363,7 @@ func TestConcurrentClonesDoNotInterleave(t *testing.T) {
 	first := make(chan error, 1)
 	go func() {
 		_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
-			BeforeWipe: func(context.Context, Export) error {
+			BeforeWipe: func(context.Context, *SandboxExport) error {
 				close(inHook)
 				<-release
 				return nil

@@ -3,12 +3,15 @@
 //
 // A manifest classifies every table, by (schema, table) pair, into cloned and
 // excluded categories. Plan runs the preflight checks read-only and describes the
-// clone; Clone runs the same checks and then, in one sandbox transaction holding an
-// advisory lock, exports the sandbox-only workflows, wipes every manifest table,
-// streams the cloned tables from one REPEATABLE READ, READ ONLY production snapshot
-// with COPY, rebuilds indexes and constraints, moves sequences past the copied ids
-// and verifies row counts and checksums against the snapshot before it commits. Any
-// failure rolls the sandbox back to exactly what it was.
+// clone, with the drift of every cloned table; Check runs the checks alone, from
+// the catalogs. Clone runs the same checks, holding the sandbox's advisory lock,
+// exports every sandbox row it will delete or overwrite (export.go: handed to
+// Options.BeforeWipe before anything is replaced), then loads the cloned tables
+// from one REPEATABLE READ, READ ONLY production snapshot with COPY, by the swap
+// method (staged tables loaded in parallel, switched in one short transaction:
+// SWITCH.md) or in place (one transaction), and verifies row counts and checksums
+// against the snapshot before it commits. Any failure leaves the sandbox exactly
+// as it was.
 //
 // The drift (drift.go) says how far a sandbox moved from production, per cloned
 // table: rows only in production, only in the sandbox, and changed, compared as

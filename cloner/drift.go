@@ -213,7 +213,7 @@ func driftTables(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable) ([]
 	}
 	out := make([]Drift, 0, len(tables))
 	for i := range tables {
-		d, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), &tables[i], nil)
+		d, _, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), &tables[i], nil)
 		if err != nil {
 			return nil, err
 		}
@@ -234,29 +234,31 @@ func driftSettings(ctx context.Context, prod, sbx pgx.Tx) error {
 }
 
 // compareTable streams t from both sides and merges them; visit, when set, gets
-// the sandbox rows the clone deletes or overwrites, located for a later read.
-func compareTable(ctx context.Context, prod, sbx *pgconn.PgConn, t *DriftTable, visit sandboxRowFunc) (Drift, error) {
+// the sandbox rows the clone deletes or overwrites, located for a later read. It
+// also returns how many rows the sandbox side had.
+func compareTable(ctx context.Context, prod, sbx *pgconn.PgConn, t *DriftTable, visit sandboxRowFunc) (Drift, int64, error) {
 	d := Drift{Table: t.qualified(), Category: t.Category, ComparedBy: t.comparedBy()}
 	if err := t.validate(); err != nil {
-		return d, err
+		return d, 0, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ps := startStream(ctx, prod, "production", driftSQL(t, true, false), newRowFormat(t, false))
 	ss := startStream(ctx, sbx, "sandbox", driftSQL(t, false, visit != nil), newRowFormat(t, visit != nil))
-	if err := merge(&d, newCursor(ps, t.keyed()), newCursor(ss, t.keyed()), visit); err != nil {
+	sc := newCursor(ss, t.keyed())
+	if err := merge(&d, newCursor(ps, t.keyed()), sc, visit); err != nil {
 		cancel() // stops the streams; their errors would only say they were stopped
 		ps.wait()
 		ss.wait()
-		return d, fmt.Errorf("drift of table %s: %w", d.Table, err)
+		return d, 0, fmt.Errorf("drift of table %s: %w", d.Table, err)
 	}
 	if err := ps.wait(); err != nil {
-		return d, fmt.Errorf("drift of table %s: read production: %w", d.Table, err)
+		return d, 0, fmt.Errorf("drift of table %s: read production: %w", d.Table, err)
 	}
 	if err := ss.wait(); err != nil {
-		return d, fmt.Errorf("drift of table %s: read sandbox: %w", d.Table, err)
+		return d, 0, fmt.Errorf("drift of table %s: read sandbox: %w", d.Table, err)
 	}
-	return d, nil
+	return d, sc.rows, nil
 }
 
 // merge walks both sorted streams. Keys are compared as bytes: the streams encode
@@ -317,6 +319,7 @@ type cursor struct {
 	unique bool   // keys must be strictly ascending (primary key), else only ascending (hashes)
 	prev   []byte // the previous key, copied: its batch is reused
 	seen   bool
+	rows   int64 // rows read
 	err    error
 }
 
@@ -348,6 +351,7 @@ func (c *cursor) check() bool {
 		}
 	}
 	c.prev, c.seen = append(c.prev[:0], k...), true
+	c.rows++
 	return true
 }
 

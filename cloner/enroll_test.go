@@ -32,7 +32,7 @@ func refusedEverywhere(t *testing.T, c *Cloner, from, to, sbxURL string, want ..
 		t.Errorf("check: %v, problems %q, want the plan's", err, checked.Problems)
 	}
 	exported := false
-	_, err = c.Clone(ctx, from, to, Options{BeforeWipe: func(context.Context, Export) error { exported = true; return nil }})
+	_, err = c.Clone(ctx, from, to, Options{BeforeWipe: func(context.Context, *SandboxExport) error { exported = true; return nil }})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want[0]) {
 		t.Errorf("clone error %v, want ErrRefused naming %q", err, want[0])
 	}

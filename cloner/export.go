@@ -2,72 +2,223 @@ package cloner
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
-// Export is the sandbox-only work saved before the wipe: the workflows in the
-// sandbox but not in production, with their steps, as JSON:
+// The clone's export: before anything of the sandbox is replaced, every sandbox
+// row the clone deletes or overwrites is saved into archives (sandbox_export.go)
+// and handed to Options.BeforeWipe. The export must hold everything the clone
+// replaces, so what the application writes in the meantime matters:
 //
-//	{"instance": "acme-sandbox", "exported_at": "...", "workflows": [
-//	  {"workflow": {row...}, "steps": {"public.workflow_steps": [{row...}, ...]}}]}
-type Export struct {
-	Workflows []string // names
-	JSON      []byte
-}
+//   - In place, the manifest tables are locked against writes (EXCLUSIVE: the
+//     application still reads them) before the export reads them, until the
+//     clone commits or rolls back. Nothing can change between the two.
+//   - A swap leaves the sandbox readable and writable until the switch. The
+//     export reads one snapshot of the sandbox; the switch, once it holds every
+//     live table, checks that each cloned table still holds exactly the rows of
+//     that snapshot: as many, and none written by a transaction the snapshot did
+//     not see (a row's xmin). Rows only deleted leave fewer; rows inserted or
+//     updated carry a newer xmin; so the check misses no change, and it reads no
+//     column. If the application wrote, the switch rolls back, the sandbox is
+//     exported again (BeforeWipe is called again, with Round 2, 3) and the switch
+//     retried; after maxExportRounds exports the clone fails with
+//     ErrSandboxChanged, nothing replaced. Writes to excluded tables are not
+//     checked: those tables are never exported, the clone empties them by design.
 
-type exportDoc struct {
-	Instance   string          `json:"instance"`
-	ExportedAt time.Time       `json:"exported_at"`
-	Workflows  json.RawMessage `json:"workflows"`
-}
+// ErrSandboxChanged means the application kept writing to the sandbox's cloned
+// tables while a swap loaded: each export was out of date by the switch. Nothing
+// was replaced.
+var ErrSandboxChanged = errors.New("the sandbox changed after its export")
 
-// exportSandboxOnly reads the sandbox-only workflows and their steps as JSON,
-// built by the sandbox itself.
-func (c *Cloner) exportSandboxOnly(ctx context.Context, tx pgx.Tx, p *Plan, cat *catalog) (Export, error) {
-	e := Export{Workflows: p.SandboxOnlyWorkflows}
-	rows := json.RawMessage("[]")
-	if w := c.manifest.Workflows; w != nil && len(p.sandboxOnlyKeys) > 0 {
-		q, args := c.exportSQL(cat, p.sandboxOnlyKeys)
-		var text string
-		if err := tx.QueryRow(ctx, q, args...).Scan(&text); err != nil {
-			return e, fmt.Errorf("export sandbox-only workflows from %s: %w", c.tables.table(w.Table), err)
-		}
-		rows = json.RawMessage(text)
+// maxExportRounds bounds how often a swap exports the sandbox again because the
+// application wrote to it during the load.
+const maxExportRounds = 3
+
+// exportLocked exports the sandbox for the in-place method, in its transaction,
+// with the manifest tables closed to writes until the clone ends.
+func (r *run) exportLocked(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
+	r.phaseStart("export")
+	if err := lockAgainstWrites(ctx, tx, r.plan.wipe); err != nil {
+		return err
 	}
-	b, err := json.Marshal(exportDoc{Instance: p.To, ExportedAt: c.now().UTC(), Workflows: rows})
+	e, err := r.writeExport(ctx, snap.tx, tx)
 	if err != nil {
-		return e, fmt.Errorf("encode export: %w", err)
+		return err
 	}
-	e.JSON = b
+	return r.handOver(ctx, e)
+}
+
+// exportSnapshot exports the sandbox as one snapshot shows it, for a swap, on
+// conn (the clone's locked connection). The snapshot ends before BeforeWipe runs:
+// an upload may take a while, and an open snapshot holds back vacuum.
+func (r *run) exportSnapshot(ctx context.Context, conn *pgx.Conn, snap *snapshot) error {
+	r.phaseStart("export")
+	tx, err := conn.BeginTx(ctx, snapshotTx)
+	if err != nil {
+		return fmt.Errorf("begin the sandbox export: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	e, err := r.writeExport(ctx, snap.tx, tx)
+	if err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&e.snapshot); err != nil {
+		return fmt.Errorf("sandbox %s: note the export's snapshot: %w", r.report.To, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		return fmt.Errorf("end the sandbox export: %w", err)
+	}
+	return r.handOver(ctx, e)
+}
+
+// lockAgainstWrites takes the tables in EXCLUSIVE mode: others may read them,
+// nobody else may write them, until the transaction ends.
+func lockAgainstWrites(ctx context.Context, tx pgx.Tx, tables []*table) error {
+	return onTables(ctx, tx, tables, "close to writes, for the export, sandbox tables", func(idents string) string {
+		return "LOCK TABLE " + idents + " IN EXCLUSIVE MODE"
+	})
+}
+
+// writeExport writes the archives of one export round.
+func (r *run) writeExport(ctx context.Context, prod, sbx pgx.Tx) (*SandboxExport, error) {
+	dir, err := r.exportDir()
+	if err != nil {
+		return nil, err
+	}
+	// Each round's files are named by their second: a later round takes a later one.
+	at := r.c.now().UTC().Truncate(time.Second)
+	if !at.After(r.exportedAt) && !r.exportedAt.IsZero() {
+		at = r.exportedAt.Add(time.Second)
+	}
+	r.exportedAt = at
+	cfg := ArchiveConfig{Dir: dir, Instance: r.report.To, At: at, FirstCategory: r.c.workflowsCategory()}
+	e, err := exportSandboxWork(ctx, prod, sbx, r.plan.driftTables(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("export sandbox %s: %w", r.report.To, err)
+	}
+	r.exportRounds++
+	e.Round = r.exportRounds
+	e.Workflows = slices.Clone(r.plan.SandboxOnlyWorkflows)
+	natsort.Strings(e.Workflows)
 	return e, nil
 }
 
-func (c *Cloner) exportSQL(cat *catalog, keys []string) (string, []any) {
-	w := c.manifest.Workflows
-	wt := cat.tables[c.tables.table(w.Table)]
-	args := []any{keys}
-	steps := "'{}'::jsonb"
-	if len(wt.pk) == 1 && len(w.Steps) > 0 {
-		var parts []string
-		for _, s := range w.Steps {
-			st := cat.tables[c.tables.table(s.Table)]
-			if st == nil {
-				continue
-			}
-			args = append(args, st.name.String())
-			parts = append(parts, fmt.Sprintf("$%d::text, (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY to_jsonb(s)::text), '[]') FROM %s s WHERE s.%s = w.%s)",
-				len(args), st.ident(), col(s.Workflow), col(wt.pk[0])))
+// exportDir is where the archives go: Options.ExportDir, else a temporary
+// directory that the clone removes when it ends.
+func (r *run) exportDir() (string, error) {
+	if r.opts.ExportDir != "" {
+		return r.opts.ExportDir, nil
+	}
+	if r.tempDir == "" {
+		dir, err := os.MkdirTemp("", "clonebot-export-")
+		if err != nil {
+			return "", fmt.Errorf("export directory: %w", err)
 		}
-		if len(parts) > 0 {
-			steps = "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
+		r.tempDir = dir
+	}
+	return r.tempDir, nil
+}
+
+// removeTemp removes the temporary export directory, if any.
+func (r *run) removeTemp() {
+	if r.tempDir != "" {
+		if err := os.RemoveAll(r.tempDir); err != nil {
+			r.c.log.WithError(err).Warn("could not remove the temporary export directory")
 		}
 	}
-	q := "SELECT coalesce(jsonb_agg(jsonb_build_object('workflow', to_jsonb(w), 'steps', " + steps + ") ORDER BY w." + col(w.Name) + "), '[]')::text FROM " +
-		wt.ident() + " w WHERE " + keyExpr("w", w.Key) + " = ANY($1::text[])"
-	return q, args
+}
+
+// handOver records an export and gives it to BeforeWipe.
+func (r *run) handOver(ctx context.Context, e *SandboxExport) error {
+	r.exported = e
+	r.plan.setDrift(e.Drift)
+	r.report.Drift, r.report.DriftByCategory = r.plan.Drift, r.plan.DriftByCategory
+	r.report.Export = ExportSummary{Rounds: e.Round, Rows: e.Rows(), Archives: e.Archives, Workflows: e.Workflows, Dir: r.opts.ExportDir}
+	if r.opts.BeforeWipe == nil {
+		return nil
+	}
+	if err := r.opts.BeforeWipe(ctx, e); err != nil {
+		return fmt.Errorf("save the sandbox export before the wipe: %w", err)
+	}
+	return nil
+}
+
+// workflowsCategory is the category of the manifest's workflows table, exported
+// first; empty when the manifest names none.
+func (c *Cloner) workflowsCategory() string {
+	if c.manifest.Workflows == nil {
+		return ""
+	}
+	return c.tables.category[c.tables.table(c.manifest.Workflows.Table)]
+}
+
+// checkUnchanged runs in the switch, once the live tables are locked: every
+// cloned table must hold exactly the rows the export saw, or the export misses
+// what the application wrote since.
+func (r *run) checkUnchanged(ctx context.Context, tx pgx.Tx) error {
+	e := r.exported
+	if e == nil {
+		return errors.New("the switch found no export of the sandbox")
+	}
+	xmax, xip, err := snapshotXids(e.snapshot)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: the export's snapshot: %w", r.report.To, err)
+	}
+	var changed []string
+	for _, t := range e.tables {
+		var rows, written int64
+		q := "SELECT count(*), count(*) FILTER (WHERE age(t.xmin) <= age($1::text::xid) OR t.xmin::text = ANY($2::text[])) FROM " + t.from + " t"
+		if err := tx.QueryRow(ctx, q, xmax, xip).Scan(&rows, &written); err != nil {
+			return fmt.Errorf("check sandbox table %s is as exported: %w", t.name, err)
+		}
+		if rows != t.rows || written > 0 {
+			changed = append(changed, fmt.Sprintf("%s (%d rows exported, %d now, %d of them written since)", t.name, t.rows, rows, written))
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("%w: %s", ErrSandboxChanged, strings.Join(changed, ", "))
+	}
+	return nil
+}
+
+// snapshotXids reads a pg_snapshot ("xmin:xmax:xip,...") as the 32-bit
+// transaction ids rows carry: the first id the snapshot did not see, and those
+// it saw running.
+func snapshotXids(s string) (xmax string, xip []string, err error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return "", nil, fmt.Errorf("snapshot %q is not xmin:xmax:xip", s)
+	}
+	xid := func(v string) (string, error) {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("snapshot %q: %w", s, err)
+		}
+		return strconv.FormatUint(n&0xffffffff, 10), nil
+	}
+	if xmax, err = xid(parts[1]); err != nil {
+		return "", nil, err
+	}
+	xip = []string{}
+	for _, v := range strings.Split(parts[2], ",") {
+		if v == "" {
+			continue
+		}
+		x, err := xid(v)
+		if err != nil {
+			return "", nil, err
+		}
+		xip = append(xip, x)
+	}
+	return xmax, xip, nil
 }

@@ -75,6 +75,12 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 }
 
 func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
+	return onTables(ctx, tx, tables, "wipe sandbox tables", func(idents string) string { return "TRUNCATE " + idents + " RESTART IDENTITY" })
+}
+
+// onTables runs the statement that stmt makes of the tables' names, if there are
+// tables; a lock it waited too long for is explained by the tables' holders.
+func onTables(ctx context.Context, tx pgx.Tx, tables []*table, what string, stmt func(idents string) string) error {
 	if len(tables) == 0 {
 		return nil
 	}
@@ -82,8 +88,8 @@ func truncate(ctx context.Context, tx pgx.Tx, tables []*table) error {
 	for i, t := range tables {
 		idents[i], names[i] = t.ident(), t.name.String()
 	}
-	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(idents, ", ")+" RESTART IDENTITY"); err != nil {
-		return fmt.Errorf("wipe sandbox tables %s: %w", strings.Join(names, ", "), waited(err, sideSandbox, names, idents))
+	if _, err := tx.Exec(ctx, stmt(strings.Join(idents, ", "))); err != nil {
+		return fmt.Errorf("%s %s: %w", what, strings.Join(names, ", "), waited(err, sideSandbox, names, idents))
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type Plan struct {
 	DependentWorkflows     []DependentWorkflow `json:"dependent_workflows"`
 	DependentWorkflowCount int                 `json:"dependent_workflow_count"`
 	// SandboxOnlyWorkflows are in the sandbox but not in production (by natural
-	// key); the clone exports them before the wipe.
+	// key), in natural order; the clone exports them before the wipe.
 	SandboxOnlyWorkflows []string `json:"sandbox_only_workflows"`
 	// Source and Target are what each database says about itself: its identity
 	// and its enrollment marker (nil when a connection failed first).
@@ -58,11 +58,10 @@ type Plan struct {
 	Drift           []Drift         `json:"drift"`
 	DriftByCategory []CategoryDrift `json:"drift_by_category"`
 
-	swap            *stagedSet // what a swap rebuilds, when the method is MethodSwap
-	copies          []copySpec // the cloned tables, in manifest order
-	sandboxOnlyKeys []string   // natural keys of SandboxOnlyWorkflows
-	srcCat          *catalog   // production's shape
-	wipe            []*table   // every manifest table present in the sandbox
+	swap   *stagedSet // what a swap rebuilds, when the method is MethodSwap
+	copies []copySpec // the cloned tables, in manifest order
+	srcCat *catalog   // production's shape
+	wipe   []*table   // every manifest table present in the sandbox
 }
 
 // OK reports whether the clone is allowed.

@@ -1,7 +1,6 @@
 package cloner
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -30,8 +29,13 @@ type Report struct {
 	Integrations           []Integration       `json:"integrations"`
 	DependentWorkflows     []DependentWorkflow `json:"dependent_workflows"` // the first MaxListedWorkflows by name
 	DependentWorkflowCount int                 `json:"dependent_workflow_count"`
-	Export                 ExportSummary       `json:"export"`
-	Verification           Verification        `json:"verification"`
+	// Drift is how far the sandbox had moved from production when the clone
+	// exported it (per cloned table, in manifest order), and DriftByCategory its
+	// sum per category.
+	Drift           []Drift         `json:"drift"`
+	DriftByCategory []CategoryDrift `json:"drift_by_category"`
+	Export          ExportSummary   `json:"export"`
+	Verification    Verification    `json:"verification"`
 	// Source and Target are what the databases said they were when the clone
 	// began: identity and enrollment marker.
 	Source *Evidence `json:"source"`
@@ -77,11 +81,17 @@ type TableReport struct {
 	Match              bool     `json:"match"`
 }
 
-// ExportSummary is the sandbox-only work saved before the wipe.
+// ExportSummary is the sandbox export handed over before the wipe: its latest
+// round (the one the clone's switch found still true).
 type ExportSummary struct {
-	Workflows []string        `json:"workflows"`
-	JSONBytes int             `json:"json_bytes"`
-	JSON      json.RawMessage `json:"json,omitempty"`
+	Rounds   int       `json:"rounds"` // exports made: more than 1 when the sandbox changed during a swap's load
+	Rows     int64     `json:"rows"`   // sandbox rows saved
+	Archives []Archive `json:"archives"`
+	// Workflows names the workflows only the sandbox had, in natural order.
+	Workflows []string `json:"workflows"`
+	// Dir is where the archives were kept (Options.ExportDir); empty when they
+	// were only handed to BeforeWipe.
+	Dir string `json:"dir,omitempty"`
 }
 
 // Verification is what the clone checked inside its transaction before commit.

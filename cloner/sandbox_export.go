@@ -20,8 +20,23 @@ import (
 // drift of every cloned table, and the archives holding each sandbox row the
 // clone deletes (only in the sandbox) or overwrites (changed).
 type SandboxExport struct {
+	// Round counts the exports of one clone: 1, or more when a swap found the
+	// sandbox changed after the previous export and exported it again.
+	Round    int       `json:"round"`
 	Drift    []Drift   `json:"drift"`
 	Archives []Archive `json:"archives"`
+	// Workflows names the workflows only the sandbox has (by the manifest's
+	// natural key), in natural order; their rows are in the archives.
+	Workflows []string `json:"workflows"`
+
+	tables   []exportedTable // what the sandbox held, for the switch to check
+	snapshot string          // the sandbox snapshot the export read (pg_snapshot)
+}
+
+// exportedTable is a cloned table as the export saw it.
+type exportedTable struct {
+	name, from string
+	rows       int64
 }
 
 // Rows is the number of rows exported.
@@ -35,7 +50,8 @@ func (e *SandboxExport) Rows() int64 {
 
 // exportSandboxWork compares every table between the production snapshot prod
 // and the sandbox sbx and writes the sandbox rows the clone would delete or
-// overwrite into cfg.Dir, one archive per category, cfg.FirstCategory first.
+// overwrite into cfg.Dir, one archive per category, cfg.FirstCategory first. The
+// drift is in the order of tables.
 //
 // The sandbox transaction must keep its snapshot (REPEATABLE READ), or the
 // tables must be locked against writes: rows are found by the comparison and
@@ -53,13 +69,18 @@ func exportSandboxWork(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTabl
 	}
 	w := newArchiveWriter(cfg)
 	out := &SandboxExport{}
+	drift := map[string]Drift{}
 	for _, t := range exportOrder(tables, cfg.FirstCategory) {
-		d, err := exportTable(ctx, prod, sbx, t, w)
+		d, rows, err := exportTable(ctx, prod, sbx, t, w)
 		if err != nil {
 			w.abort()
 			return nil, err
 		}
-		out.Drift = append(out.Drift, d)
+		drift[d.Table] = d
+		out.tables = append(out.tables, exportedTable{name: t.qualified(), from: t.from(), rows: rows})
+	}
+	for i := range tables { // the drift in the tables' order, as a plan has it
+		out.Drift = append(out.Drift, drift[tables[i].qualified()])
 	}
 	archives, err := w.close()
 	if err != nil {
@@ -94,38 +115,36 @@ func exportOrder(tables []DriftTable, first string) []*DriftTable {
 }
 
 // exportTable compares t, noting where each row to save is in a spool file, then
-// reads those rows from the sandbox in batches and writes them out.
-func exportTable(ctx context.Context, prod, sbx pgx.Tx, t *DriftTable, w *archiveWriter) (Drift, error) {
+// reads those rows from the sandbox in batches and writes them out. It returns
+// the drift and the number of sandbox rows.
+func exportTable(ctx context.Context, prod, sbx pgx.Tx, t *DriftTable, w *archiveWriter) (Drift, int64, error) {
 	sp, err := newSpool()
 	if err != nil {
-		return Drift{}, fmt.Errorf("export table %s: %w", t.qualified(), err)
+		return Drift{}, 0, fmt.Errorf("export table %s: %w", t.qualified(), err)
 	}
 	defer sp.remove()
-	d, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), t, sp.add)
-	if err != nil {
-		return d, err
-	}
-	if d.OnlyInSandbox+d.Changed == 0 {
-		return d, nil
+	d, rows, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), t, sp.add)
+	if err != nil || d.OnlyInSandbox+d.Changed == 0 {
+		return d, rows, err
 	}
 	if err := w.begin(t); err != nil {
-		return d, err
+		return d, rows, err
 	}
 	if err := sp.rewind(); err != nil {
-		return d, fmt.Errorf("export table %s: %w", t.qualified(), err)
+		return d, rows, fmt.Errorf("export table %s: %w", t.qualified(), err)
 	}
 	q := fetchSQL(t)
 	head := []byte(`{"table":` + jsonString(t.qualified()) + `,"change":"`)
 	for {
 		batch, err := sp.next(fetchBatch)
 		if err != nil {
-			return d, fmt.Errorf("export table %s: %w", t.qualified(), err)
+			return d, rows, fmt.Errorf("export table %s: %w", t.qualified(), err)
 		}
 		if len(batch) == 0 {
-			return d, nil
+			return d, rows, nil
 		}
 		if err := fetchRows(ctx, sbx, q, t, batch, head, w); err != nil {
-			return d, err
+			return d, rows, err
 		}
 	}
 }

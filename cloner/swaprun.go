@@ -2,6 +2,7 @@ package cloner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -61,8 +62,7 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	}
 	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
 	r.report.Verification.ForeignKeysValidated = tracker.validated
-	r.phaseStart("switch")
-	if err := r.switchOver(ctx, lock, set, units); err != nil {
+	if err := r.switchWithExport(ctx, lock, set, units, snap); err != nil {
 		return err
 	}
 	committed = true
@@ -70,6 +70,27 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	r.dropStaged(context.WithoutCancel(ctx), lock)
 	r.phaseStart("done")
 	return nil
+}
+
+// switchWithExport switches the staged tables in, provided the sandbox still
+// holds what its export saved; when the application wrote to it during the load,
+// the sandbox is exported again (the staged tables stay as they are) and the
+// switch retried, a bounded number of times.
+func (r *run) switchWithExport(ctx context.Context, lock *pgx.Conn, set *stagedSet, units []*unit, snap *snapshot) error {
+	for {
+		r.phaseStart("switch")
+		err := r.switchOver(ctx, lock, set, units)
+		if !errors.Is(err, ErrSandboxChanged) {
+			return err
+		}
+		if r.exportRounds >= maxExportRounds {
+			return fmt.Errorf("%w; exported %d times, each out of date by the switch: stop what writes to the sandbox, then clone again", err, r.exportRounds)
+		}
+		r.c.log.WithError(err).Warn("the sandbox changed during the load; exporting it again")
+		if err := r.exportSnapshot(ctx, lock, snap); err != nil {
+			return err
+		}
+	}
 }
 
 // stage drops what an interrupted clone left and creates the staged tables, empty,
@@ -245,8 +266,14 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 	if err != nil {
 		return err
 	}
-	stmts = append(stmts, set.lockStatement())
-	stmts = append(stmts, drops...)
+	if err := execAll(ctx, tx, append(stmts, set.lockStatement())); err != nil {
+		return fmt.Errorf("switch sandbox %s: %w", r.report.To, set.waited(err))
+	}
+	// The live tables are ours now: did the application write since the export?
+	if err := r.checkUnchanged(ctx, tx); err != nil {
+		return err
+	}
+	stmts = drops
 	for _, s := range set.appSchemas() {
 		stmts = append(stmts, createSchemaStatement(rollbackSchema(s)))
 	}

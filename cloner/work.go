@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // count fills the categories with production rows and bytes and sandbox rows.
@@ -239,7 +241,7 @@ func (c *Cloner) listSandboxOnly(ctx context.Context, src, dst querier, p *Plan,
 	if st == nil || dt == nil {
 		return nil
 	}
-	rows, err := dst.Query(ctx, "SELECT "+keyExpr("w", w.Key)+", w."+col(w.Name)+"::text FROM "+dt.ident()+" w ORDER BY 2")
+	rows, err := dst.Query(ctx, "SELECT "+keyExpr("w", w.Key)+", w."+col(w.Name)+"::text FROM "+dt.ident()+" w")
 	if err != nil {
 		return fmt.Errorf("list sandbox workflows in %s: %w", dt.name, err)
 	}
@@ -268,8 +270,8 @@ func (c *Cloner) listSandboxOnly(ctx context.Context, src, dst querier, p *Plan,
 	for i, k := range keys {
 		if !known[k] {
 			p.SandboxOnlyWorkflows = append(p.SandboxOnlyWorkflows, names[i])
-			p.sandboxOnlyKeys = append(p.sandboxOnlyKeys, k)
 		}
 	}
+	natsort.Strings(p.SandboxOnlyWorkflows)
 	return nil
 }

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +19,29 @@ import (
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/gaiia/clonebot/zendesksim"
 )
+
+// unzipped is every file of a zip archive, one after the other.
+func unzipped(t *testing.T, data []byte) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("not a zip archive: %v", err)
+	}
+	var all strings.Builder
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	return all.String()
+}
 
 func testLogger(t *testing.T) *logrus.Entry {
 	l := logrus.New()
@@ -132,14 +157,19 @@ func TestStoryFromRequestToReadyNoticeAndBack(t *testing.T) {
 	if last := comments[len(comments)-1]; last.Public || !strings.Contains(last.Body, "Verification") {
 		t.Errorf("the last comment should be the internal verification note, got public=%v:\n%s", last.Public, last.Body)
 	}
-	var exported bool
+	// The sandbox export: a zip per category, workflows first, the drafts in it,
+	// posted before the ready notice.
+	var exported []string
 	for _, c := range comments {
 		for _, a := range c.Attachments {
-			exported = exported || (strings.HasSuffix(a.FileName, ".json") && strings.Contains(string(a.Data), "Sandbox draft"))
+			exported = append(exported, a.FileName)
+			if strings.HasSuffix(a.FileName, "-workflows.zip") && !strings.Contains(unzipped(t, a.Data), "Sandbox draft") {
+				t.Errorf("%s lacks the sandbox's draft workflows", a.FileName)
+			}
 		}
 	}
-	if !exported {
-		t.Error("the sandbox-only workflows were not attached to the ticket")
+	if len(exported) == 0 || !strings.HasSuffix(exported[0], "-workflows.zip") {
+		t.Errorf("the sandbox export attached to the ticket: %v, want a zip per category, workflows first", exported)
 	}
 
 	// The sandbox: a copy of production's configuration and nothing else.

@@ -157,7 +157,9 @@ func (r *runner) clone(ctx context.Context, req *request, attempt int) (*cloner.
 	cctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
 	report, err := r.cloner.Clone(cctx, req.Production, req.Sandbox, cloner.Options{
-		BeforeWipe: func(ctx context.Context, export cloner.Export) error { return r.postExport(ctx, req, export, attempt) },
+		BeforeWipe: func(ctx context.Context, export *cloner.SandboxExport) error {
+			return r.postExport(ctx, req, export, attempt)
+		},
 	})
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("%w (%s, jobs.clone_deadline), so it was stopped and the sandbox rolled back: %w", errCloneDeadline, r.deadline, err)
@@ -169,30 +171,35 @@ func (r *runner) clone(ctx context.Context, req *request, attempt int) (*cloner.
 // waiting for.
 var errCloneDeadline = errors.New("the clone did not finish within its deadline")
 
-// postExport posts the sandbox-only workflows before the wipe, after what the
-// ticket was told before. It runs inside the clone, so a failure here aborts the
-// clone with the sandbox untouched.
-func (r *runner) postExport(ctx context.Context, req *request, export cloner.Export, attempt int) error {
-	if len(export.Workflows) == 0 {
+// postExport posts the sandbox export before anything of the sandbox is replaced,
+// after what the ticket was told before: the archives, streamed from the clone's
+// files (each under Zendesk's attachment limit), under a public comment that
+// lists them by category. It runs inside the clone, so a failure aborts the clone
+// with the sandbox untouched. With nothing to save, nothing is posted. A swap that
+// found the sandbox changed during its load exports it again: the next round is a
+// comment of its own.
+func (r *runner) postExport(ctx context.Context, req *request, e *cloner.SandboxExport, attempt int) error {
+	if e.Rows() == 0 {
 		return nil
 	}
 	data := r.record.data(req)
-	data.Exported = export.Workflows
-	data.ExportFile = exportFile(req)
+	data.Export = messages.NewExportView(e.Round, e.Rows(), e.Archives, e.Workflows)
 	public, _, err := r.record.render.Render(messages.Export, data)
 	if err != nil {
 		return err
 	}
+	var files []notifier.File
+	for _, a := range e.Archives {
+		for _, f := range a.Files {
+			files = append(files, notifier.File{Name: f.Name, ContentType: "application/zip", Path: f.Path})
+		}
+	}
 	return r.outbox.postInOrder(ctx, req.TicketID, notifier.Announcement{
-		Key:         fmt.Sprintf("%d/%s/%d", req.TicketID, messages.Export, attempt),
+		Key:         fmt.Sprintf("%d/%s/%d/%d", req.TicketID, messages.Export, attempt, e.Round),
 		Public:      true,
 		Body:        public,
-		Attachments: []notifier.File{{Name: data.ExportFile, ContentType: "application/json", Data: export.JSON}},
+		Attachments: files,
 	}, 10*time.Second)
-}
-
-func exportFile(req *request) string {
-	return fmt.Sprintf("%s-sandbox-only-workflows.json", req.Sandbox)
 }
 
 // ended records how a clone ended: ready, failed, or to be run again (another
@@ -251,7 +258,9 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 		m.notices = []notice{{messages.Ready, rules.Ready}}
 		m.data = func(d *messages.Data) {
 			d.Ready = messages.NewReadyView(report, r.windows.For(req.Tenant).Loc)
-			d.Exported, d.ExportFile = report.Export.Workflows, exportFile(req)
+			if x := report.Export; x.Rows > 0 {
+				d.Export = messages.NewExportView(x.Rounds, x.Rows, x.Archives, x.Workflows)
+			}
 		}
 	}
 	m.entries[0].to = req.State

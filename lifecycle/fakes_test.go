@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,6 +176,18 @@ func (z *fakeZendesk) posted(ticketID int64) []string {
 		}
 	}
 	return keys
+}
+
+// announcement is the announcement posted under key (as posted returns it).
+func (z *fakeZendesk) announcement(key string) notifier.Announcement {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for _, p := range z.posts {
+		if strings.HasSuffix(p.Key, "/"+key) {
+			return p.Announcement
+		}
+	}
+	return notifier.Announcement{}
 }
 
 // fakeCloner is a hand-written Cloner: it answers each pair of instances with the

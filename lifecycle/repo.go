@@ -176,9 +176,6 @@ func (q *repo) saveOutcome(ctx context.Context, ticketID int64, report *cloner.R
 		msg := cause.Error()
 		lastErr = &msg
 	}
-	if report != nil {
-		report.Export.JSON = nil // attached to the ticket; not kept twice
-	}
 	_, err := q.db.Exec(ctx, "UPDATE clone_requests SET report = $2::jsonb, last_error = $3::text WHERE ticket_id = $1::bigint", ticketID, report, lastErr)
 	if err != nil {
 		return fmt.Errorf("save clone outcome of ticket %d: %w", ticketID, err)

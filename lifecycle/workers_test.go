@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -458,21 +460,34 @@ func TestRunPostsTheExportAfterTheStartedNotice(t *testing.T) {
 	if err := w.s.outbox.deliver(w.ctx, fakeTicket); err != nil {
 		t.Fatal(err)
 	}
+	archive := filepath.Join(t.TempDir(), "acme-sandbox-20261129-070003-workflows.zip")
+	if err := os.WriteFile(archive, []byte("PK archive"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w.cl.clone = func(ctx context.Context, from, to string, opts cloner.Options) (*cloner.Report, error) {
-		export := cloner.Export{Workflows: []string{"Draft: new onboarding"}, JSON: []byte(`{"workflows":[]}`)}
+		export := &cloner.SandboxExport{Round: 1, Workflows: []string{"Draft: new onboarding"}, Archives: []cloner.Archive{{
+			Category: "workflows", Rows: 2, Tables: []cloner.ArchiveTable{{Table: "public.workflows", Rows: 2, OnlyInSandbox: 1, Changed: 1}},
+			Files: []cloner.ArchiveFile{{Name: filepath.Base(archive), Path: archive, Bytes: 10}},
+		}}}
 		if err := opts.BeforeWipe(ctx, export); err != nil {
 			return nil, err
 		}
-		return &cloner.Report{From: from, To: to, Rows: 10, SnapshotAt: w.window, Export: cloner.ExportSummary{Workflows: export.Workflows},
+		return &cloner.Report{From: from, To: to, Rows: 10, SnapshotAt: w.window,
+			Export:       cloner.ExportSummary{Rounds: 1, Rows: export.Rows(), Archives: export.Archives, Workflows: export.Workflows},
 			Verification: cloner.Verification{OK: true}}, nil
 	}
 	if err := w.s.runner.run(w.ctx, args, 1); err != nil {
 		t.Fatal(err)
 	}
 	w.wantState(rules.Ready)
-	got := kindsOf(w.zd.posted(fakeTicket))
+	posts := w.zd.posted(fakeTicket)
+	got := kindsOf(posts)
 	if want := []string{"awaiting_approval", "awaiting_approval/internal", "scheduled", "running", "export"}; !slices.Equal(got, want) {
 		t.Fatalf("posted %v, want %v", got, want)
+	}
+	if a := w.zd.announcement(posts[len(posts)-1]); len(a.Attachments) != 1 || a.Attachments[0].Path != archive || a.Attachments[0].ContentType != "application/zip" ||
+		!strings.Contains(a.Body, "acme-sandbox-20261129-070003-workflows.zip") {
+		t.Errorf("export announcement: %+v", a)
 	}
 	if got := kindsOf(w.queued()); got[len(got)-2] != "ready" {
 		t.Fatalf("queued %v", got)

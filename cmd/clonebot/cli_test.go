@@ -143,7 +143,8 @@ func TestMissingConfigurationFileSaysHowToNameOne(t *testing.T) {
 // line, and the report on stdout.
 func TestCloneReportsEachPhaseApartFromTheReport(t *testing.T) {
 	cfg := instancesConfig(t)
-	out, errOut, code := runCLI(t, nil, "clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes")
+	dir := filepath.Join(t.TempDir(), "export") // made by the command
+	out, errOut, code := runCLI(t, nil, "clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--export-dir", dir)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
@@ -164,6 +165,11 @@ func TestCloneReportsEachPhaseApartFromTheReport(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+	// The report shows the drift and where the export went; the archives are there.
+	zips, _ := filepath.Glob(filepath.Join(dir, "acme-sandbox-*-workflows.zip"))
+	if !strings.Contains(out, "\nDrift: ") || !strings.Contains(out, "saved before the wipe in "+dir+":") || len(zips) != 1 {
+		t.Errorf("report (archives %v):\n%s", zips, out)
 	}
 }
 
@@ -193,7 +199,7 @@ func TestCloneInterruptedByCtrlC(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(binary, "clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes")
+	cmd := exec.Command(binary, "clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--export-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/gaiia/clonebot/bot"
@@ -78,11 +79,14 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // runClone runs an operator's immediate clone: progress on stderr, the report on
-// stdout.
+// stdout. The sandbox export goes to --export-dir, else to a new temporary
+// directory the report names (removed again when there was nothing to save or
+// the clone failed: then the sandbox is unchanged).
 func runClone(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	p := newPairFlags("clone")
 	yes := p.fs.Bool("yes", false, "confirm that the sandbox may be wiped (required)")
 	jobs := p.fs.Int("jobs", 0, "tables loaded at once (default: clone.jobs in the configuration, else the cores available)")
+	exportDir := p.fs.String("export-dir", "", "directory (created if missing) for the sandbox export: a zip per category of every sandbox row the clone deletes or overwrites (default: a new temporary directory, named in the report)")
 	if err := p.parse(args); err != nil {
 		return err
 	}
@@ -97,9 +101,19 @@ func runClone(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	dir, temporary, err := exportDirectory(*exportDir, *p.to)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(con, time.Now)
-	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: prog.update, Jobs: *jobs})
+	report, err := c.Clone(ctx, *p.from, *p.to, cloner.Options{Progress: prog.update, Jobs: *jobs, ExportDir: dir})
 	prog.stop(err)
+	if temporary && (err != nil || report.Export.Rows == 0) {
+		os.RemoveAll(dir)
+		if report != nil {
+			report.Export.Dir = ""
+		}
+	}
 	switch {
 	case err == nil:
 		return writeReport(stdout, report)
@@ -111,6 +125,22 @@ func runClone(ctx context.Context, args []string, getenv func(string) string, st
 		return &exitError{code: 130, err: fmt.Errorf("interrupted: the clone of %s into %s was stopped and rolled back; the sandbox is unchanged", *p.from, *p.to)}
 	}
 	return fmt.Errorf("clone %s into %s: %w (the sandbox is unchanged)", *p.from, *p.to, err)
+}
+
+// exportDirectory makes the directory the export is written to: dir, created if
+// missing, or a new temporary one.
+func exportDirectory(dir, sandbox string) (path string, temporary bool, err error) {
+	if dir == "" {
+		path, err := os.MkdirTemp("", "clonebot-export-"+sandbox+"-")
+		if err != nil {
+			return "", false, fmt.Errorf("make a directory for the sandbox export: %w (name one with --export-dir)", err)
+		}
+		return path, true, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("--export-dir: %w", err)
+	}
+	return dir, false, nil
 }
 
 // interrupted turns the error of a command stopped by a signal into a plain

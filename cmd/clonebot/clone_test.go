@@ -101,6 +101,30 @@ func TestPlanAndCloneCommands(t *testing.T) {
 	runCases(t, cases)
 }
 
+// Without --export-dir the export goes to a temporary directory of its own, which
+// the report names; a clone with nothing to save leaves none.
+func TestCloneExportsToATemporaryDirectory(t *testing.T) {
+	cfg := instancesConfig(t)
+	out, code := clonebot("clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes")
+	m := regexp.MustCompile(`saved before the wipe in (\S+):\n`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	dir := m[1]
+	defer os.RemoveAll(dir)
+	if !strings.HasPrefix(filepath.Base(dir), "clonebot-export-acme-sandbox-") {
+		t.Errorf("export directory %s", dir)
+	}
+	if zips, _ := filepath.Glob(filepath.Join(dir, "*.zip")); len(zips) == 0 {
+		t.Errorf("no archive in %s", dir)
+	}
+	// The sandbox is now production's copy: nothing to save, no directory.
+	out, code = clonebot("clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes")
+	if code != 0 || !strings.Contains(out, "Sandbox export: nothing to save") || strings.Contains(out, "saved before the wipe in") {
+		t.Errorf("second clone, exit %d:\n%s", code, out)
+	}
+}
+
 func TestEnrollCommand(t *testing.T) {
 	sbxOpts := small
 	sbxOpts.Kind, sbxOpts.Seed = fixtures.Sandbox, 8
@@ -175,7 +199,7 @@ func TestRollbackCommand(t *testing.T) {
 		{"needs --yes", []string{"rollback", "--config", cfg, "--to", "acme-sandbox"}, 2, []string{"--yes"}},
 		{"production refused", []string{"rollback", "--config", cfg, "--to", "acme-prod", "--yes"}, 2, []string{"not a sandbox"}},
 		{"nothing kept yet", []string{"rollback", "--config", cfg, "--to", "acme-sandbox", "--yes"}, 2, []string{"no pre-clone copy"}},
-		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--jobs", "3"}, 0, []string{"kept for rollback until"}},
+		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--jobs", "3", "--export-dir", t.TempDir()}, 0, []string{"kept for rollback until"}},
 	})
 	if n := queryCount(t, sandbox, sandboxDrafts); n != 0 {
 		t.Fatalf("%d drafts after the clone", n)

@@ -41,7 +41,7 @@ func writePlan(w io.Writer, p *cloner.Plan) error {
 	if p.Method != "" {
 		ew.printf("The sandbox as it is now is kept for rollback (%s in the sandbox database) until it expires.\n", cloner.HumanBytes(p.RollbackBytes))
 	}
-	writeDrift(ew, p.Drift)
+	writeDrift(ew, p.Drift, false)
 	writeWork(ew, p.NulledReferences, p.Scrubbed, p.Integrations, p.DependentWorkflows, p.DependentWorkflowCount)
 	list(ew, "Sandbox-only workflows (exported before the wipe)", p.SandboxOnlyWorkflows, len(p.SandboxOnlyWorkflows))
 	return ew.err
@@ -63,8 +63,9 @@ func writePlanJSON(w io.Writer, p *cloner.Plan) error {
 }
 
 // writeDrift writes how far the sandbox has drifted: a table per category, its
-// tables in manifest order, a star on those compared by whole-row hashes.
-func writeDrift(ew *errWriter, drift []cloner.Drift) {
+// tables in manifest order, a star on those compared by whole-row hashes. done
+// says it of a clone that ran rather than of a plan.
+func writeDrift(ew *errWriter, drift []cloner.Drift, done bool) {
 	if len(drift) == 0 {
 		return
 	}
@@ -74,13 +75,20 @@ func writeDrift(ew *errWriter, drift []cloner.Drift) {
 		total.OnlyInSandbox += c.OnlyInSandbox
 		total.Changed += c.Changed
 	}
-	ew.printf("\nDrift: %s between production and the sandbox: the clone adds %s, deletes %s and overwrites %s (those %s of the sandbox are exported first)\n",
-		plural(total.Rows(), "row differs", "rows differ"), count(total.OnlyInProduction), count(total.OnlyInSandbox), count(total.Changed),
-		count(total.OnlyInSandbox+total.Changed))
+	format := "\nDrift: %s between production and the sandbox: the clone adds %s, deletes %s and overwrites %s (those %s sandbox rows are exported first)\n"
+	differ := plural(total.Rows(), "row differs", "rows differ")
+	if done {
+		format = "\nDrift: %s between production and the sandbox: the clone added %s, deleted %s and overwrote %s (those %s sandbox rows were exported first)\n"
+		differ = plural(total.Rows(), "row differed", "rows differed")
+	}
+	ew.printf(format, differ, count(total.OnlyInProduction), count(total.OnlyInSandbox), count(total.Changed), count(total.OnlyInSandbox+total.Changed))
 	starred := false
 	for _, c := range cloner.DriftByCategory(drift) {
 		diff := "no difference"
-		if c.Rows() > 0 {
+		switch {
+		case c.Rows() > 0 && done:
+			diff = plural(c.Rows(), "row differed", "rows differed")
+		case c.Rows() > 0:
 			diff = plural(c.Rows(), "row differs", "rows differ")
 		}
 		ew.printf("\n%s: %s\n", c.Category, diff)
@@ -98,7 +106,7 @@ func writeDrift(ew *errWriter, drift []cloner.Drift) {
 		if c.Tables > 1 {
 			rows = append(rows, []string{"total", count(c.OnlyInProduction), count(c.OnlyInSandbox), count(c.Changed)})
 		}
-		writeTable(ew, "  ", rows)
+		writeTable(ew, "  ", 1, rows)
 	}
 	if starred {
 		ew.printf("\n* compared by whole-row hashes: no primary key both sides share, so an edited row counts once in each \"only in\" column, never as changed\n")
@@ -154,14 +162,48 @@ func writeReport(w io.Writer, r *cloner.Report) error {
 	if rc := r.Rollback; rc != nil {
 		ew.printf("The previous sandbox is kept for rollback until %s (clonebot rollback --to %s --yes).\n", rc.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), r.To)
 	}
+	writeDrift(ew, r.Drift, true)
+	writeExport(ew, r.Export)
 	writeWork(ew, r.NulledReferences, r.Scrubbed, r.Integrations, r.DependentWorkflows, r.DependentWorkflowCount)
-	list(ew, fmt.Sprintf("Exported sandbox-only workflows (%s of JSON)", cloner.HumanBytes(int64(r.Export.JSONBytes))), r.Export.Workflows, len(r.Export.Workflows))
+	list(ew, "Workflows only the sandbox had (in the export)", r.Export.Workflows, len(r.Export.Workflows))
 	return ew.err
 }
 
+// writeExport says what the clone saved of the sandbox before replacing it, and
+// where.
+func writeExport(ew *errWriter, x cloner.ExportSummary) {
+	if x.Rows == 0 {
+		ew.printf("\nSandbox export: nothing to save (no sandbox row was deleted or overwritten)\n")
+		return
+	}
+	where := ""
+	if x.Dir != "" {
+		where = " in " + x.Dir
+	}
+	ew.printf("\nSandbox export: %s deleted or overwritten, saved before the wipe%s:\n", plural(x.Rows, "row", "rows"), where)
+	if x.Rounds > 1 {
+		ew.printf("  (the sandbox changed during the load and was exported %d times; these are the last archives)\n", x.Rounds)
+	}
+	rows := [][]string{{"category", "file", "rows", "only in sandbox", "changed", "size"}}
+	for _, a := range x.Archives {
+		var only, changed int64
+		for _, t := range a.Tables {
+			only, changed = only+t.OnlyInSandbox, changed+t.Changed
+		}
+		for i, f := range a.Files {
+			if i == 0 {
+				rows = append(rows, []string{a.Category, f.Name, count(a.Rows), count(only), count(changed), cloner.HumanBytes(f.Bytes)})
+				continue
+			}
+			rows = append(rows, []string{"", f.Name, "", "", "", cloner.HumanBytes(f.Bytes)})
+		}
+	}
+	writeTable(ew, "  ", 2, rows)
+}
+
 // writeTable writes rows as aligned columns, each line after indent: the first
-// column (names) aligned left, the others (numbers) right.
-func writeTable(ew *errWriter, indent string, rows [][]string) {
+// left columns (names) aligned left, the others (numbers) right.
+func writeTable(ew *errWriter, indent string, left int, rows [][]string) {
 	var widths []int
 	for _, r := range rows {
 		for i, cell := range r {
@@ -175,11 +217,14 @@ func writeTable(ew *errWriter, indent string, rows [][]string) {
 		var b strings.Builder
 		for i, cell := range r {
 			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell))
-			if i == 0 {
+			switch {
+			case i == 0:
 				b.WriteString(cell + pad)
-				continue
+			case i < left:
+				b.WriteString("  " + cell + pad)
+			default:
+				b.WriteString("  " + pad + cell)
 			}
-			b.WriteString("  " + pad + cell)
 		}
 		ew.printf("%s%s\n", indent, b.String())
 	}

@@ -119,3 +119,32 @@ func TestWritePlanDriftGolden(t *testing.T) {
 	}
 	golden(t, "plan-drift.golden.txt", b.String())
 }
+
+// The report ends with the drift the clone found and what it exported, where.
+func TestWriteReportGolden(t *testing.T) {
+	drift := []cloner.Drift{
+		{Table: "public.workflows", Category: "workflows", ComparedBy: cloner.ByPrimaryKey, OnlyInProduction: 4, OnlyInSandbox: 3, Changed: 1},
+		{Table: "public.workflow_steps", Category: "workflows", ComparedBy: cloner.ByPrimaryKey, OnlyInProduction: 9, OnlyInSandbox: 6},
+		{Table: "public.communication_templates", Category: "communication_templates", ComparedBy: cloner.ByPrimaryKey, Changed: 2},
+	}
+	at := time.Date(2026, 11, 29, 7, 0, 3, 0, time.UTC)
+	r := &cloner.Report{From: "acme-prod", To: "acme-sandbox", Tenant: "acme", SnapshotAt: at, Seconds: 4.25, Rows: 1584, Bytes: 2 << 20,
+		Phases:       []cloner.Phase{{Name: "preflight", Seconds: 0.31}, {Name: "export", Seconds: 0.12}, {Name: "stage", Seconds: 0.05}},
+		Categories:   []cloner.CategoryReport{{Name: "workflows", Cloned: true, Tables: 2, Rows: 1520, Bytes: 2 << 20, WipedRows: 70}, {Name: "communication_templates", Cloned: true, Tables: 1, Rows: 64, WipedRows: 64}},
+		Tables:       []cloner.TableReport{{Table: "public.workflows", Match: true}, {Table: "public.workflow_steps", Match: true}, {Table: "public.communication_templates", Match: true}},
+		Verification: cloner.Verification{OK: true, ExcludedChecked: 14, ForeignKeysValidated: 9},
+		Method:       cloner.MethodSwap, Rollback: &cloner.RollbackCopy{ExpiresAt: at.Add(7 * 24 * time.Hour)},
+		Drift: drift, DriftByCategory: cloner.DriftByCategory(drift),
+		Export: cloner.ExportSummary{Rounds: 2, Rows: 12, Dir: "/srv/exports", Workflows: []string{"Flow 2", "Flow 10"}, Archives: []cloner.Archive{
+			{Category: "workflows", Rows: 10, Tables: []cloner.ArchiveTable{{Table: "public.workflows", Rows: 4, OnlyInSandbox: 3, Changed: 1}, {Table: "public.workflow_steps", Rows: 6, OnlyInSandbox: 6}},
+				Files: []cloner.ArchiveFile{{Name: "acme-sandbox-20261129-070004-workflows-1-of-2.zip", Bytes: 49_000_000}, {Name: "acme-sandbox-20261129-070004-workflows-2-of-2.zip", Bytes: 1200}}},
+			{Category: "communication_templates", Rows: 2, Tables: []cloner.ArchiveTable{{Table: "public.communication_templates", Rows: 2, Changed: 2}},
+				Files: []cloner.ArchiveFile{{Name: "acme-sandbox-20261129-070004-communication_templates.zip", Bytes: 2048}}},
+		}},
+	}
+	var b bytes.Buffer
+	if err := writeReport(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.txt", b.String())
+}

@@ -72,8 +72,7 @@ type Data struct {
 	Tags         rules.Tags
 	Window       string // e.g. "02:00-05:00 America/Toronto"
 	ScheduledFor string
-	Exported     []string
-	ExportFile   string
+	Export       *ExportView // the sandbox export, when it saved rows
 	Ready        *ReadyView
 	Error        string
 	Attempt      int
@@ -182,6 +181,42 @@ func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 	}
 	for _, t := range r.Tables {
 		v.Tables = append(v.Tables, TableCheck{Table: t.Table, Rows: t.Rows, Checksum: t.Checksum.Sum})
+	}
+	return v
+}
+
+// ExportView is what the messages say of the sandbox export.
+type ExportView struct {
+	Round      int   // 1, or more when the sandbox was exported again
+	Rows       int64 // rows saved in all
+	Categories []ExportCategory
+	Files      []string // every archive, in order
+	Workflows  []string // workflows only the sandbox had, in natural order
+}
+
+// ExportCategory is one category's archive.
+type ExportCategory struct {
+	Name                         string
+	Rows, OnlyInSandbox, Changed int64
+	Files                        []string
+}
+
+// NewExportView is what the messages say of an export: its round, the rows saved,
+// the archives by category with their counts, and the workflows only the sandbox
+// had.
+func NewExportView(round int, rows int64, archives []cloner.Archive, workflows []string) *ExportView {
+	v := &ExportView{Round: round, Rows: rows, Workflows: workflows}
+	for _, a := range archives {
+		c := ExportCategory{Name: a.Category, Rows: a.Rows}
+		for _, t := range a.Tables {
+			c.OnlyInSandbox += t.OnlyInSandbox
+			c.Changed += t.Changed
+		}
+		for _, f := range a.Files {
+			c.Files = append(c.Files, f.Name)
+			v.Files = append(v.Files, f.Name)
+		}
+		v.Categories = append(v.Categories, c)
 	}
 	return v
 }

@@ -48,8 +48,12 @@ func sampleData() Data {
 		Tags:         rules.Tags{Request: "sandbox_clone", Approve: "clone_approved", Hold: "clone_hold", Reject: "clone_rejected", Rollback: "clone_rollback"},
 		Window:       "02:00-05:00 America/Toronto",
 		ScheduledFor: "Sun 29 Nov 2026 02:00 EST",
-		Exported:     []string{"Draft: new onboarding"},
-		ExportFile:   "acme-sandbox-sandbox-only-workflows.json",
+		Export: NewExportView(1, 7, []cloner.Archive{
+			{Category: "workflows", Rows: 5, Files: []cloner.ArchiveFile{{Name: "acme-sandbox-20261129-070003-workflows.zip"}},
+				Tables: []cloner.ArchiveTable{{Table: "public.workflows", Rows: 3, OnlyInSandbox: 2, Changed: 1}, {Table: "public.workflow_steps", Rows: 2, OnlyInSandbox: 2}}},
+			{Category: "communication_templates", Rows: 2, Files: []cloner.ArchiveFile{{Name: "acme-sandbox-20261129-070003-communication_templates.zip"}},
+				Tables: []cloner.ArchiveTable{{Table: "public.communication_templates", Rows: 2, Changed: 2}}},
+		}, []string{"Draft: new onboarding", "Flow 2", "Flow 10"}),
 		Ready: NewReadyView(&cloner.Report{
 			SnapshotAt: time.Date(2026, 11, 29, 7, 0, 3, 0, time.UTC), Seconds: 4.2,
 			Categories: []cloner.CategoryReport{{Name: "catalog", Cloned: true, Rows: 1520}, {Name: "workflows", Cloned: true, Rows: 64}, {Name: "users", Cloned: false}},
@@ -99,43 +103,68 @@ func mustLoc(name string) *time.Location {
 	return loc
 }
 
-// TestMessagesGolden renders every message; the exact comments live in
-// testdata/golden and are rewritten with -update after a deliberate change.
+// TestMessagesGolden renders every message, and the variants of some; the exact
+// comments live in testdata/golden and are rewritten with -update after a
+// deliberate change.
 func TestMessagesGolden(t *testing.T) {
 	m, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, msg := range All {
-		t.Run(string(msg), func(t *testing.T) {
-			public, internal, err := m.Render(msg, sampleData())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := "--- public\n" + public
-			if internal != "" {
-				got += "--- internal\n" + internal
-			}
-			if strings.Contains(got, "<no value>") {
-				t.Errorf("a template field is missing:\n%s", got)
-			}
-			path := filepath.Join("testdata", "golden", string(msg)+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./lifecycle/messages -run Golden -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from %s:\n%s", msg, path, got)
-			}
+		t.Run(string(msg), func(t *testing.T) { goldenMessage(t, m, msg, string(msg), sampleData()) })
+	}
+	for name, v := range messageVariants() {
+		t.Run(name, func(t *testing.T) {
+			d := sampleData()
+			v.change(&d)
+			goldenMessage(t, m, v.msg, name, d)
 		})
+	}
+}
+
+// messageVariants are renderings of a message other than the sample's.
+func messageVariants() map[string]struct {
+	msg    Message
+	change func(*Data)
+} {
+	return map[string]struct {
+		msg    Message
+		change func(*Data)
+	}{
+		// The sandbox changed during the load and was exported again.
+		"export-again": {Export, func(d *Data) { d.Export.Round = 2 }},
+	}
+}
+
+func goldenMessage(t *testing.T, m *Renderer, msg Message, name string, d Data) {
+	t.Helper()
+	public, internal, err := m.Render(msg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "--- public\n" + public
+	if internal != "" {
+		got += "--- internal\n" + internal
+	}
+	if strings.Contains(got, "<no value>") {
+		t.Errorf("a template field is missing:\n%s", got)
+	}
+	path := filepath.Join("testdata", "golden", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./lifecycle/messages -run Golden -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
 	}
 }
 

@@ -1,0 +1,178 @@
+package cloner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// What the application writes to the sandbox during a swap's load, after the
+// export, must not be lost: the switch finds it, the sandbox is exported again
+// with it, and only then switched. Each kind of write is found: an insert, an
+// update, a delete alone, and a delete and an insert that keep the count.
+func TestSwapExportsAgainWhatTheSandboxWrites(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, write string
+		find        func(readFile) bool // the second export holds the write
+	}{
+		{"insert", "INSERT INTO workflows (key, name, status, trigger_event) VALUES ('written-during-load', 'Flow written during the load', 'draft', 'x')",
+			func(f readFile) bool { return strings.Contains(f.text, "Flow written during the load") }},
+		{"update", "UPDATE workflows SET name = 'Renamed during the load' WHERE id = (SELECT min(id) FROM workflows)",
+			func(f readFile) bool { return strings.Contains(f.text, "Renamed during the load") }},
+		{"delete", "DELETE FROM workflows WHERE key = 'sandbox-draft-1'",
+			func(f readFile) bool {
+				return !strings.Contains(f.text, `"sandbox-draft-1"`) && strings.Contains(f.text, `"sandbox-draft-2"`)
+			}},
+		{"delete and insert", `DELETE FROM device_types d WHERE d.id = (SELECT max(x.id) FROM device_types x
+			  WHERE NOT EXISTS (SELECT 1 FROM inventory_item_types i WHERE i.device_type_id = x.id));
+			INSERT INTO device_types (vendor, model) VALUES ('Acme', 'Written during the load')`,
+			func(f readFile) bool { return strings.Contains(f.text, "Written during the load") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			var rounds []int
+			var second string
+			var phases []string
+			rep, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
+				BeforeWipe: func(_ context.Context, x *SandboxExport) error {
+					rounds = append(rounds, x.Round)
+					if x.Round == 1 {
+						execSQL(t, e.sbx, tc.write) // the application, after the export
+						return nil
+					}
+					for _, a := range x.Archives {
+						for _, f := range a.Files {
+							second += readArchive(t, f.Path).text
+						}
+					}
+					return nil
+				},
+				Progress: func(p Progress) {
+					if p.Phase != "copy" && (len(phases) == 0 || phases[len(phases)-1] != p.Phase) {
+						phases = append(phases, p.Phase)
+					}
+				},
+			})
+			if err != nil {
+				t.Fatalf("clone: %v", err)
+			}
+			if !slices.Equal(rounds, []int{1, 2}) || rep.Export.Rounds != 2 {
+				t.Fatalf("export rounds %v, report %d: the switch did not see the write", rounds, rep.Export.Rounds)
+			}
+			if !tc.find(readFile{text: second}) {
+				t.Errorf("the second export does not reflect the write %q", tc.write)
+			}
+			if got := strings.Join(phases, ","); got != "preflight,export,stage,switch,export,switch,cleanup,done" {
+				t.Errorf("phases %s", got)
+			}
+			if !rep.Verification.OK || rep.Rollback == nil {
+				t.Errorf("report: %+v", rep.Verification)
+			}
+		})
+	}
+}
+
+// An application that writes after every export makes the clone fail once the
+// exports run out, with nothing replaced.
+func TestSwapGivesUpOnASandboxThatKeepsChanging(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	rounds := 0
+	_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
+		BeforeWipe: func(_ context.Context, x *SandboxExport) error {
+			rounds++
+			execSQL(t, e.sbx, "UPDATE workflows SET name = name || '.' WHERE id = (SELECT min(id) FROM workflows)")
+			return nil
+		},
+	})
+	if !errors.Is(err, ErrSandboxChanged) || rounds != maxExportRounds || !strings.Contains(err.Error(), "public.workflows (") {
+		t.Fatalf("clone after %d exports: %v", rounds, err)
+	}
+	sbx := connectT(t, e.sbx)
+	if n := queryInt(t, sbx, "SELECT count(*) FROM workflows WHERE name LIKE 'Sandbox draft%'"); n != 3 {
+		t.Errorf("the sandbox was replaced: %d drafts left", n)
+	}
+	if n := queryInt(t, sbx, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'clonebot\\_%'"); n != 0 {
+		t.Errorf("%d staging or rollback schemas left", n)
+	}
+}
+
+// In place, nobody writes the sandbox from the export on: what is exported is
+// what is wiped. A write tried while the export is handed over waits for the
+// clone (here it gives up at its own lock timeout).
+func TestInPlaceExportHoldsWritesOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	execSQL(t, e.sbx, inPlaceSQL)
+	var writeErr, readErr error
+	_, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{
+		BeforeWipe: func(ctx context.Context, _ *SandboxExport) error {
+			app := connectT(t, e.sbx)
+			if _, err := app.Exec(ctx, "SET lock_timeout = '200ms'"); err != nil {
+				return err
+			}
+			_, readErr = app.Exec(ctx, "SELECT count(*) FROM workflows")
+			_, writeErr = app.Exec(ctx, "INSERT INTO workflows (key, name, status, trigger_event) VALUES ('w', 'W', 'draft', 'x')")
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(writeErr, &pgErr) || pgErr.Code != "55P03" {
+		t.Errorf("a write during the export: %v, want a lock timeout", writeErr)
+	}
+	if readErr != nil {
+		t.Errorf("a read during the export: %v", readErr)
+	}
+}
+
+// --export-dir keeps the archives where it says; without it they are gone when
+// the clone ends.
+func TestExportDirKeepsTheArchives(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	rep, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{ExportDir: dir})
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if rep.Export.Dir != dir || len(rep.Export.Archives) == 0 || rep.Export.Archives[0].Category != "workflows" {
+		t.Fatalf("report export: %+v", rep.Export)
+	}
+	for _, a := range rep.Export.Archives {
+		for _, f := range a.Files {
+			if fi, err := os.Stat(f.Path); err != nil || fi.Size() != f.Bytes || !strings.HasPrefix(f.Path, dir) {
+				t.Errorf("%s: %v", f.Path, err)
+			}
+		}
+	}
+}
+
+func TestSnapshotXids(t *testing.T) {
+	for in, want := range map[string]string{
+		"100:104:100,102":                  "104 [100 102]",
+		"4294967396:4294967400:":           "104 []",
+		"8589934593:8589934594:":           "2 []",
+		"12:12:":                           "12 []",
+		"4294967295:4294967297:4294967295": "1 [4294967295]",
+	} {
+		xmax, xip, err := snapshotXids(in)
+		if err != nil || xmax+" ["+strings.Join(xip, " ")+"]" != want {
+			t.Errorf("snapshotXids(%q) = %s %v %v, want %s", in, xmax, xip, err, want)
+		}
+	}
+	for _, bad := range []string{"", "1:2", "a:b:", "1:2:x"} {
+		if _, _, err := snapshotXids(bad); err == nil {
+			t.Errorf("snapshotXids(%q) accepted", bad)
+		}
+	}
+}
