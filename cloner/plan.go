@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // Plan is the preflight's answer: whether a clone is allowed and what it would do.
@@ -278,6 +280,7 @@ func (c *Cloner) checkClassified(p *Plan, cat *catalog, where string) {
 		}
 	}
 	if len(missing) > 0 {
+		natsort.Strings(missing)
 		p.Problems = append(p.Problems, fmt.Sprintf("%s has tables the manifest does not classify: %s (add each to a cloned or excluded category)", where, strings.Join(missing, ", ")))
 	}
 }
@@ -384,6 +387,7 @@ func (c *Cloner) buildCopies(p *Plan, src, dst *catalog) {
 			p.wipe = append(p.wipe, t)
 		}
 	}
+	natsort.Strings(p.Scrubbed)
 }
 
 func (c *Cloner) checkScrub(p *Plan, src, dst *catalog, ref columnRef) {
@@ -424,7 +428,7 @@ func (c *Cloner) nulledColumns(p *Plan, src, dst *catalog) map[columnRef]bool {
 			p.NulledReferences = append(p.NulledReferences, key.String()+" -> "+fk.refTable.String())
 		}
 	}
-	slices.Sort(p.NulledReferences)
+	natsort.Strings(p.NulledReferences)
 	return nulled
 }
 

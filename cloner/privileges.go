@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // A privilege check is one kind of thing a clone does in a database, checked in the
@@ -122,7 +124,7 @@ func grantOnSchemas(privilege string, tables func(*access) []uint32, ok func(nsA
 		if len(names) == 0 {
 			return nil, nil
 		}
-		slices.Sort(names)
+		natsort.Strings(names)
 		idents := make([]string, len(names))
 		for i, n := range names {
 			idents[i] = col(n)
@@ -225,10 +227,10 @@ func checkAccess(p *Plan, where string, a *access, checks []privilegeCheck) {
 	}
 }
 
-// sortNames sorts by schema, then name.
+// sortNames sorts by schema, then name, in natural order.
 func sortNames(names []tableName) []tableName {
 	slices.SortFunc(names, func(a, b tableName) int {
-		return cmp.Or(strings.Compare(a.schema, b.schema), strings.Compare(a.name, b.name))
+		return cmp.Or(natsort.Compare(a.schema, b.schema), natsort.Compare(a.name, b.name))
 	})
 	return names
 }
@@ -244,7 +246,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	natsort.Strings(keys)
 	return keys
 }
 

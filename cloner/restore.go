@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // keptPair is one live table and its kept copy, with the columns they share.
@@ -152,10 +154,12 @@ func refreshOver(ctx context.Context, tx pgx.Tx, oids []uint32) ([]string, error
 	if err != nil {
 		return nil, fmt.Errorf("find materialized views over the tables: %w", err)
 	}
-	for _, m := range names {
+	for _, m := range names { // views built on others after them
 		if _, err := tx.Exec(ctx, "REFRESH MATERIALIZED VIEW "+m); err != nil {
 			return nil, fmt.Errorf("refresh %s: %w", m, err)
 		}
 	}
-	return names, nil
+	shown := slices.Clone(names)
+	natsort.Strings(shown)
+	return shown, nil
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // Sentinel errors of Rollback.
@@ -328,7 +329,7 @@ func (c *Cloner) sandboxNames() []string {
 			names = append(names, name)
 		}
 	}
-	slices.Sort(names)
+	natsort.Strings(names)
 	return names
 }
 

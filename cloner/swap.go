@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // Methods of a clone (see SWITCH.md).
@@ -140,6 +142,7 @@ func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan) er
 		return fmt.Errorf("sandbox %s: check the role owns the tables: %w", p.To, err)
 	}
 	if len(notOwned) > 0 {
+		natsort.Strings(notOwned)
 		set.deps.blockers = append(set.deps.blockers, "the role is not a member of the owners of "+strings.Join(notOwned, ", ")+" (a swap moves them)")
 	}
 	size := "pg_total_relation_size"
@@ -151,6 +154,7 @@ func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan) er
 	}
 	if len(set.deps.blockers) > 0 {
 		p.Method, p.MethodReasons = MethodInPlace, set.deps.blockers
+		natsort.Strings(p.MethodReasons)
 		return nil
 	}
 	p.Method, p.swap = MethodSwap, set

@@ -161,7 +161,7 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 			t.Errorf("%s holds %q, want production's %q", m, got, want)
 		}
 	}
-	if strings.Join(rep.Refreshed, ",") != "app.plans_per_region,app.plan_name_count" {
+	if strings.Join(rep.Refreshed, ",") != "app.plan_name_count,app.plans_per_region" { // natural order
 		t.Errorf("refreshed %q", rep.Refreshed)
 	}
 	sbx := connectT(t, e.sbx)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // swap runs a clone by the swap method: the sandbox connection lock holds the clone
@@ -421,7 +423,9 @@ func (d *dependents) refreshedNames() []string {
 	for _, m := range d.matviews {
 		out = append(out, m.quoted)
 	}
-	return append(out, d.refreshed...)
+	out = append(out, d.refreshed...)
+	natsort.Strings(out)
+	return out
 }
 
 // preferLZ4 makes the session (or, with scope "LOCAL", the transaction) compress

@@ -147,7 +147,8 @@ func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat
 	if spec.Kind != "" {
 		kind = col(spec.Kind) + "::text"
 	}
-	rows, err := src.Query(ctx, "SELECT "+col(spec.Label)+"::text, "+kind+" FROM "+t.ident()+" ORDER BY 1")
+	label := col(spec.Label) + "::text"
+	rows, err := src.Query(ctx, "SELECT "+label+", "+kind+" FROM "+t.ident()+" ORDER BY "+label+` COLLATE "C"`)
 	if err != nil {
 		return fmt.Errorf("list integrations in %s: %w", t.name, err)
 	}
@@ -159,6 +160,7 @@ func (c *Cloner) listIntegrations(ctx context.Context, src querier, p *Plan, cat
 		}
 		p.Integrations = append(p.Integrations, in)
 	}
+	natsort.By(p.Integrations, func(in Integration) string { return in.Label })
 	return rows.Err()
 }
 
@@ -195,12 +197,16 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if len(parts) == 0 {
 		return nil
 	}
-	q := fmt.Sprintf(`SELECT coalesce(w.%s::text, '(no name)'),
-  ARRAY(SELECT coalesce(i.%s::text, '(no label)') FROM %s i WHERE i.%s = ANY(g.iids) ORDER BY 1),
+	// The first workflows in natural order ("Flow 2" before "Flow 10"): the server
+	// picks them by naturalOrder, Go settles the ties as natsort does.
+	name := fmt.Sprintf("coalesce(w.%s::text, '(no name)')", col(w.Name))
+	q := fmt.Sprintf(`SELECT %s,
+  ARRAY(SELECT coalesce(i.%s::text, '(no label)') FROM %s i WHERE i.%s = ANY(g.iids)),
   count(*) OVER ()
 FROM (SELECT d.wid, array_agg(DISTINCT d.iid) AS iids FROM (%s) d GROUP BY d.wid) g JOIN %s w ON w.%s = g.wid
-ORDER BY 1, g.wid LIMIT %d`,
-		col(w.Name), col(in.Label), it.ident(), col(it.pk[0]), strings.Join(parts, " UNION ALL "), wt.ident(), col(wt.pk[0]), MaxListedWorkflows)
+ORDER BY %s, g.wid LIMIT %d`,
+		name, col(in.Label), it.ident(), col(it.pk[0]), strings.Join(parts, " UNION ALL "), wt.ident(), col(wt.pk[0]),
+		naturalOrder(name)+", "+name+` COLLATE "C"`, MaxListedWorkflows)
 	rows, err := src.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("find workflows that call integrations: %w", err)
@@ -212,13 +218,26 @@ ORDER BY 1, g.wid LIMIT %d`,
 		if err := rows.Scan(&d.Workflow, &d.Integrations, &total); err != nil {
 			return fmt.Errorf("find workflows that call integrations: %w", err)
 		}
+		natsort.Strings(d.Integrations)
 		p.DependentWorkflows = append(p.DependentWorkflows, d)
 		p.DependentWorkflowCount = int(total)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("find workflows that call integrations: %w", err)
 	}
+	natsort.By(p.DependentWorkflows, func(d DependentWorkflow) string { return d.Workflow })
 	return nil
+}
+
+// naturalOrder is an ORDER BY key for the text expr that sorts as natsort.Compare
+// does, short of its tie-breaks (leading zeros, case), which Go applies after: the
+// text is cut into runs of other characters, lower-cased and compared byte by byte,
+// each followed by its run of digits compared by value. A run followed by digits
+// ends in "0", so that against a longer run it compares as its first digit would
+// ("a b" before "a1" before "ab"): no character but a digit lies between "0" and "9".
+func naturalOrder(expr string) string {
+	return `ARRAY(SELECT ROW(convert_to(lower(x.m[1]) || CASE WHEN x.m[2] <> '' THEN '0' ELSE '' END, 'UTF8'), coalesce(nullif(x.m[2], '')::numeric, -1))
+  FROM regexp_matches(` + expr + `, '([^0-9]*)([0-9]*)', 'g') WITH ORDINALITY x(m, n) ORDER BY x.n)`
 }
 
 // keyExpr is the text of a workflow's natural key, comparable across instances

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gaiia/clonebot/cloner"
+	"github.com/gaiia/clonebot/natsort"
 )
 
 // runRollback restores a sandbox from the copy its latest clone kept, or lists the
@@ -64,7 +64,7 @@ func listCopies(ctx context.Context, c *cloner.Cloner, to string, stdout io.Writ
 	ew := &errWriter{w: stdout}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "sandbox\tcloned from\tclone\ttaken\trestorable until\tsize\t\n")
-	slices.Sort(names)
+	natsort.Strings(names)
 	for _, name := range names {
 		rc, ok := copies[name]
 		switch {

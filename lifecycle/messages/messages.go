@@ -20,6 +20,7 @@ import (
 
 	"github.com/gaiia/clonebot/cloner"
 	"github.com/gaiia/clonebot/lifecycle/rules"
+	"github.com/gaiia/clonebot/natsort"
 	"github.com/gaiia/clonebot/parser"
 )
 
@@ -182,6 +183,7 @@ func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 	for _, t := range r.Tables {
 		v.Tables = append(v.Tables, TableCheck{Table: t.Table, Rows: t.Rows, Checksum: t.Checksum.Sum})
 	}
+	natsort.By(v.Tables, func(t TableCheck) string { return t.Table })
 	return v
 }
 
