@@ -17,7 +17,8 @@
 # servers at once, by COPY, thrown away), the drift's time, their ratio, the peak Go
 # heap during the drift, and the benchmark process's peak RSS. Runs alternate which
 # goes first. Then, from BenchmarkExport, the sandbox export (the drift, and every
-# row to save read back and zipped) beside the drift alone, with its memory.
+# row to save read back and zipped) beside the drift alone, with its memory, and the
+# check a swap's switch makes, holding the tables, that nothing changed since.
 # REUSE=1 keeps the databases of the last run.
 # Databases: driftbench_<shape>_prod, driftbench_<shape>_sbx.
 set -euo pipefail
@@ -186,4 +187,5 @@ printf '\n== export (shape %s, mean of %s runs)\n' "$SHAPE" "$RUNS"
 printf 'drift alone:              %8.2f s\n' "$(metric drift-s/op)"
 printf 'export (drift included):  %8.2f s  (%s rows, %s MB of archives)\n' "$(metric export-s/op)" "$(metric exported-rows)" "$(metric archives-MB)"
 printf 'peak Go heap (export):    %8.1f MB\n' "$(metric peak-heap-MB)"
+printf 'switch check (swap):      %8.2f s  (every cloned table still as exported)\n' "$(metric switch-check-s/op)"
 printf 'peak RSS of the process:  %8.1f MB\n' "$(echo "$RSS_KB / 1024" | bc -l)"

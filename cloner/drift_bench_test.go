@@ -89,11 +89,12 @@ func BenchmarkExport(b *testing.B) {
 	}
 	tables := p.driftTables()
 	prod, sbx := connectT(b, c.instances["acme-prod"].DatabaseURL), connectT(b, c.instances["acme-sandbox"].DatabaseURL)
-	var driftTotal, exportTotal time.Duration
+	var driftTotal, exportTotal, checkTotal time.Duration
 	var peak uint64
 	var rows, size int64
 	b.ResetTimer()
 	for range b.N {
+		var x *SandboxExport
 		t, _ := timed(b, prod, sbx, func(pt, st pgx.Tx) {
 			if _, err := driftTables(ctx, pt, st, tables); err != nil {
 				b.Fatal(err)
@@ -102,8 +103,11 @@ func BenchmarkExport(b *testing.B) {
 		driftTotal += t
 		dir := b.TempDir()
 		t, pk := timed(b, prod, sbx, func(pt, st pgx.Tx) {
-			x, err := exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"})
-			if err != nil {
+			var err error
+			if x, err = exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"}); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&x.snapshot); err != nil {
 				b.Fatal(err)
 			}
 			rows, size = x.Rows(), 0
@@ -116,6 +120,7 @@ func BenchmarkExport(b *testing.B) {
 		exportTotal += t
 		peak = max(peak, pk)
 		os.RemoveAll(dir)
+		checkTotal += timeCheck(b, sbx, x)
 	}
 	b.StopTimer()
 	n := float64(b.N)
@@ -124,6 +129,24 @@ func BenchmarkExport(b *testing.B) {
 	b.ReportMetric(float64(rows), "exported-rows")
 	b.ReportMetric(float64(size)/(1<<20), "archives-MB")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(checkTotal.Seconds()/float64(b.N), "switch-check-s/op")
+}
+
+// timeCheck times what a swap's switch checks before it moves anything: that
+// every cloned table still holds the rows x saw (nothing wrote meanwhile).
+func timeCheck(b *testing.B, sbx *pgx.Conn, x *SandboxExport) time.Duration {
+	ctx := context.Background()
+	tx, err := sbx.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read only
+	r := &run{exported: x, report: &Report{To: "acme-sandbox"}}
+	start := time.Now()
+	if err := r.checkUnchanged(ctx, tx); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
 }
 
 // timed runs f on fresh snapshots of both sides and returns its duration and the
