@@ -79,6 +79,50 @@ func TestSwapExportsAgainWhatTheSandboxWrites(t *testing.T) {
 	}
 }
 
+// A transaction open while the export reads, and committed after, is as new as a
+// later one: its update keeps the count, and the switch still sees it.
+func TestSwapSeesATransactionOpenDuringTheExport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	app := connectT(t, e.sbx)
+	tx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE workflows SET name = 'Renamed in a transaction open during the export' WHERE id = (SELECT min(id) FROM workflows)"); err != nil {
+		t.Fatal(err)
+	}
+	// A later transaction ends first: the export's snapshot then lists the open
+	// one as running, below its xmax.
+	queryInt(t, connectT(t, e.sbx), "SELECT pg_current_xact_id()::text::bigint")
+	var rounds []int
+	var second string
+	_, err = e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{
+		BeforeWipe: func(_ context.Context, x *SandboxExport) error {
+			rounds = append(rounds, x.Round)
+			if x.Round == 1 {
+				if _, xip, _ := snapshotXids(x.snapshot); len(xip) == 0 {
+					t.Errorf("the export's snapshot %q lists no running transaction", x.snapshot)
+				}
+				return tx.Commit(ctx)
+			}
+			for _, a := range x.Archives {
+				for _, f := range a.Files {
+					second += readArchive(t, f.Path).text
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if !slices.Equal(rounds, []int{1, 2}) || !strings.Contains(second, "Renamed in a transaction open during the export") {
+		t.Errorf("export rounds %v; the second holds the update: %v", rounds, strings.Contains(second, "Renamed"))
+	}
+}
+
 // An application that writes after every export makes the clone fail once the
 // exports run out, with nothing replaced.
 func TestSwapGivesUpOnASandboxThatKeepsChanging(t *testing.T) {
