@@ -37,6 +37,8 @@ type Config struct {
 	Clone Clone `yaml:"clone"`
 	// Rollback tunes the copy of the pre-clone sandbox kept for rollback.
 	Rollback Rollback `yaml:"rollback"`
+	// Policy is the advice agents get before they approve a clone.
+	Policy Policy `yaml:"policy"`
 
 	// Path is the file the configuration was loaded from, as an absolute path
 	// (empty when parsed from bytes): the commands the bot suggests name it.
@@ -56,6 +58,29 @@ type Rollback struct {
 	// Retention is how long the copy may be restored; then it is dropped. Default
 	// 168h (7 days).
 	Retention time.Duration `yaml:"retention"`
+}
+
+// Policy says when the agents' note flags a request: a clone is a last resort,
+// meant for a sandbox that drifted far from production. Advice only: it never
+// blocks a clone; agents decide with the hold and reject tags.
+type Policy struct {
+	// MinDaysBetweenClones flags a request made within this many days of the last
+	// clone into the same sandbox. Default 30; 0 flags none.
+	MinDaysBetweenClones *int `yaml:"min_days_between_clones"`
+	// MinDriftRows flags a request whose sandbox differs from production in fewer
+	// rows. Default 0: none.
+	MinDriftRows int64 `yaml:"min_drift_rows"`
+}
+
+// DefaultMinDaysBetweenClones is policy.min_days_between_clones when unset.
+const DefaultMinDaysBetweenClones = 30
+
+// MinDays is MinDaysBetweenClones, or its default when unset.
+func (p Policy) MinDays() int {
+	if p.MinDaysBetweenClones == nil {
+		return DefaultMinDaysBetweenClones
+	}
+	return *p.MinDaysBetweenClones
 }
 
 // Preflight tunes the plan's warnings; they never block a clone.

@@ -235,3 +235,25 @@ func TestFieldPathMatchesTheSetupGuide(t *testing.T) {
 		t.Errorf("docs/zendesk-setup.md does not give the path %q", fieldsPath)
 	}
 }
+
+func TestParsePolicy(t *testing.T) {
+	cfg, err := Parse([]byte(minimal(t)), env(nil))
+	if err != nil || cfg.Policy.MinDays() != 30 || cfg.Policy.MinDriftRows != 0 {
+		t.Fatalf("policy defaults = %+v, %v", cfg.Policy, err)
+	}
+	cfg, err = Parse([]byte(minimal(t)+"policy: {min_days_between_clones: 0, min_drift_rows: 250}\n"), env(nil))
+	if err != nil || cfg.Policy.MinDays() != 0 || cfg.Policy.MinDriftRows != 250 {
+		t.Fatalf("policy = %+v, %v", cfg.Policy, err)
+	}
+	for key, bad := range map[string]string{
+		"policy.min_days_between_clones": "policy: {min_days_between_clones: -1}\n",
+		"policy.min_drift_rows":          "policy: {min_drift_rows: -5}\n",
+	} {
+		if _, err := Parse([]byte(minimal(t)+bad), env(nil)); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v", strings.TrimSpace(bad), err)
+		}
+	}
+	if _, err := Parse([]byte(minimal(t)+"policy: {min_days_between_clones: soon}\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "policy.min_days_between_clones: must be a whole number") {
+		t.Errorf("a word for days: %v", err)
+	}
+}

@@ -107,6 +107,12 @@ func (c *Config) validate(sc scope) Errors {
 	c.Zendesk.validate(add)
 	c.Window.validate(add)
 	c.Jobs.validate(add)
+	if d := c.Policy.MinDays(); d < 0 || d > 3650 {
+		add("policy.min_days_between_clones", "must be a number of days from 0 (never flag) to 3650, e.g. 30")
+	}
+	if c.Policy.MinDriftRows < 0 {
+		add("policy.min_drift_rows", "must be a number of rows, 0 (never flag) or more, e.g. 100")
+	}
 	return es
 }
 
