@@ -133,6 +133,7 @@ func lifecycleSettings(cfg *config.Config) (lifecycle.Settings, error) {
 			WipeConfirmation: z.Fields.WipeConfirmation, Users: z.Fields.Users,
 		}},
 		Windows: schedule.Windows{Start: start, End: end, Zones: zones},
+		Policy:  lifecycle.Policy{MinDaysBetweenClones: cfg.Policy.MinDays(), MinDriftRows: cfg.Policy.MinDriftRows},
 	}, nil
 }
 

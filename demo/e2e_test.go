@@ -143,10 +143,18 @@ func TestStoryFromRequestToReadyNoticeAndBack(t *testing.T) {
 			break
 		}
 	}
-	for _, re := range []string{`Configuration to copy:\n- Product catalog [^\n]*: [1-9][0-9,]* rows`, "Stripe billing", `Workflows that will fail until then:\n- Workflow `, "Sandbox draft"} {
+	for _, re := range []string{`Configuration to copy:\n- Product catalog [^\n]*: [1-9][0-9,]* rows`, "Stripe billing", `Workflows that will fail until then:\n- Workflow `, "Sandbox draft",
+		`Drift: [1-9][0-9,]* rows differ between production and the sandbox`, `\| public\.workflows \| [0-9,]+ \| [0-9,]+ \| [0-9,]+ \|`,
+		`Last-resort check .*\n- No earlier clone into acme-sandbox by clonebot\.`} {
 		if !regexp.MustCompile(re).MatchString(plan) {
 			t.Errorf("the awaiting-approval note lacks %q:\n%s", re, plan)
 		}
+	}
+	// The customer's acknowledgement says how far the sandbox has drifted.
+	if !slices.ContainsFunc(comments, func(c zendesksim.Comment) bool {
+		return c.Public && regexp.MustCompile(`Right now your sandbox differs from production's configuration in [1-9][0-9,]* rows`).MatchString(c.Body)
+	}) {
+		t.Error("no acknowledgement says how far the sandbox has drifted")
 	}
 	ready := comments[len(comments)-2]
 	for _, s := range []string{"acme-prod", "acme-sandbox", "Stripe billing", "dana@acme-fiber.example", "Create test data", "What was not cloned"} {

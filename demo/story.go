@@ -162,9 +162,18 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 		return fmt.Errorf("read clone report: %w", err)
 	}
 	var r struct {
-		Rows         int64   `json:"rows"`
-		Bytes        int64   `json:"bytes"`
-		Seconds      float64 `json:"seconds"`
+		Rows    int64   `json:"rows"`
+		Bytes   int64   `json:"bytes"`
+		Seconds float64 `json:"seconds"`
+		Drift   []struct {
+			OnlyInProduction int64 `json:"only_in_production"`
+			OnlyInSandbox    int64 `json:"only_in_sandbox"`
+			Changed          int64 `json:"changed"`
+		} `json:"drift"`
+		Export struct {
+			Rows     int64             `json:"rows"`
+			Archives []json.RawMessage `json:"archives"`
+		} `json:"export"`
 		Verification struct {
 			OK              bool `json:"ok"`
 			TablesChecked   int  `json:"tables_checked"`
@@ -174,8 +183,12 @@ func (e *Env) Summary(ctx context.Context, ticketID int64) error {
 	if err := json.Unmarshal(report, &r); err != nil {
 		return fmt.Errorf("decode clone report: %w", err)
 	}
-	p.step("Clone: %d rows (%d bytes) copied in %.2fs; verified %v: %d cloned tables match production, %d excluded tables empty",
-		r.Rows, r.Bytes, r.Seconds, r.Verification.OK, r.Verification.TablesChecked, r.Verification.ExcludedChecked)
+	var drifted int64
+	for _, d := range r.Drift {
+		drifted += d.OnlyInProduction + d.OnlyInSandbox + d.Changed
+	}
+	p.step("Clone: the sandbox had drifted by %d rows; %d of its rows were saved in %d archives and attached before the switch; %d rows (%d bytes) copied in %.2fs; verified %v: %d cloned tables match production, %d excluded tables empty",
+		drifted, r.Export.Rows, len(r.Export.Archives), r.Rows, r.Bytes, r.Seconds, r.Verification.OK, r.Verification.TablesChecked, r.Verification.ExcludedChecked)
 	if err := e.rollbackSummary(ctx, ticketID); err != nil {
 		return err
 	}

@@ -258,6 +258,7 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 		m.notices = []notice{{messages.Ready, rules.Ready}}
 		m.data = func(d *messages.Data) {
 			d.Ready = messages.NewReadyView(report, r.windows.For(req.Tenant).Loc)
+			d.Drift = messages.NewDriftView(report.Drift)
 			if x := report.Export; x.Rows > 0 {
 				d.Export = messages.NewExportView(x.Rounds, x.Rows, x.Archives, x.Workflows)
 			}
@@ -267,6 +268,11 @@ func (r *runner) finish(ctx context.Context, req *request, report *cloner.Report
 	err := r.repo.inTx(ctx, func(q *repo) error {
 		if err := r.record.record(ctx, q, req, m); err != nil {
 			return err
+		}
+		if report != nil && cause == nil {
+			if err := q.keepClone(ctx, req.TicketID, report, r.now()); err != nil {
+				return err
+			}
 		}
 		if err := q.saveOutcome(ctx, req.TicketID, report, cause); err != nil {
 			return err

@@ -29,6 +29,8 @@ type Settings struct {
 	Parser parser.Options
 	// Windows are the tenants' low-activity windows, in which clones run.
 	Windows schedule.Windows
+	// Policy flags requests in the agents' note (advice only); zero flags none.
+	Policy Policy
 }
 
 // Config wires a Service.
@@ -81,7 +83,7 @@ func New(cfg Config) (*Service, error) {
 	rec := &recorder{render: render, tags: cfg.Settings.Tags, windows: cfg.Settings.Windows}
 	tr := &troubles{repo: repo, record: rec, metrics: cfg.Metrics, log: cfg.Logger, now: cfg.Now, grace: cfg.TroubleGrace}
 	s.sync = &syncer{zendesk: cfg.Zendesk, cloner: cfg.Cloner, repo: repo, record: rec, troubles: tr, windows: cfg.Settings.Windows,
-		log: cfg.Logger, now: cfg.Now, observe: obs,
+		policy: cfg.Settings.Policy, log: cfg.Logger, now: cfg.Now, observe: obs,
 		reader: rules.Reader{Tags: cfg.Settings.Tags, Deciders: cfg.Settings.Deciders, Parser: cfg.Settings.Parser}}
 	s.outbox = &outbox{zendesk: cfg.Zendesk, repo: repo, log: cfg.Logger, observe: obs}
 	s.runner = &runner{refresh: s.sync, users: cfg.Zendesk, cloner: cfg.Cloner, outbox: s.outbox, repo: repo, record: rec, troubles: tr,

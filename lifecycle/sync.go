@@ -32,6 +32,7 @@ type syncer struct {
 	record   *recorder
 	troubles *troubles
 	windows  schedule.Windows
+	policy   Policy
 	log      *logrus.Entry
 	now      func() time.Time
 	observe  observeFunc
@@ -359,11 +360,24 @@ func (s *syncer) transition(ctx context.Context, q *repo, r *request, from rules
 		return err
 	}
 	m.problems = snap.Problems
+	var drift *messages.DriftView
+	var advice *messages.AdviceView
+	if dc.plan != nil {
+		// The agents' note of the plan: how far the sandbox has drifted, and the
+		// last clone into it, for them to judge whether this one is warranted.
+		drift = messages.NewDriftView(dc.plan.Drift)
+		last, err := q.lastClone(ctx, r.Sandbox)
+		if err != nil {
+			return err
+		}
+		advice = s.policy.advise(r.Sandbox, last, drift, s.now(), s.windows.For(r.Tenant).Loc)
+	}
 	m.data = func(data *messages.Data) {
 		data.Problems, data.PlanProblems, data.Plan = snap.Problems, snap.PlanProblems, dc.plan
 		if snap.Copy != rules.CopyUnknown {
 			data.Rollback = s.record.rollbackView(r, snap.Copy, dc.kept, nil)
 		}
+		data.Drift, data.Advice = drift, advice
 	}
 	if err := s.record.record(ctx, q, r, m); err != nil {
 		return err

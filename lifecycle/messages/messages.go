@@ -74,6 +74,8 @@ type Data struct {
 	Window       string // e.g. "02:00-05:00 America/Toronto"
 	ScheduledFor string
 	Export       *ExportView // the sandbox export, when it saved rows
+	Drift        *DriftView  // how far the sandbox has drifted, when the plan compared it
+	Advice       *AdviceView // the last clone into the sandbox and the policy's flags, for agents
 	Ready        *ReadyView
 	Error        string
 	Attempt      int
@@ -252,6 +254,8 @@ func New() (*Renderer, error) {
 		"firstWF":  firstWorkflows,
 		"firstStr": firstStrings,
 		"moreThan": func(n, limit int) int { return max(n-limit, 0) },
+		"days":     formatDays,
+		"differ":   formatDiffer,
 	}).ParseFS(templateFiles, "templates/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse message templates: %w", err)
@@ -317,6 +321,25 @@ func firstWorkflows(ws []cloner.DependentWorkflow) []cloner.DependentWorkflow {
 }
 
 func firstStrings(ss []string) []string { return ss[:min(len(ss), listLimit)] }
+
+// formatDays writes "less than a day", "1 day", "30 days".
+func formatDays(n int) string {
+	switch n {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	}
+	return formatCount(int64(n)) + " days"
+}
+
+// formatDiffer writes "1 row differs", "1,520 rows differ".
+func formatDiffer(n int64) string {
+	if n == 1 {
+		return "1 row differs"
+	}
+	return formatCount(n) + " rows differ"
+}
 
 // formatRows writes "1 row", "1,520 rows".
 func formatRows(n int64) string {

@@ -54,6 +54,13 @@ func sampleData() Data {
 			{Category: "communication_templates", Rows: 2, Files: []cloner.ArchiveFile{{Name: "acme-sandbox-20261129-070003-communication_templates.zip"}},
 				Tables: []cloner.ArchiveTable{{Table: "public.communication_templates", Rows: 2, Changed: 2}}},
 		}, []string{"Draft: new onboarding", "Flow 2", "Flow 10"}),
+		Drift: NewDriftView(sampleDrift),
+		Advice: &AdviceView{Sandbox: "acme-sandbox", MinDays: 30, Recent: true, Last: &LastCloneView{
+			When: "Sun 1 Nov 2026 02:14 EST", DaysAgo: 28, TicketID: 4294968100, Production: "acme-prod",
+			Drift: NewDriftView([]cloner.Drift{
+				{Table: "public.plans", Category: "catalog", ComparedBy: cloner.ByPrimaryKey, OnlyInProduction: 300, Changed: 20},
+				{Table: "public.workflows", Category: "workflows", ComparedBy: cloner.ByPrimaryKey, OnlyInSandbox: 100},
+			})}},
 		Ready: NewReadyView(&cloner.Report{
 			SnapshotAt: time.Date(2026, 11, 29, 7, 0, 3, 0, time.UTC), Seconds: 4.2,
 			Categories: []cloner.CategoryReport{{Name: "catalog", Cloned: true, Rows: 1520}, {Name: "workflows", Cloned: true, Rows: 64}, {Name: "users", Cloned: false}},
@@ -95,6 +102,15 @@ func sampleRollback() *RollbackView {
 	return v
 }
 
+// sampleDrift has a category of several tables, one compared by whole-row hashes,
+// and a category with no difference.
+var sampleDrift = []cloner.Drift{
+	{Table: "public.plans", Category: "catalog", ComparedBy: cloner.ByPrimaryKey, OnlyInProduction: 1204, OnlyInSandbox: 3, Changed: 17},
+	{Table: "public.tax_rates", Category: "catalog", ComparedBy: cloner.ByWholeRow, OnlyInProduction: 2, OnlyInSandbox: 2},
+	{Table: "public.workflows", Category: "workflows", ComparedBy: cloner.ByPrimaryKey, OnlyInSandbox: 2, Changed: 1},
+	{Table: "public.tenant_settings", Category: "tenant_settings", ComparedBy: cloner.ByPrimaryKey},
+}
+
 func mustLoc(name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	if err != nil {
@@ -134,6 +150,15 @@ func messageVariants() map[string]struct {
 	}{
 		// The sandbox changed during the load and was exported again.
 		"export-again": {Export, func(d *Data) { d.Export.Round = 2 }},
+		// The first clone into the sandbox, with too little drift for the policy.
+		"awaiting_approval-first-clone": {AwaitingApproval, func(d *Data) {
+			d.Advice = &AdviceView{Sandbox: "acme-sandbox", MinDays: 30, MinDriftRows: 5000, LowDrift: true}
+		}},
+		// A sandbox that holds exactly production's configuration.
+		"awaiting_approval-no-drift": {AwaitingApproval, func(d *Data) {
+			d.Drift = NewDriftView([]cloner.Drift{{Table: "public.plans", Category: "catalog", ComparedBy: cloner.ByPrimaryKey}})
+			d.Advice.Recent, d.Advice.Last.DaysAgo = false, 45
+		}},
 	}
 }
 
@@ -284,5 +309,18 @@ func TestReadyPromisesARollbackOnlyWithACopy(t *testing.T) {
 	}
 	if strings.Contains(public, "restore") || strings.Contains(internal, "clone_rollback") {
 		t.Fatalf("a clone without a copy promises a rollback:\n%s\n%s", public, internal)
+	}
+}
+
+func TestCountsInWords(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 rows differ", 1: "1 row differs", 21: "21 rows differ", 1520: "1,520 rows differ"} {
+		if got := formatDiffer(n); got != want {
+			t.Errorf("formatDiffer(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for n, want := range map[int]string{0: "less than a day", 1: "1 day", 30: "30 days", 1000: "1,000 days"} {
+		if got := formatDays(n); got != want {
+			t.Errorf("formatDays(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
