@@ -2,9 +2,13 @@ package cloner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,13 +124,50 @@ func (r *run) exportDir() (string, error) {
 		return r.opts.ExportDir, nil
 	}
 	if r.tempDir == "" {
-		dir, err := os.MkdirTemp("", "clonebot-export-")
+		prefix := pendingExportPrefix(r.report.To, r.plan.Target)
+		r.removeLeftovers(prefix)
+		dir, err := os.MkdirTemp("", prefix)
 		if err != nil {
 			return "", fmt.Errorf("export directory: %w", err)
 		}
 		r.tempDir = dir
 	}
 	return r.tempDir, nil
+}
+
+// pendingExportPrefix names the temporary export directories of one sandbox
+// database: its instance, and a hash of what the database says it is, so that
+// sandboxes of the same name elsewhere (another registry, a test) never share it.
+func pendingExportPrefix(sandbox string, target *Evidence) string {
+	id := ""
+	if target != nil {
+		d := target.Database
+		id = strings.Join([]string{d.SystemIdentifier, strconv.FormatUint(uint64(d.DatabaseOID), 10), d.Database}, "\x00")
+	}
+	sum := sha256.Sum256([]byte(sandbox + "\x00" + id))
+	return "clonebot-pending-export-" + safeName(sandbox) + "-" + hex.EncodeToString(sum[:4]) + "-"
+}
+
+// removeLeftovers removes the temporary export directories a killed clone of the
+// same sandbox database left on this machine. None can belong to a clone still
+// running: the caller holds the sandbox's clone lock.
+func (r *run) removeLeftovers(prefix string) {
+	entries, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		return
+	}
+	mine := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "[0-9]+$")
+	for _, e := range entries {
+		if !e.IsDir() || !mine.MatchString(e.Name()) {
+			continue
+		}
+		path := filepath.Join(os.TempDir(), e.Name())
+		if err := os.RemoveAll(path); err != nil {
+			r.c.log.WithError(err).WithField("dir", path).Warn("could not remove the export a killed clone left")
+			continue
+		}
+		r.c.log.WithField("dir", path).Info("removed the export a killed clone left")
+	}
 }
 
 // removeTemp removes the temporary export directory, if any.

@@ -201,6 +201,47 @@ func TestExportDirKeepsTheArchives(t *testing.T) {
 	}
 }
 
+// A clone killed during its export leaves its temporary directory; the next clone
+// of the same sandbox database removes it, and nothing of another sandbox or an
+// operator's kept export.
+func TestCloneRemovesTheExportAKilledCloneLeft(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	p, err := e.cloner.Plan(context.Background(), "acme-prod", "acme-sandbox")
+	if err != nil || p.Target == nil {
+		t.Fatalf("plan: %v", err)
+	}
+	other := *p.Target
+	other.Database.DatabaseOID++ // a sandbox of the same name in another database
+	var left, kept []string
+	for _, prefix := range []string{pendingExportPrefix("acme-sandbox", p.Target), pendingExportPrefix("acme-sandbox", &other), "clonebot-export-acme-sandbox-"} {
+		dir, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.WriteFile(dir+"/acme-sandbox-20261129-070003-workflows.zip", []byte("PK"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if left == nil {
+			left = append(left, dir)
+		} else {
+			kept = append(kept, dir)
+		}
+	}
+	if _, err := e.cloner.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{}); err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if _, err := os.Stat(left[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed clone's export %s is still there: %v", left[0], err)
+	}
+	for _, dir := range kept {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("%s was removed: %v", dir, err)
+		}
+	}
+}
+
 func TestSnapshotXids(t *testing.T) {
 	for in, want := range map[string]string{
 		"100:104:100,102":                  "104 [100 102]",

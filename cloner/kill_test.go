@@ -81,7 +81,8 @@ func runChild() int {
 func killChild(t *testing.T, e *env, at string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "CLONER_CHILD_PROD="+e.prod, "CLONER_CHILD_SBX="+e.sbx, "CLONER_CHILD_AT="+at)
+	// Its own temporary directory: killed, it leaves its export and spool there.
+	cmd.Env = append(os.Environ(), childEnv+"=1", "CLONER_CHILD_PROD="+e.prod, "CLONER_CHILD_SBX="+e.sbx, "CLONER_CHILD_AT="+at, "TMPDIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

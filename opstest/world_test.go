@@ -245,7 +245,8 @@ func startReplica(t *testing.T, name, configPath, addr, botURL string) *replica 
 	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
 	cmd := exec.Command(binary, "serve", "--config", configPath, "--listen", addr)
-	cmd.Env = append(os.Environ(), "CLONEBOT_DATABASE_URL="+u.String())
+	// Its own temporary directory: a replica killed mid-clone leaves its export there.
+	cmd.Env = append(os.Environ(), "CLONEBOT_DATABASE_URL="+u.String(), "TMPDIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func TestPlanAndCloneCommands(t *testing.T) {
 		{"plan needs both names", []string{"plan", "--config", cfg, "--from", "acme-prod"}, 2, []string{"--from and --to"}},
 		{"clone needs --yes", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox"}, 2, []string{"--yes"}},
 		{"clone into production refused", []string{"clone", "--config", cfg, "--from", "acme-sandbox", "--to", "acme-prod", "--yes"}, 2, []string{"acme-prod"}},
-		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes"}, 0, []string{"acme-prod", "acme-sandbox"}},
+		{"clone", []string{"clone", "--config", cfg, "--from", "acme-prod", "--to", "acme-sandbox", "--yes", "--export-dir", t.TempDir()}, 0, []string{"acme-prod", "acme-sandbox"}},
 	}
 	runCases(t, cases)
 }
