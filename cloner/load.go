@@ -99,9 +99,6 @@ func batches(units []*unit) []batch {
 	return out
 }
 
-// loadBatch copies, indexes and checksums a batch in one sandbox transaction. The
-// production checksums run on the production connection while the sandbox builds
-// the indexes.
 // batchTask loads b, then tells the tracker which tables are in.
 func (r *run) batchTask(b batch, t *loadTracker) task {
 	return func(ctx context.Context, w *worker) ([]task, error) {
@@ -124,6 +121,9 @@ func (r *run) batchTask(b batch, t *loadTracker) task {
 	}
 }
 
+// loadBatch copies, indexes and checksums a batch in one sandbox transaction. The
+// production checksums run on the production connection while the sandbox builds
+// the indexes.
 func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	start := time.Now()
 	tx, err := w.sandbox.Begin(ctx)
