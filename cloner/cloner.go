@@ -80,6 +80,9 @@ type Cloner struct {
 	configFile       string
 	jobs             int
 	retention        time.Duration
+	// lookupKeys caps the sandbox keys at which the drift reads production
+	// instead of streaming it whole (see drift_lookup.go); 0 always streams.
+	lookupKeys int64
 }
 
 // New checks cfg and returns a Cloner.
@@ -99,6 +102,7 @@ func New(cfg Config) (*Cloner, error) {
 		configFile:       cfg.ConfigFile,
 		jobs:             cfg.Jobs,
 		retention:        cmp.Or(cfg.Retention, DefaultRetention),
+		lookupKeys:       lookupMaxKeys,
 	}
 	if c.manifest == nil {
 		c.manifest = DefaultManifest()

@@ -204,7 +204,7 @@ type sandboxRowFunc func(kind changeKind, at rowLoc) error
 // driftTables compares every table between the production snapshot prod and the
 // sandbox sbx. The sandbox transaction should be REPEATABLE READ, so that every
 // table is compared at the same instant.
-func driftTables(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable) ([]Drift, error) {
+func driftTables(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable, lookupKeys int64) ([]Drift, error) {
 	if err := uniqueTables(tables); err != nil {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
@@ -213,7 +213,7 @@ func driftTables(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable) ([]
 	}
 	out := make([]Drift, 0, len(tables))
 	for i := range tables {
-		d, _, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), &tables[i], nil)
+		d, _, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), &tables[i], nil, lookupKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -235,18 +235,28 @@ func driftSettings(ctx context.Context, prod, sbx pgx.Tx) error {
 
 // compareTable streams t from both sides and merges them; visit, when set, gets
 // the sandbox rows the clone deletes or overwrites, located for a later read. It
-// also returns how many rows the sandbox side had.
-func compareTable(ctx context.Context, prod, sbx *pgconn.PgConn, t *DriftTable, visit sandboxRowFunc) (Drift, int64, error) {
+// also returns how many rows the sandbox side had. Production is read at the
+// sandbox's keys only when the sandbox holds few rows (at most lookupKeys; see
+// planLookup).
+func compareTable(ctx context.Context, prod, sbx *pgconn.PgConn, t *DriftTable, visit sandboxRowFunc, lookupKeys int64) (Drift, int64, error) {
 	d := Drift{Table: t.qualified(), Category: t.Category, ComparedBy: t.comparedBy()}
 	if err := t.validate(); err != nil {
 		return d, 0, err
 	}
+	l, err := planLookup(ctx, prod, sbx, t, lookupKeys)
+	if err != nil {
+		return d, 0, err
+	}
+	where := ""
+	if l != nil {
+		where = l.filter(t)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ps := startStream(ctx, prod, "production", driftSQL(t, true, false), newRowFormat(t, false))
-	ss := startStream(ctx, sbx, "sandbox", driftSQL(t, false, visit != nil), newRowFormat(t, visit != nil))
-	sc := newCursor(ss, t.keyed())
-	if err := merge(&d, newCursor(ps, t.keyed()), sc, visit); err != nil {
+	ps := startStream(ctx, prod, "production", driftSQL(t, true, false, where), newRowFormat(t, false))
+	ss := startStream(ctx, sbx, "sandbox", driftSQL(t, false, visit != nil, ""), newRowFormat(t, visit != nil))
+	pc, sc := newCursor(ps, t.keyed()), newCursor(ss, t.keyed())
+	if err := merge(&d, pc, sc, visit); err != nil {
 		cancel() // stops the streams; their errors would only say they were stopped
 		ps.wait()
 		ss.wait()
@@ -257,6 +267,9 @@ func compareTable(ctx context.Context, prod, sbx *pgconn.PgConn, t *DriftTable, 
 	}
 	if err := ss.wait(); err != nil {
 		return d, 0, fmt.Errorf("drift of table %s: read sandbox: %w", d.Table, err)
+	}
+	if l != nil { // production rows not at a sandbox key were not read
+		d.OnlyInProduction = l.production - (pc.rows - d.OnlyInProduction)
 	}
 	return d, sc.rows, nil
 }

@@ -49,7 +49,7 @@ func BenchmarkDrift(b *testing.B) {
 				var d []Drift
 				t, pk := timed(b, prod, sbx, func(pt, st pgx.Tx) {
 					var err error
-					if d, err = driftTables(ctx, pt, st, tables); err != nil {
+					if d, err = driftTables(ctx, pt, st, tables, lookupMaxKeys); err != nil {
 						b.Fatal(err)
 					}
 				})
@@ -96,7 +96,7 @@ func BenchmarkExport(b *testing.B) {
 	for range b.N {
 		var x *SandboxExport
 		t, _ := timed(b, prod, sbx, func(pt, st pgx.Tx) {
-			if _, err := driftTables(ctx, pt, st, tables); err != nil {
+			if _, err := driftTables(ctx, pt, st, tables, lookupMaxKeys); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -104,7 +104,7 @@ func BenchmarkExport(b *testing.B) {
 		dir := b.TempDir()
 		t, pk := timed(b, prod, sbx, func(pt, st pgx.Tx) {
 			var err error
-			if x, err = exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"}); err != nil {
+			if x, err = exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"}, lookupMaxKeys); err != nil {
 				b.Fatal(err)
 			}
 			if err := st.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&x.snapshot); err != nil {

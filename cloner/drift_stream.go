@@ -89,7 +89,7 @@ func (t *DriftTable) integerKey() bool {
 	return true
 }
 
-// driftSQL reads one side of t sorted by key: each key column, then a hash of the
+// driftSQL reads one side of t sorted by key (the rows where where holds, when set): each key column, then a hash of the
 // other compared columns computed by the server (on production with the copy's
 // expressions: NULL for a NULLed column), then where the row is when locate is set.
 //
@@ -99,7 +99,7 @@ func (t *DriftTable) integerKey() bool {
 // (random uuids), so the server sorts anyway, and sorting on one 64-bit integer
 // costs a fraction of comparing texts column by column. A table without a usable
 // key is sorted by the hash of its whole row.
-func driftSQL(t *DriftTable, production, locate bool) string {
+func driftSQL(t *DriftTable, production, locate bool, where string) string {
 	var sel, order []string
 	hashed := t.Columns
 	if t.keyed() {
@@ -137,7 +137,10 @@ func driftSQL(t *DriftTable, production, locate bool) string {
 	if locate {
 		sel = append(sel, "r.tableoid", "r.ctid")
 	}
-	return "COPY (SELECT " + strings.Join(sel, ", ") + " FROM " + t.from() + " r ORDER BY " + strings.Join(order, ", ") + ") TO STDOUT (FORMAT binary)"
+	if where != "" {
+		where = " WHERE " + where
+	}
+	return "COPY (SELECT " + strings.Join(sel, ", ") + " FROM " + t.from() + " r" + where + " ORDER BY " + strings.Join(order, ", ") + ") TO STDOUT (FORMAT binary)"
 }
 
 // rowHash is the server-side hash of cols, as verify's checksums compute it.

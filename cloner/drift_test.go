@@ -248,6 +248,61 @@ INSERT INTO plain (id, name) VALUES (6001, 'draft one'), (6002, 'draft two');`)
 	}
 }
 
+// TestDriftLookup: with a sandbox far smaller than production, production is read
+// at the sandbox's keys only, and the drift is the same as when it is streamed
+// whole, and as counted independently.
+func TestDriftLookup(t *testing.T) {
+	t.Parallel()
+	e := mutatedDriftEnv(t)
+	shrinkSandbox(t, e)
+	ctx := context.Background()
+
+	p, lookedUp := planDrift(t, e.cloner, "acme-prod", "acme-sandbox")
+	e.cloner.lookupKeys = 0
+	_, streamed := planDrift(t, e.cloner, "acme-prod", "acme-sandbox")
+	tables := p.driftTables()
+	for i, d := range lookedUp {
+		if d != streamed[i] {
+			t.Errorf("%s: drift %+v read at the sandbox's keys, %+v streamed", d.Table, d, streamed[i])
+		}
+		if ind := independentDrift(t, e.prod, e.sbx, tables[i]); d != ind {
+			t.Errorf("%s: drift %+v, counted independently %+v", d.Table, d, ind)
+		}
+	}
+
+	// The keyed tables with a sandbox under an eighth of production were looked up;
+	// the table without a key, and kinds (too few rows to bother), streamed.
+	prod, sbx := connectT(t, e.prod), connectT(t, e.sbx)
+	var used []string
+	for i := range tables {
+		l, err := planLookup(ctx, prod.PgConn(), sbx.PgConn(), &tables[i], lookupMaxKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l != nil {
+			used = append(used, tables[i].qualified())
+		}
+	}
+	for _, name := range []string{"public.plain", "public.pairs", "public.parted", "public.stamps"} {
+		if !slices.Contains(used, name) {
+			t.Errorf("%s was not read at the sandbox's keys; looked up: %v", name, used)
+		}
+	}
+	for _, name := range []string{"public.loose", "public.kinds"} {
+		if slices.Contains(used, name) {
+			t.Errorf("%s was read at the sandbox's keys", name)
+		}
+	}
+	// A cap below the sandbox's rows streams.
+	for i := range tables {
+		if tables[i].qualified() == "public.plain" {
+			if l, err := planLookup(ctx, prod.PgConn(), sbx.PgConn(), &tables[i], 10); err != nil || l != nil {
+				t.Errorf("plain with at most 10 keys: lookup %v, %v", l, err)
+			}
+		}
+	}
+}
+
 // TestDriftAfterClone: a sandbox the clone just wrote has no drift at all, so the
 // drift compares rows exactly as the clone writes them; edits after it count.
 func TestDriftAfterClone(t *testing.T) {
@@ -311,7 +366,7 @@ func TestDriftRefusesUnsortedKeys(t *testing.T) {
 		}
 		table := DriftTable{Schema: "public", Name: "t", Category: "c", Key: []string{"id"},
 			Columns: []DriftColumn{{Name: "id", Type: typ, Hashable: true}, {Name: "v", Type: "text", Hashable: true}}}
-		_, err = driftTables(ctx, pt, st, []DriftTable{table})
+		_, err = driftTables(ctx, pt, st, []DriftTable{table}, lookupMaxKeys)
 		if err == nil || !strings.Contains(err.Error(), "sandbox rows are not in strictly ascending key order") {
 			t.Errorf("drift over a non-unique %s sandbox key: %v", typ, err)
 		}
@@ -360,7 +415,7 @@ func TestCopyParserChunks(t *testing.T) {
 	conn := connectT(t, e.sbx)
 	for _, dt := range p.driftTables() {
 		var buf bytes.Buffer
-		if _, err := conn.PgConn().CopyTo(ctx, &buf, driftSQL(&dt, false, true)); err != nil {
+		if _, err := conn.PgConn().CopyTo(ctx, &buf, driftSQL(&dt, false, true, "")); err != nil {
 			t.Fatalf("%s: %v", dt.qualified(), err)
 		}
 		f := newRowFormat(&dt, true)

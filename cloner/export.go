@@ -106,7 +106,7 @@ func (r *run) writeExport(ctx context.Context, prod, sbx pgx.Tx) (*SandboxExport
 	}
 	r.exportedAt = at
 	cfg := ArchiveConfig{Dir: dir, Instance: r.report.To, At: at, FirstCategory: r.c.workflowsCategory()}
-	e, err := exportSandboxWork(ctx, prod, sbx, r.plan.driftTables(), cfg)
+	e, err := exportSandboxWork(ctx, prod, sbx, r.plan.driftTables(), cfg, r.c.lookupKeys)
 	if err != nil {
 		return nil, fmt.Errorf("export sandbox %s: %w", r.report.To, err)
 	}

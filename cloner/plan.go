@@ -176,7 +176,7 @@ func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*P
 	if err := c.describeIntegrations(ctx, srcTx, p); err != nil {
 		return nil, err
 	}
-	if err := p.compareTables(ctx, srcTx, dstTx); err != nil {
+	if err := p.compareTables(ctx, srcTx, dstTx, c.lookupKeys); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -184,11 +184,11 @@ func (c *Cloner) plan(ctx context.Context, from, to string, depth planDepth) (*P
 
 // compareTables compares every cloned table of an allowed plan whose rows were
 // counted: a refused plan reads no rows.
-func (p *Plan) compareTables(ctx context.Context, src, dst pgx.Tx) error {
+func (p *Plan) compareTables(ctx context.Context, src, dst pgx.Tx, lookupKeys int64) error {
 	if !p.OK() || p.srcCat == nil {
 		return nil
 	}
-	d, err := driftTables(ctx, src, dst, p.driftTables())
+	d, err := driftTables(ctx, src, dst, p.driftTables(), lookupKeys)
 	if err != nil {
 		return err
 	}

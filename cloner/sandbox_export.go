@@ -57,7 +57,7 @@ func (e *SandboxExport) Rows() int64 {
 // tables must be locked against writes: rows are found by the comparison and
 // read afterwards by where they are, and a row that moved in between stops the
 // export. A failed export removes its files.
-func exportSandboxWork(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable, cfg ArchiveConfig) (*SandboxExport, error) {
+func exportSandboxWork(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTable, cfg ArchiveConfig, lookupKeys int64) (*SandboxExport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func exportSandboxWork(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTabl
 	out := &SandboxExport{}
 	drift := map[string]Drift{}
 	for _, t := range exportOrder(tables, cfg.FirstCategory) {
-		d, rows, err := exportTable(ctx, prod, sbx, t, w)
+		d, rows, err := exportTable(ctx, prod, sbx, t, w, lookupKeys)
 		if err != nil {
 			w.abort()
 			return nil, err
@@ -117,13 +117,13 @@ func exportOrder(tables []DriftTable, first string) []*DriftTable {
 // exportTable compares t, noting where each row to save is in a spool file, then
 // reads those rows from the sandbox in batches and writes them out. It returns
 // the drift and the number of sandbox rows.
-func exportTable(ctx context.Context, prod, sbx pgx.Tx, t *DriftTable, w *archiveWriter) (Drift, int64, error) {
+func exportTable(ctx context.Context, prod, sbx pgx.Tx, t *DriftTable, w *archiveWriter, lookupKeys int64) (Drift, int64, error) {
 	sp, err := newSpool()
 	if err != nil {
 		return Drift{}, 0, fmt.Errorf("export table %s: %w", t.qualified(), err)
 	}
 	defer sp.remove()
-	d, rows, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), t, sp.add)
+	d, rows, err := compareTable(ctx, prod.Conn().PgConn(), sbx.Conn().PgConn(), t, sp.add, lookupKeys)
 	if err != nil || d.OnlyInSandbox+d.Changed == 0 {
 		return d, rows, err
 	}

@@ -108,7 +108,7 @@ func runExport(t testing.TB, c *Cloner, from, to string, cfg ArchiveConfig) (*Sa
 	if cfg.Instance == "" {
 		cfg.Instance = to
 	}
-	return exportSandboxWork(ctx, prodTx, sbxTx, p.driftTables(), cfg)
+	return exportSandboxWork(ctx, prodTx, sbxTx, p.driftTables(), cfg, c.lookupKeys)
 }
 
 func mutatedDriftEnv(t *testing.T) *driftEnv {
@@ -121,9 +121,38 @@ INSERT INTO plain (id, name, secret) VALUES (7001, 'sandbox only', 'sandbox-secr
 	return e
 }
 
+// shrinkSandbox leaves the sandbox a small fraction of production's rows, as real
+// sandboxes hold, so that the drift reads production at the sandbox's keys
+// (drift_lookup.go); production gets its statistics, which that choice reads.
+func shrinkSandbox(t *testing.T, e *driftEnv) {
+	t.Helper()
+	execSQL(t, e.sbx, `DELETE FROM plain WHERE id % 25 <> 0 AND id <> 7001;
+DELETE FROM pairs WHERE code > 5;
+DELETE FROM uuids WHERE note <> 'new' AND left(id::text, 1) <> 'a';
+DELETE FROM stamps WHERE at < '2029-01-01' AND extract(doy FROM at)::int % 20 <> 0;
+DELETE FROM smalls WHERE id > -32000 AND id % 20 <> 0;
+DELETE FROM "Odd Schema"."select/ä""q" WHERE "Key Col" NOT LIKE 'k 3_E' AND "Key Col" NOT LIKE 'sbx %';
+DELETE FROM parted WHERE id < 1000 AND id % 20 <> 0;`)
+	execSQL(t, e.prod, "ANALYZE")
+}
+
 func TestExportRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := mutatedDriftEnv(t)
+	t.Run("production streamed", func(t *testing.T) {
+		t.Parallel()
+		e := mutatedDriftEnv(t)
+		e.cloner.lookupKeys = 0
+		testExportRoundTrip(t, e)
+	})
+	t.Run("production read at the sandbox's keys", func(t *testing.T) {
+		t.Parallel()
+		e := mutatedDriftEnv(t)
+		shrinkSandbox(t, e)
+		testExportRoundTrip(t, e)
+	})
+}
+
+func testExportRoundTrip(t *testing.T, e *driftEnv) {
 	dir := t.TempDir()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	x, err := runExport(t, e.cloner, "acme-prod", "acme-sandbox", ArchiveConfig{Dir: dir, At: at, FirstCategory: "odd"})
