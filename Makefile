@@ -37,7 +37,7 @@ bench: bench-webhook bench-clone bench-drift ## every benchmark
 bench-webhook: ## webhook intake under load against a real clonebot serve
 	bash bench/webhook.sh
 
-bench-clone: ## clonebot clone against pg_dump | psql on the same data
+bench-clone: ## clonebot clone against pg_dump | psql and pg_dump -j + pg_restore -j, on four schema shapes
 	bash bench/clone.sh
 
 bench-drift: ## the drift of a 1 GB sandbox against reading both sides once: times, ratio, memory
