@@ -35,6 +35,15 @@ type table struct {
 
 func (t *table) ident() string { return t.name.ident() }
 
+// from is the table in a FROM clause: ONLY, unless partitioned, so inheritance
+// children (classified on their own) are neither copied nor counted twice.
+func (t *table) from() string {
+	if t.kind == "p" {
+		return t.ident()
+	}
+	return "ONLY " + t.ident()
+}
+
 func (t *table) column(name string) (column, bool) {
 	for _, c := range t.columns {
 		if c.name == name {

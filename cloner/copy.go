@@ -40,14 +40,8 @@ func (s *copySpec) add(c column, null bool) {
 	s.source = append(s.source, col(c.name))
 }
 
-// from is the table in a FROM clause: ONLY, unless partitioned, so inheritance
-// children (classified on their own) are not copied twice.
-func (s *copySpec) from() string {
-	if s.table.kind == "p" {
-		return s.table.ident()
-	}
-	return "ONLY " + s.table.ident()
-}
+// from is the table in a FROM clause, as the copy reads it.
+func (s *copySpec) from() string { return s.table.from() }
 
 // names and idents name the table for a WaitError.
 func (s *copySpec) names() []string  { return []string{s.table.name.String()} }

@@ -58,7 +58,7 @@ func rowCount(ctx context.Context, q querier, t *table, exact bool) (int64, erro
 		err := q.QueryRow(ctx, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::oid", t.oid).Scan(&n)
 		return n, err
 	}
-	err := q.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()).Scan(&n)
+	err := q.QueryRow(ctx, "SELECT count(*) FROM "+t.from()).Scan(&n)
 	return n, err
 }
 

@@ -50,6 +50,11 @@ type DriftTable struct {
 	Key []string
 	// Scrubbed names the columns left out of the comparison and the export.
 	Scrubbed []string
+
+	// productionRows is production's row count on the comparison's snapshot, when
+	// the plan counted it (counted): a lookup need not count again.
+	productionRows int64
+	counted        bool
 }
 
 // DriftColumn is one compared column.

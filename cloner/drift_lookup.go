@@ -70,7 +70,9 @@ WHERE c.relkind = 'r' AND c.oid IN (SELECT `+escapeLiteral(t.ident())+`::regclas
 	if size > lookupMaxBytes {
 		return nil, nil
 	}
-	if l.production, err = readInt(ctx, prod, "SELECT count(*) FROM "+t.from()+" r"); err != nil {
+	if t.counted {
+		l.production = t.productionRows
+	} else if l.production, err = readInt(ctx, prod, "SELECT count(*) FROM "+t.from()+" r"); err != nil {
 		return nil, fmt.Errorf("drift of table %s: count production: %w", t.qualified(), err)
 	}
 	return l, nil

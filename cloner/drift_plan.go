@@ -9,9 +9,20 @@ func (p *Plan) setDrift(d []Drift) {
 }
 
 // driftTables describes the plan's cloned tables for the drift: the copy's
-// columns, NULLed and scrubbed ones, and the primary key when production's is the
-// sandbox's (the copy reads production by the sandbox's columns).
+// columns, NULLed and scrubbed ones, the primary key when production's is the
+// sandbox's (the copy reads production by the sandbox's columns), and the row
+// count of a plan that counted exactly, on the snapshot the drift reads.
 func (p *Plan) driftTables() []DriftTable {
+	counted := map[string]int64{}
+	if !p.Estimated {
+		for _, cp := range p.Categories {
+			for _, tp := range cp.Tables {
+				if cp.Cloned {
+					counted[tp.Table] = tp.Rows
+				}
+			}
+		}
+	}
 	out := make([]DriftTable, 0, len(p.copies))
 	for i := range p.copies {
 		s := &p.copies[i]
@@ -21,7 +32,9 @@ func (p *Plan) driftTables() []DriftTable {
 				srcPK = t.pk
 			}
 		}
-		out = append(out, driftTableOf(s, srcPK))
+		t := driftTableOf(s, srcPK)
+		t.productionRows, t.counted = counted[s.table.name.String()]
+		out = append(out, t)
 	}
 	return out
 }

@@ -214,6 +214,8 @@ func TestInPlaceWhenSwapCannotRepoint(t *testing.T) {
 	}
 	e := attachedEnv(t, strings.Join(sqls, ";\n"))
 	execSQL(t, e.prod, sqls[0]+";\n"+sqls[1]+";\n"+sqls[2])
+	// The child holds rows of its own, which the plan counts once, as the copy reads.
+	execSQL(t, e.prod, "INSERT INTO app.regions_archive SELECT * FROM ONLY app.regions LIMIT 2")
 	m, err := ParseManifest([]byte(strings.Replace(attachedManifest, "[app.regions,", "[app.regions, app.regions_archive,", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +228,18 @@ func TestInPlaceWhenSwapCannotRepoint(t *testing.T) {
 	}
 	if plan.Method != MethodInPlace {
 		t.Fatalf("method %q, want in place", plan.Method)
+	}
+	counted := map[string]int64{}
+	for _, cp := range plan.Categories {
+		for _, tp := range cp.Tables {
+			counted[tp.Table] = tp.Rows
+		}
+	}
+	prod := connectT(t, e.prod)
+	for _, name := range []string{"app.regions", "app.regions_archive"} {
+		if want := queryInt(t, prod, "SELECT count(*) FROM ONLY "+name); counted[name] != want || want == 0 {
+			t.Errorf("plan counts %d rows in %s, which holds %d of its own", counted[name], name, want)
+		}
 	}
 	for _, b := range blockers {
 		if !slices.ContainsFunc(plan.MethodReasons, func(r string) bool { return strings.Contains(r, b.reason) }) {
