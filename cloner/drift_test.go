@@ -130,53 +130,59 @@ func planDrift(t testing.TB, c *Cloner, from, to string) (*Plan, []Drift) {
 	return p, p.Drift
 }
 
+// rowsByKey reads every row of dt from the database at url as text, grouped by
+// its key (the primary key when keyed, else the whole row); production's NULLed
+// columns are read as NULL.
+func rowsByKey(t testing.TB, url string, dt DriftTable, production, keyed bool) map[string][]string {
+	t.Helper()
+	cols := make([]string, len(dt.Columns))
+	for i, c := range dt.Columns {
+		cols[i] = col(c.Name)
+		if production && c.Nulled {
+			cols[i] = "NULL"
+		}
+	}
+	key := "ROW(" + strings.Join(cols, ", ") + ")::text"
+	if keyed {
+		keys := make([]string, len(dt.Key))
+		for i, k := range dt.Key {
+			keys[i] = col(k)
+		}
+		key = "ROW(" + strings.Join(keys, ", ") + ")::text"
+	}
+	rows, err := connectT(t, url).Query(context.Background(),
+		"SELECT "+key+", ROW("+strings.Join(cols, ", ")+")::text FROM "+dt.ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = append(out[k], v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // independentDrift counts the drift of t another way: every row of both sides
 // read into maps as text (production's NULLed columns as NULL), compared in Go.
 func independentDrift(t testing.TB, prodURL, sbxURL string, dt DriftTable) Drift {
 	t.Helper()
-	read := func(url string, production bool) map[string][]string {
-		cols := make([]string, len(dt.Columns))
-		for i, c := range dt.Columns {
-			cols[i] = col(c.Name)
-			if production && c.Nulled {
-				cols[i] = "NULL"
-			}
-		}
-		key := "ROW(" + strings.Join(cols, ", ") + ")::text"
-		if len(dt.Key) > 0 {
-			keys := make([]string, len(dt.Key))
-			for i, k := range dt.Key {
-				keys[i] = col(k)
-			}
-			key = "ROW(" + strings.Join(keys, ", ") + ")::text"
-		}
-		rows, err := connectT(t, url).Query(context.Background(),
-			"SELECT "+key+", ROW("+strings.Join(cols, ", ")+")::text FROM "+dt.ident())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		out := map[string][]string{}
-		for rows.Next() {
-			var k, v string
-			if err := rows.Scan(&k, &v); err != nil {
-				t.Fatal(err)
-			}
-			out[k] = append(out[k], v)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	prod, sbx := read(prodURL, true), read(sbxURL, false)
+	keyed := len(dt.Key) > 0
+	prod, sbx := rowsByKey(t, prodURL, dt, true, keyed), rowsByKey(t, sbxURL, dt, false, keyed)
 	d := Drift{Table: dt.qualified(), Category: dt.Category, ComparedBy: dt.comparedBy()}
 	for k, pv := range prod {
 		sv := sbx[k]
 		switch {
-		case len(dt.Key) == 0 && len(pv) > len(sv):
+		case !keyed && len(pv) > len(sv):
 			d.OnlyInProduction += int64(len(pv) - len(sv))
-		case len(dt.Key) == 0:
+		case !keyed:
 		case sv == nil:
 			d.OnlyInProduction++
 		case pv[0] != sv[0]:

@@ -5,37 +5,15 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sirupsen/logrus"
-)
 
-// holdLock opens a transaction on db as application app and takes lock on table,
-// as a maintenance session or a forgotten psql would; it is released when the
-// test ends.
-func holdLock(t *testing.T, db, app, lock string) {
-	t.Helper()
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	conn := connectT(t, u.String())
-	tx, err := conn.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) }) //nolint:errcheck
-	if _, err := tx.Exec(context.Background(), lock); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/gaiia/clonebot/pgtest"
+)
 
 func boundedCloner(t *testing.T, e *env, lock, statement time.Duration) *Cloner {
 	t.Helper()
@@ -61,7 +39,7 @@ func TestCloneGivesUpOnAProductionLockNamingTheHolder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	before := fingerprint(t, e.sbx)
-	holdLock(t, e.prod, "schema-migration", "LOCK TABLE plans IN ACCESS EXCLUSIVE MODE")
+	pgtest.HoldLock(t, e.prod, "schema-migration", "LOCK TABLE plans IN ACCESS EXCLUSIVE MODE")
 	c := boundedCloner(t, e, 500*time.Millisecond, time.Minute)
 	began := time.Now()
 	_, err := c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
@@ -90,7 +68,7 @@ func TestCloneGivesUpOnAProductionLockNamingTheHolder(t *testing.T) {
 func TestCloneGivesUpOnASandboxLockNamingTheHolder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	holdLock(t, e.sbx, "sandbox-app", "SELECT count(*) FROM workflows")
+	pgtest.HoldLock(t, e.sbx, "sandbox-app", "SELECT count(*) FROM workflows")
 	c := boundedCloner(t, e, 500*time.Millisecond, time.Minute)
 	_, err := c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
 	var we *WaitError

@@ -286,38 +286,7 @@ func rowTexts(t testing.TB, conn *pgx.Conn, dt DriftTable, where string) []strin
 // production has fewer of.
 func expectedExport(t testing.TB, prodURL, sbxURL string, dt DriftTable) []string {
 	t.Helper()
-	read := func(url string, production bool) map[string][]string {
-		cols := make([]string, len(dt.Columns))
-		for i, c := range dt.Columns {
-			cols[i] = col(c.Name)
-			if production && c.Nulled {
-				cols[i] = "NULL"
-			}
-		}
-		key := "ROW(" + strings.Join(cols, ", ") + ")::text"
-		if dt.keyed() {
-			keys := make([]string, len(dt.Key))
-			for i, k := range dt.Key {
-				keys[i] = col(k)
-			}
-			key = "ROW(" + strings.Join(keys, ", ") + ")::text"
-		}
-		m := map[string][]string{}
-		rows, err := connectT(t, url).Query(context.Background(), "SELECT "+key+", ROW("+strings.Join(cols, ", ")+")::text FROM "+dt.ident())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k, v string
-			if err := rows.Scan(&k, &v); err != nil {
-				t.Fatal(err)
-			}
-			m[k] = append(m[k], v)
-		}
-		return m
-	}
-	prod, sbx := read(prodURL, true), read(sbxURL, false)
+	prod, sbx := rowsByKey(t, prodURL, dt, true, dt.keyed()), rowsByKey(t, sbxURL, dt, false, dt.keyed())
 	var out []string
 	for k, sv := range sbx {
 		pv := prod[k]

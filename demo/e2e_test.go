@@ -94,6 +94,16 @@ func announcementsOnce(t *testing.T, e *Env, ticketID int64) []string {
 	return refs
 }
 
+// announcementKinds is the kind of each announcement (the second part of its
+// reference), in order.
+func announcementKinds(refs []string) []string {
+	kinds := make([]string, len(refs))
+	for i, r := range refs {
+		kinds[i] = strings.Split(r, "/")[1]
+	}
+	return kinds
+}
+
 func statusTags(e *Env, ticketID int64) []string {
 	var tags []string
 	for _, tag := range e.Sim.Ticket(ticketID).Tags {
@@ -121,10 +131,7 @@ func TestStoryFromRequestToReadyNoticeAndBack(t *testing.T) {
 
 	// The conversation: every announcement once, in the life cycle's order.
 	refs := announcementsOnce(t, e, id)
-	var kinds []string
-	for _, r := range refs {
-		kinds = append(kinds, strings.Split(r, "/")[1])
-	}
+	kinds := announcementKinds(refs)
 	want := []string{"needs_info", "awaiting_approval", "awaiting_approval", "approval_refused", "scheduled", "running", "export", "ready", "ready"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("announcements = %v, want %v", kinds, want)
@@ -223,10 +230,7 @@ func TestStoryFromRequestToReadyNoticeAndBack(t *testing.T) {
 	if err := e.RollbackStory(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	kinds = kinds[:0]
-	for _, r := range announcementsOnce(t, e, id) {
-		kinds = append(kinds, strings.Split(r, "/")[1])
-	}
+	kinds = announcementKinds(announcementsOnce(t, e, id))
 	if want := append(want, "rolling_back", "rolled_back", "rolled_back"); !slices.Equal(kinds, want) {
 		t.Errorf("announcements = %v, want %v", kinds, want)
 	}
@@ -321,10 +325,7 @@ func TestStoryWithoutWebhooksRunsOnTheSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	refs := announcementsOnce(t, e, id)
-	var kinds []string
-	for _, r := range refs {
-		kinds = append(kinds, strings.Split(r, "/")[1])
-	}
+	kinds := announcementKinds(refs)
 	want := []string{"needs_info", "awaiting_approval", "awaiting_approval", "approval_refused", "scheduled", "running", "export", "ready", "ready"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("announcements = %v, want %v", kinds, want)

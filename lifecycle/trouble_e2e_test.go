@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -287,7 +286,7 @@ func TestProductionLockFailsTheCloneNamingTheHolder(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{lockTimeout: 500 * time.Millisecond})
 	id := h.scheduled()
-	holdLock(t, h.prodURL, "schema-migration", "LOCK TABLE plans IN ACCESS EXCLUSIVE MODE")
+	pgtest.HoldLock(t, h.prodURL, "schema-migration", "LOCK TABLE plans IN ACCESS EXCLUSIVE MODE")
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
@@ -306,38 +305,12 @@ func TestCloneStoppedAtItsDeadline(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{cfg: func(c *Config) { c.CloneDeadline = 2 * time.Second }})
 	id := h.scheduled()
-	holdLock(t, h.sbxURL, "sandbox-app", "SELECT count(*) FROM workflows")
+	pgtest.HoldLock(t, h.sbxURL, "sandbox-app", "SELECT count(*) FROM workflows")
 	if err := h.runClone(id); err != nil {
 		t.Fatal(err)
 	}
 	h.wantState(id, rules.Failed)
 	if note := h.lastNote(id); !strings.Contains(note, "did not finish within its deadline (2s, jobs.clone_deadline)") {
 		t.Errorf("the failure note should name the deadline:\n%s", note)
-	}
-}
-
-// holdLock opens a transaction on db as application app and takes lock, as a
-// maintenance session or a forgotten psql would, until the test ends.
-func holdLock(t *testing.T, db, app, lock string) {
-	t.Helper()
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	conn, err := pgx.Connect(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) }) //nolint:errcheck
-	if _, err := tx.Exec(context.Background(), lock); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,16 +236,9 @@ func (l *logBuffer) String() string {
 
 func startReplica(t *testing.T, name, configPath, addr, botURL string) *replica {
 	t.Helper()
-	u, err := url.Parse(botURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
 	cmd := exec.Command(binary, "serve", "--config", configPath, "--listen", addr)
 	// Its own temporary directory: a replica killed mid-clone leaves its export there.
-	cmd.Env = append(os.Environ(), "CLONEBOT_DATABASE_URL="+u.String(), "TMPDIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "CLONEBOT_DATABASE_URL="+pgtest.WithApplicationName(t, botURL, name), "TMPDIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
