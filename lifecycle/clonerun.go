@@ -64,7 +64,7 @@ func (w *cloneWorker) Work(ctx context.Context, job *river.Job[jobs.CloneArgs]) 
 // run runs an approved request's clone and records how it ended.
 func (r *runner) run(ctx context.Context, args jobs.CloneArgs, attempt int) error {
 	log := r.log.WithFields(logrus.Fields{"ticket": args.TicketID, "attempt": attempt})
-	release, ok, err := r.lock(ctx, args.TicketID)
+	release, ok, err := r.repo.holdRunLock(ctx, args.TicketID)
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,6 @@ func (r *runner) run(ctx context.Context, args jobs.CloneArgs, attempt int) erro
 	began := time.Now()
 	report, err := r.clone(ctx, req, attempt)
 	return r.ended(ctx, log, req, report, err, time.Since(began).Seconds())
-}
-
-// lock takes the run lock of a ticket on a connection kept until release.
-func (r *runner) lock(ctx context.Context, ticketID int64) (release func(), ok bool, err error) {
-	return r.repo.holdRunLock(ctx, ticketID)
 }
 
 // snoozeFor is how a clone job waits after a transient fault: Zendesk's rate limit

@@ -380,7 +380,7 @@ func TestRestartPutsAnInterruptedCloneBack(t *testing.T) {
 	if r, err := w.s.runner.start(w.ctx, args); err != nil || r == nil {
 		t.Fatalf("start = %v, %v", r, err)
 	}
-	release, ok, err := w.s.runner.lock(w.ctx, fakeTicket)
+	release, ok, err := w.s.runner.repo.holdRunLock(w.ctx, fakeTicket)
 	if err != nil || !ok {
 		t.Fatalf("run lock: %v %v", ok, err)
 	}

@@ -7,13 +7,23 @@ import (
 	"strconv"
 )
 
-func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
+// pathUser is the user the request's path names; when there is none it answers
+// 404 and returns nil. The caller holds s.mu.
+func (s *Server) pathUser(w http.ResponseWriter, r *http.Request) *User {
 	id, ok := pathID(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	u, found := s.users[id]
 	if !ok || !found {
 		writeChangeError(w, errNotFound)
+		return nil
+	}
+	return u
+}
+
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.pathUser(w, r)
+	if u == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(baseURL(r), u)})
@@ -21,12 +31,10 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
 
 // handleListMemberships answers GET /api/v2/users/{id}/organization_memberships.
 func (s *Server) handleListMemberships(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, found := s.users[id]
-	if !ok || !found {
-		writeChangeError(w, errNotFound)
+	u := s.pathUser(w, r)
+	if u == nil {
 		return
 	}
 	items := make([]any, 0, len(u.Memberships))
