@@ -133,6 +133,12 @@ DELETE FROM stamps WHERE at < '2029-01-01' AND extract(doy FROM at)::int % 20 <>
 DELETE FROM smalls WHERE id > -32000 AND id % 20 <> 0;
 DELETE FROM "Odd Schema"."select/ä""q" WHERE "Key Col" NOT LIKE 'k 3_E' AND "Key Col" NOT LIKE 'sbx %';
 DELETE FROM parted WHERE id < 1000 AND id % 20 <> 0;`)
+	// Keys that must survive the trip into the lookup's query: a quote, a
+	// backslash, a non-ASCII letter; on both sides, so the lookup has to find them.
+	both := `INSERT INTO pairs VALUES ('it''s \ östlich', 1, 'same');
+INSERT INTO "Odd Schema"."select/ä""q" VALUES ('k 3 \'' é', '{1}', 'same');`
+	execSQL(t, e.prod, both)
+	execSQL(t, e.sbx, both)
 	execSQL(t, e.prod, "ANALYZE")
 }
 
