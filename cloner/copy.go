@@ -65,14 +65,11 @@ func (s *copySpec) format() string {
 	return "FORMAT binary"
 }
 
-// sourceSQL reads the production rows with the transformations applied. A plain
-// table with nothing to NULL is read by COPY directly, which skips the executor and
-// costs production noticeably less CPU than COPY of a query.
+// sourceSQL reads the production rows with the transformations applied, each
+// preceded by its hash: production's side of the checksum, which a summingWriter
+// takes off the stream.
 func (s *copySpec) sourceSQL() string {
-	if len(s.nulled) == 0 && s.table.kind != "p" && s.where == "" {
-		return "COPY " + s.table.ident() + " (" + s.columnList() + ") TO STDOUT (" + s.format() + ")"
-	}
-	return "COPY (SELECT " + strings.Join(s.source, ", ") + " FROM " + s.from() + s.whereClause() + ") TO STDOUT (" + s.format() + ")"
+	return "COPY (SELECT " + s.rowHash(s.source) + ", " + strings.Join(s.source, ", ") + " FROM " + s.from() + s.whereClause() + ") TO STDOUT (" + s.format() + ")"
 }
 
 func (s *copySpec) whereClause() string {
@@ -134,18 +131,24 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// streamTable pipes one table from the production snapshot into the sandbox: the
-// bytes pass through an io.Pipe without being decoded, so memory stays flat.
-func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick func(bytes int64)) (rows, bytes int64, err error) {
+// streamTable pipes one table from the production snapshot into the sandbox, and
+// returns production's checksum of the rows it sent: the bytes pass through an
+// io.Pipe without being decoded beyond the hash in front of each row, so memory
+// stays flat.
+func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick func(bytes int64)) (sum Checksum, bytes int64, err error) {
 	pr, pw := io.Pipe()
 	// The server sends one message per row; the buffer turns them into 64 KiB
 	// writes, so the sandbox gets 64 KiB messages instead of a syscall per row.
 	buf := bufio.NewWriterSize(pw, copyChunk)
 	cw := &countingWriter{w: buf}
+	sw := newSummingWriter(cw, !s.text)
 	srcDone := make(chan error, 1)
 	var srcRows int64
 	go func() {
-		tag, err := src.CopyTo(ctx, cw, s.sourceSQL())
+		tag, err := src.CopyTo(ctx, sw, s.sourceSQL())
+		if err == nil {
+			sum, err = sw.checksum()
+		}
 		if err == nil {
 			err = buf.Flush()
 		}
@@ -165,15 +168,15 @@ func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick
 	srcErr := <-srcDone
 	switch {
 	case ctx.Err() != nil: // the pipe's errors would hide why the copy stopped
-		return 0, 0, fmt.Errorf("copy table %s: %w", s.table.name, context.Cause(ctx))
+		return sum, 0, fmt.Errorf("copy table %s: %w", s.table.name, context.Cause(ctx))
 	case srcErr != nil:
-		return 0, 0, fmt.Errorf("read production table %s: %w", s.table.name, waited(srcErr, sideProduction, s.names(), s.idents()))
+		return sum, 0, fmt.Errorf("read production table %s: %w", s.table.name, waited(srcErr, sideProduction, s.names(), s.idents()))
 	case dstErr != nil:
-		return 0, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, waited(dstErr, sideSandbox, s.names(), s.idents()))
-	case tag.RowsAffected() != srcRows:
-		return 0, 0, fmt.Errorf("copy table %s: production sent %d rows, the sandbox loaded %d", s.table.name, srcRows, tag.RowsAffected())
+		return sum, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, waited(dstErr, sideSandbox, s.names(), s.idents()))
+	case tag.RowsAffected() != srcRows || sum.Rows != srcRows:
+		return sum, 0, fmt.Errorf("copy table %s: production sent %d rows (%d hashed), the sandbox loaded %d", s.table.name, srcRows, sum.Rows, tag.RowsAffected())
 	}
-	return srcRows, cw.n.Load(), nil
+	return sum, cw.n.Load(), nil
 }
 
 func ticker(stop <-chan struct{}, cw *countingWriter, tick func(int64)) {

@@ -33,15 +33,11 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	if err := truncate(ctx, tx, r.plan.wipe); err != nil {
 		return err
 	}
-	// Production checksums run on their own connection, on one core, during the
-	// load: the load is bound by the sandbox's single backend, which leaves the rest
-	// of the machine idle; the index rebuild after it uses every core.
-	sums, err := snap.startChecksums(ctx, r.plan, r.c.describeIntegrations)
-	if err != nil {
-		return err
+	if err := r.c.describeIntegrations(ctx, snap.tx, r.plan); err != nil {
+		return fmt.Errorf("production %s: %w", r.report.From, err)
 	}
-	defer sums.stop()
-	if err := r.copyAll(ctx, tx, snap); err != nil {
+	sums, err := r.copyAll(ctx, tx, snap)
+	if err != nil {
 		return err
 	}
 	r.phaseStart("rebuild")
@@ -94,8 +90,11 @@ func onTables(ctx context.Context, tx pgx.Tx, tables []*table, what string, stmt
 	return nil
 }
 
-func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
+// copyAll streams every cloned table into the sandbox, and returns production's
+// checksums of what it sent.
+func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) (map[tableName]Checksum, error) {
 	r.phaseStart("copy")
+	sums := make(map[tableName]Checksum, len(r.plan.copies))
 	var total int64
 	planned, plannedTotal := r.plan.clonedBytes()
 	for i := range r.plan.copies {
@@ -104,22 +103,23 @@ func (r *run) copyAll(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 			PlannedBytes: plannedTotal, TablePlannedBytes: planned[s.table.name.String()]}
 		r.progress(pr)
 		start := time.Now()
-		rows, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
+		sum, bytes, err := streamTable(ctx, snap.tx.Conn().PgConn(), tx.Conn().PgConn(), s, func(n int64) {
 			pr.TableBytes, pr.TotalBytes = n, total+n
 			r.progress(pr)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
+		sums[s.table.name] = sum
 		total += bytes
-		pr.TableBytes, pr.TotalBytes, pr.TableDone, pr.Rows = bytes, total, true, rows
+		pr.TableBytes, pr.TotalBytes, pr.TableDone, pr.Rows = bytes, total, true, sum.Rows
 		r.progress(pr)
-		r.report.addTable(s, rows, bytes, time.Since(start))
+		r.report.addTable(s, sum.Rows, bytes, time.Since(start))
 	}
-	return nil
+	return sums, nil
 }
 
-func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) error {
+func (r *run) verify(ctx context.Context, tx pgx.Tx, production map[tableName]Checksum) error {
 	e := &evidence{tx: tx, excluded: r.excludedWiped()}
 	step := r.stepper("verify")
 	for i := range r.plan.copies {
@@ -131,14 +131,10 @@ func (r *run) verify(ctx context.Context, tx pgx.Tx, sums *pendingChecksums) err
 		e.tables = append(e.tables, tableEvidence{name: s.table.name, nulled: s.nulled, sandbox: got})
 		step(i+1, len(r.plan.copies))
 	}
-	prod := sums.wait()
-	if prod.err != nil {
-		return prod.err
-	}
 	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
 	for i := range e.tables {
 		t := &e.tables[i]
-		t.production = prod.sums[t.name]
+		t.production = production[t.name]
 		rt := r.report.table(t.name.String())
 		rt.Checksum, rt.ProductionChecksum, rt.Match = t.sandbox, t.production, t.sandbox.equal(t.production)
 	}

@@ -121,9 +121,8 @@ func (r *run) batchTask(b batch, t *loadTracker) task {
 	}
 }
 
-// loadBatch copies, indexes and checksums a batch in one sandbox transaction. The
-// production checksums run on the production connection while the sandbox builds
-// the indexes.
+// loadBatch copies, indexes and checksums a batch in one sandbox transaction;
+// production's checksums come with the copy.
 func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	start := time.Now()
 	tx, err := w.sandbox.Begin(ctx)
@@ -147,13 +146,7 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 			return err
 		}
 	}
-	prodSums := make(chan error, 1)
-	go func() { prodSums <- productionSums(ctx, w.prodTx, b) }()
-	err = r.finishBatch(ctx, tx, b)
-	if perr := <-prodSums; err == nil {
-		err = perr
-	}
-	if err != nil {
+	if err := r.finishBatch(ctx, tx, b); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -209,28 +202,14 @@ func (r *run) finishBatch(ctx context.Context, tx pgx.Tx, b batch) error {
 	return nil
 }
 
-// productionSums takes the production checksums of a batch's cloned units.
-func productionSums(ctx context.Context, tx pgx.Tx, b batch) error {
-	for _, u := range b {
-		if u.spec == nil {
-			continue
-		}
-		var err error
-		if u.production, err = checksum(ctx, tx, u.spec, true); err != nil {
-			return fmt.Errorf("production: %w", err)
-		}
-	}
-	return nil
-}
-
 func (r *run) copyUnit(ctx context.Context, w *worker, tx pgx.Tx, u *unit) error {
-	rows, bytes, err := streamTable(ctx, w.prodTx.Conn().PgConn(), tx.Conn().PgConn(), u.spec, func(n int64) {
+	sum, bytes, err := streamTable(ctx, w.prodTx.Conn().PgConn(), tx.Conn().PgConn(), u.spec, func(n int64) {
 		r.loadProgress(u, n, false)
 	})
 	if err != nil {
 		return err
 	}
-	u.rows, u.bytes = rows, bytes
+	u.production, u.rows, u.bytes = sum, sum.Rows, bytes
 	r.loadProgress(u, bytes, true)
 	return nil
 }

@@ -9,20 +9,14 @@ import (
 )
 
 // snapshot is the production side: one REPEATABLE READ, READ ONLY transaction whose
-// snapshot is exported, so that other connections (the checksums of an in-place
-// clone, the workers of a swap) read the same instant.
+// snapshot is exported, so that other connections (the workers of a swap) read the same instant.
 type snapshot struct {
-	c             *Cloner
-	in            Instance
-	id            string // pg_export_snapshot()
-	conn, sumConn *pgx.Conn
-	tx, sumTx     pgx.Tx
-	at            time.Time
-}
-
-type checksumResult struct {
-	sums map[tableName]Checksum
-	err  error
+	c    *Cloner
+	in   Instance
+	id   string // pg_export_snapshot()
+	conn *pgx.Conn
+	tx   pgx.Tx
+	at   time.Time
 }
 
 func (r *run) openSnapshot(ctx context.Context, in Instance, p *Plan) (*snapshot, error) {
@@ -70,56 +64,11 @@ func (s *snapshot) importer(ctx context.Context) (*pgx.Conn, pgx.Tx, error) {
 	return conn, tx, nil
 }
 
-// pendingChecksums are production checksums computed while the sandbox loads.
-type pendingChecksums struct {
-	cancel context.CancelFunc
-	done   chan checksumResult
-	result *checksumResult
-}
-
-// startChecksums computes the production checksums, then describes the
-// integrations into plan, on the second snapshot connection.
-func (s *snapshot) startChecksums(ctx context.Context, plan *Plan, describe func(context.Context, querier, *Plan) error) (*pendingChecksums, error) {
-	var err error
-	if s.sumConn, s.sumTx, err = s.importer(ctx); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pendingChecksums{cancel: cancel, done: make(chan checksumResult, 1)}
-	go func() {
-		sums, err := productionChecksums(ctx, s.sumTx, plan.copies)
-		if err == nil {
-			err = describe(ctx, s.sumTx, plan)
-		}
-		p.done <- checksumResult{sums, err}
-	}()
-	return p, nil
-}
-
-func (p *pendingChecksums) wait() checksumResult {
-	if p.result == nil {
-		r := <-p.done
-		p.result = &r
-	}
-	return *p.result
-}
-
-// stop ends the computation early (the clone failed) and waits for it, so that its
-// connection is idle before it is closed.
-func (p *pendingChecksums) stop() {
-	p.cancel()
-	p.wait()
-}
-
 func (s *snapshot) close(ctx context.Context) {
-	for _, tx := range []pgx.Tx{s.sumTx, s.tx} {
-		if tx != nil {
-			tx.Rollback(ctx) //nolint:errcheck // read only
-		}
+	if s.tx != nil {
+		s.tx.Rollback(ctx) //nolint:errcheck // read only
 	}
-	for _, c := range []*pgx.Conn{s.sumConn, s.conn} {
-		if c != nil {
-			c.Close(ctx)
-		}
+	if s.conn != nil {
+		s.conn.Close(ctx)
 	}
 }

@@ -50,13 +50,6 @@ func applySettings(ctx context.Context, tx pgx.Tx, settings []string) error {
 // checksumSQL sums the rows of exprs. On the sandbox (nonNull set) it also counts
 // the rows where a column the copy set to NULL holds a value, in the same scan.
 func checksumSQL(s *copySpec, exprs []string, nonNull []string) string {
-	hashed := make([]string, len(exprs))
-	for i, e := range exprs {
-		hashed[i] = e
-		if !s.hashable[i] {
-			hashed[i] = "(" + e + ")::text"
-		}
-	}
 	filled := "0"
 	if len(nonNull) > 0 {
 		conds := make([]string, len(nonNull))
@@ -66,7 +59,19 @@ func checksumSQL(s *copySpec, exprs []string, nonNull []string) string {
 		filled = "count(*) FILTER (WHERE " + strings.Join(conds, " OR ") + ")"
 	}
 	return "SELECT count(*), coalesce(sum((h >> 32)::int4), 0), coalesce(sum((h & 2147483647)::int4), 0), " + filled +
-		" FROM (SELECT hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0) AS h" + nulledColumns(nonNull) + " FROM " + s.from() + s.whereClause() + ") s"
+		" FROM (SELECT " + s.rowHash(exprs) + " AS h" + nulledColumns(nonNull) + " FROM " + s.from() + s.whereClause() + ") s"
+}
+
+// rowHash is the hash of one row of exprs, the values of s's columns.
+func (s *copySpec) rowHash(exprs []string) string {
+	hashed := make([]string, len(exprs))
+	for i, e := range exprs {
+		hashed[i] = e
+		if !s.hashable[i] {
+			hashed[i] = "(" + e + ")::text"
+		}
+	}
+	return "hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0)"
 }
 
 // nulledColumns carries the checked columns out of the hashing subquery.
@@ -101,20 +106,6 @@ func checksum(ctx context.Context, q querier, s *copySpec, production bool) (Che
 	sum.hi, sum.lo = hi, lo
 	sum.seal()
 	return sum, nil
-}
-
-// productionChecksums computes every cloned table's checksum on the snapshot,
-// on its own connection so that it overlaps the load.
-func productionChecksums(ctx context.Context, q querier, specs []copySpec) (map[tableName]Checksum, error) {
-	out := make(map[tableName]Checksum, len(specs))
-	for i := range specs {
-		sum, err := checksum(ctx, q, &specs[i], true)
-		if err != nil {
-			return nil, fmt.Errorf("production: %w", err)
-		}
-		out[specs[i].table.name] = sum
-	}
-	return out, nil
 }
 
 // evidence is what the verification reads, inside the transaction that puts the
