@@ -47,7 +47,10 @@ type worker struct {
 func (r *run) loadSettings() []string {
 	return append([]string{
 		fmt.Sprintf("SET lock_timeout = %d", r.c.lockTimeout.Milliseconds()),
-		"SET maintenance_work_mem = '256MB'",
+		// Index builds sort in runs of this size: more memory made them slower here
+		// (6M bigints: 2.3 s at 64 MB, 4.3 s at 256 MB), the runs no longer fitting
+		// the CPU's caches.
+		"SET maintenance_work_mem = '64MB'",
 		"SET standard_conforming_strings = on",
 		// The switch commits synchronously: its WAL record comes after every staged
 		// commit's, so once it is durable they are too.
