@@ -21,8 +21,8 @@ type column struct {
 	notNull    bool
 	hasDefault bool // a default or an identity
 	generated  bool
-	hashable   bool // has a default hash operator class: checksummed without text
-	builtin    bool // a built-in type (or array of one): its binary COPY form names no local OID
+	hash       string // how it is hashed: columnHashSQL
+	builtin    bool   // a built-in type (or array of one): its binary COPY form names no local OID
 }
 
 type table struct {
@@ -79,9 +79,7 @@ ORDER BY 2, 3`
 
 const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        a.atthasdef OR a.attidentity <> '', a.attgenerated <> '',
-       EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_type ty ON ty.oid = a.atttypid
-               WHERE am.amname = 'hash' AND oc.opcdefault
-                 AND oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END),
+       ` + columnHashSQL + `,
        a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid)
 FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
@@ -140,7 +138,7 @@ func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32
 	for rows.Next() {
 		var oid uint32
 		var c column
-		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hashable, &c.builtin); err != nil {
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hash, &c.builtin); err != nil {
 			return fmt.Errorf("list columns: %w", err)
 		}
 		byOID[oid].columns = append(byOID[oid].columns, c)

@@ -18,7 +18,7 @@ type copySpec struct {
 	category string
 	columns  []string // target columns, in order
 	source   []string // production expressions for them: the column or a typed NULL
-	hashable []bool   // per column: hashed as is, or through its text
+	hash     []string // per column: its type's hash function, or "" to hash its text
 	text     bool     // some column has a user-defined type: copy in text format
 	nulled   []string // columns set to NULL: references to excluded rows
 	scrubbed []string // columns never read from production
@@ -30,7 +30,7 @@ type copySpec struct {
 
 func (s *copySpec) add(c column, null bool) {
 	s.columns = append(s.columns, c.name)
-	s.hashable = append(s.hashable, c.hashable)
+	s.hash = append(s.hash, c.hash)
 	s.text = s.text || !c.builtin
 	if null {
 		s.source = append(s.source, "NULL::"+c.typ)

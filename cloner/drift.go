@@ -64,9 +64,9 @@ type DriftColumn struct {
 	// Nulled columns are written as NULL by the clone: production's value is never
 	// read.
 	Nulled bool
-	// Hashable types have a default hash operator class; the others are hashed
-	// through their text.
-	Hashable bool
+	// Hash is the built-in extended hash function of the type's default hash
+	// operator class; a type without one ("") is hashed through its text.
+	Hash string
 }
 
 // Drift is one table's difference between production and the sandbox.

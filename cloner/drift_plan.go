@@ -43,7 +43,7 @@ func driftTableOf(s *copySpec, srcPK []string) DriftTable {
 	t := DriftTable{Schema: s.table.name.schema, Name: s.table.name.name, Category: s.category, Partitioned: s.table.kind == "p", Scrubbed: s.scrubbed}
 	for i, name := range s.columns {
 		c, _ := s.table.column(name)
-		t.Columns = append(t.Columns, DriftColumn{Name: name, Type: c.typ, Nulled: slices.Contains(s.nulled, name), Hashable: s.hashable[i]})
+		t.Columns = append(t.Columns, DriftColumn{Name: name, Type: c.typ, Nulled: slices.Contains(s.nulled, name), Hash: s.hash[i]})
 	}
 	if slices.Equal(s.table.pk, srcPK) {
 		t.Key = s.table.pk

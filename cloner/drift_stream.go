@@ -145,21 +145,14 @@ func driftSQL(t *DriftTable, production, locate bool, where string) string {
 
 // rowHash is the server-side hash of cols, as verify's checksums compute it.
 func rowHash(cols []DriftColumn, production bool) string {
-	if len(cols) == 0 {
-		return "0::int8"
-	}
-	exprs := make([]string, len(cols))
+	exprs, fns := make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
-		e := "r." + col(c.Name)
+		exprs[i], fns[i] = "r."+col(c.Name), c.Hash
 		if production && c.Nulled {
-			e = "NULL::" + c.Type
+			exprs[i] = "NULL::" + c.Type
 		}
-		if !c.Hashable {
-			e = "(" + e + ")::text"
-		}
-		exprs[i] = e
 	}
-	return "hash_record_extended(ROW(" + strings.Join(exprs, ", ") + "), 0)"
+	return hashColumns(exprs, fns)
 }
 
 // rowLoc is where a sandbox row is: its table (a partition of a partitioned

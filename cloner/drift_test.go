@@ -371,7 +371,7 @@ func TestDriftRefusesUnsortedKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		table := DriftTable{Schema: "public", Name: "t", Category: "c", Key: []string{"id"},
-			Columns: []DriftColumn{{Name: "id", Type: typ, Hashable: true}, {Name: "v", Type: "text", Hashable: true}}}
+			Columns: []DriftColumn{{Name: "id", Type: typ, Hash: "hashtextextended"}, {Name: "v", Type: "text", Hash: "hashtextextended"}}}
 		_, err = driftTables(ctx, pt, st, []DriftTable{table}, lookupMaxKeys)
 		if err == nil || !strings.Contains(err.Error(), "sandbox rows are not in strictly ascending key order") {
 			t.Errorf("drift over a non-unique %s sandbox key: %v", typ, err)

@@ -19,8 +19,7 @@ type keptPair struct {
 
 // keptColumnsSQL reads the non-generated columns of two tables, for comparing them.
 const keptColumnsSQL = `SELECT c.oid, c.relkind::text, a.attname::text, format_type(a.atttypid, a.atttypmod),
-       EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_type ty ON ty.oid = a.atttypid
-               WHERE am.amname = 'hash' AND oc.opcdefault AND oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END)
+       ` + columnHashSQL + `
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 WHERE c.oid = to_regclass($1)
 ORDER BY a.attnum`
@@ -76,15 +75,15 @@ func restoreSpec(ctx context.Context, tx pgx.Tx, schema, name string) (*columned
 		var (
 			oid            uint32
 			kind, col, typ string
-			hashable       bool
+			hash           string
 		)
-		if err := rows.Scan(&oid, &kind, &col, &typ, &hashable); err != nil {
+		if err := rows.Scan(&oid, &kind, &col, &typ, &hash); err != nil {
 			return nil, fmt.Errorf("read columns of %s: %w", ident, err)
 		}
 		if s == nil {
 			s = &columnedSpec{copySpec: copySpec{table: &table{oid: oid, name: tableName{schema, name}, kind: kind}}}
 		}
-		s.columns, s.types, s.hashable = append(s.columns, col), append(s.types, typ), append(s.hashable, hashable)
+		s.columns, s.types, s.hash = append(s.columns, col), append(s.types, typ), append(s.hash, hash)
 		s.source = append(s.source, quoteIdent(col))
 	}
 	return s, rows.Err()

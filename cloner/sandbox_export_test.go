@@ -438,7 +438,7 @@ func TestExportMissingRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	dt := DriftTable{Schema: "public", Name: "smalls", Category: "c", Key: []string{"id"},
-		Columns: []DriftColumn{{Name: "id", Type: "smallint", Hashable: true}, {Name: "v", Type: "text", Hashable: true}}}
+		Columns: []DriftColumn{{Name: "id", Type: "smallint", Hash: "hashtextextended"}, {Name: "v", Type: "text", Hash: "hashtextextended"}}}
 	w := newArchiveWriter(ArchiveConfig{Dir: t.TempDir(), Instance: "x", MaxBytes: -1, At: time.Now()})
 	if err := w.begin(&dt); err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 )
 
 // Checksum summarises a table's copied columns: the row count and two sums of the
-// 32-bit halves of a 64-bit hash of each row (hash_record_extended over the copied
-// columns; a column whose type has no hash function is hashed through its text).
+// 32-bit halves of a 64-bit hash of each row (hashColumns over the copied
+// columns).
 // Order-independent, computed in SQL on both sides with the same expressions,
 // nothing streamed.
 type Checksum struct {
@@ -63,15 +63,45 @@ func checksumSQL(s *copySpec, exprs []string, nonNull []string) string {
 }
 
 // rowHash is the hash of one row of exprs, the values of s's columns.
-func (s *copySpec) rowHash(exprs []string) string {
-	hashed := make([]string, len(exprs))
+func (s *copySpec) rowHash(exprs []string) string { return hashColumns(exprs, s.hash) }
+
+// columnHashSQL says how a column a of type a.atttypid is hashed: by the built-in
+// extended hash function of its type's default hash operator class, when that takes
+// the type itself; inside a one-element array (hashInArray), when the class's
+// function takes another type (boolean, date, timestamptz, bytea); through its text
+// ("") when the type has no hash class of its own.
+const columnHashSQL = `(SELECT CASE WHEN count(oc.oid) = 0 THEN '' ELSE coalesce(max(pr.proname::text)
+          FILTER (WHERE pr.pronamespace = 'pg_catalog'::regnamespace AND pr.proargtypes[0] = oc.opcintype), '` + hashInArray + `') END
+        FROM pg_type ty JOIN pg_opclass oc ON oc.opcintype = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END AND oc.opcdefault
+        JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+        LEFT JOIN pg_amproc ap ON ap.amprocfamily = oc.opcfamily AND ap.amprocnum = 2 AND ap.amproclefttype = oc.opcintype AND ap.amprocrighttype = oc.opcintype
+        LEFT JOIN pg_proc pr ON pr.oid = ap.amproc
+        WHERE ty.oid = a.atttypid)`
+
+// hashInArray marks a column hashed as a one-element array: hash_array_extended
+// finds the element type's hash function itself.
+const hashInArray = "[]"
+
+// hashColumns hashes a row: each value as fns[i] says (columnHashSQL), seeded with its column's
+// position so that values trading places change the hash, the hashes combined by
+// XOR; a NULL counts as 0. On narrow rows this costs the server less than half of
+// hash_record_extended over a ROW, which builds a record for every row.
+func hashColumns(exprs, fns []string) string {
+	if len(exprs) == 0 {
+		return "0::int8"
+	}
+	terms := make([]string, len(exprs))
 	for i, e := range exprs {
-		hashed[i] = e
-		if !s.hashable[i] {
-			hashed[i] = "(" + e + ")::text"
+		switch fn := fns[i]; fn {
+		case "":
+			terms[i] = fmt.Sprintf("coalesce(pg_catalog.hashtextextended((%s)::text, %d), 0)", e, i+1)
+		case hashInArray:
+			terms[i] = fmt.Sprintf("pg_catalog.hash_array_extended(ARRAY[%s], %d)", e, i+1)
+		default:
+			terms[i] = fmt.Sprintf("coalesce(pg_catalog.%s(%s, %d), 0)", quoteIdent(fn), e, i+1)
 		}
 	}
-	return "hash_record_extended(ROW(" + strings.Join(hashed, ", ") + "), 0)"
+	return strings.Join(terms, " # ")
 }
 
 // nulledColumns carries the checked columns out of the hashing subquery.
