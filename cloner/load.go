@@ -32,6 +32,7 @@ type unit struct {
 type splitLoad struct {
 	rel       *relation
 	first     *unit // holds the whole table's staged checksum
+	parts     int
 	remaining atomic.Int32
 }
 
@@ -82,7 +83,7 @@ const (
 // groups the small ones.
 func batches(units []*unit) []batch {
 	sorted := slices.Clone(units)
-	slices.SortStableFunc(sorted, func(a, b *unit) int { return cmp.Compare(b.size, a.size) })
+	slices.SortStableFunc(sorted, func(a, b *unit) int { return cmp.Compare(b.rank(), a.rank()) })
 	var out []batch
 	var cur batch
 	var curBytes int64
@@ -102,6 +103,17 @@ func batches(units []*unit) []batch {
 	return out
 }
 
+// rank orders the units: the largest first, and the parts of a split table by the
+// size of the whole, since its keys, its checksum and its foreign keys wait for the
+// last of them; loaded side by side early, they leave that tail room to run
+// beside the other tables.
+func (u *unit) rank() int64 {
+	if u.split != nil {
+		return u.size * int64(u.split.parts)
+	}
+	return u.size
+}
+
 // batchTask loads b, then tells the tracker which tables are in.
 func (r *run) batchTask(b batch, t *loadTracker) task {
 	return func(ctx context.Context, w *worker) ([]task, error) {
@@ -114,10 +126,10 @@ func (r *run) batchTask(b batch, t *loadTracker) task {
 			case u.split == nil:
 				next = append(next, t.loaded(u.rel)...)
 			case u.split.remaining.Add(-1) == 0:
-				if err := r.finishSplit(ctx, w, u.split); err != nil {
+				if err := r.splitKeys(ctx, w, u.split); err != nil {
 					return nil, err
 				}
-				next = append(next, t.loaded(u.rel)...)
+				next = append(append(next, r.splitChecksum(u.split)), t.loaded(u.rel)...)
 			}
 		}
 		return next, nil
@@ -161,20 +173,37 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 	return nil
 }
 
-// finishSplit builds the keys of a split table once every part has committed, and
-// takes its staged checksum.
-func (r *run) finishSplit(ctx context.Context, w *worker, sl *splitLoad) error {
+// splitKeys builds the keys of a split table once every part has committed.
+func (r *run) splitKeys(ctx context.Context, w *worker, sl *splitLoad) error {
 	start := time.Now()
-	return pgx.BeginFunc(ctx, w.sandbox, func(tx pgx.Tx) error {
-		first := *sl.first
-		first.split = nil
-		if err := r.finishBatch(ctx, tx, batch{&first}); err != nil {
+	stmts, err := sl.rel.keyStatements()
+	if err != nil {
+		return err
+	}
+	if err := pgx.BeginFunc(ctx, w.sandbox, func(tx pgx.Tx) error { return execAll(ctx, tx, stmts) }); err != nil {
+		return fmt.Errorf("build keys and indexes of the staged %s: %w", sl.rel.quoted, err)
+	}
+	sl.first.seconds += time.Since(start).Seconds()
+	return nil
+}
+
+// splitChecksum takes the staged checksum of a split table, whose keys are built:
+// a task of its own, so that it reads the table while another worker validates
+// the table's foreign keys (the locks of the two do not conflict).
+func (r *run) splitChecksum(sl *splitLoad) task {
+	return func(ctx context.Context, w *worker) ([]task, error) {
+		start := time.Now()
+		err := pgx.BeginFunc(ctx, w.sandbox, func(tx pgx.Tx) error {
+			var err error
+			sl.first.staged, err = checksum(ctx, tx, sl.first.stagedSpec(), false)
 			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		sl.first.staged = first.staged
 		sl.first.seconds += time.Since(start).Seconds()
-		return nil
-	})
+		return nil, nil
+	}
 }
 
 // finishBatch builds the batch's keys and indexes and takes the staged checksums.
@@ -272,7 +301,7 @@ func splitUnits(units []*unit, pages map[string]int64, jobs int, minSize int64) 
 }
 
 func splitUnit(u *unit, n, pages int64) []*unit {
-	sl := &splitLoad{rel: u.rel}
+	sl := &splitLoad{rel: u.rel, parts: int(n)}
 	sl.remaining.Store(int32(n))
 	parts := make([]*unit, n)
 	for i := range n {

@@ -59,7 +59,10 @@ func (q *taskQueue) work(ctx context.Context, cancel context.CancelFunc, w *work
 			cancel()
 		}
 		if q.err == nil {
-			q.queue = append(q.queue, more...)
+			// What a task makes runnable (keys, foreign keys, checksums of tables
+			// just loaded) goes first: the tables still queued can run beside it,
+			// while it, queued behind them, would be the clone's tail.
+			q.queue = append(more, q.queue...)
 		}
 		q.cond.Broadcast()
 		q.mu.Unlock()
