@@ -64,6 +64,7 @@ type run struct {
 	// files are named by, and the temporary directory holding them.
 	exported     *SandboxExport
 	exportRounds int
+	exportPhase  Phase // a swap's first export, which runs during the copy
 	exportedAt   time.Time
 	tempDir      string
 }
@@ -140,9 +141,6 @@ func (r *run) clone(ctx context.Context, src, dst Instance) error {
 		// their own, and the sandbox stays writable until the switch.
 		if err := tx.Rollback(ctx); err != nil {
 			return fmt.Errorf("end the sandbox preflight: %w", err)
-		}
-		if err := r.exportSnapshot(ctx, sbx, snap); err != nil {
-			return err
 		}
 		return r.swap(ctx, sbx, p.swap, snap, dst)
 	}

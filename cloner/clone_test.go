@@ -96,7 +96,7 @@ func testCloneFixture(t *testing.T, method string) {
 	nullKept := len(plan.NulledReferences)
 	wantPhases, stepped := "preflight,export,wipe,rebuild,sequences,verify,commit,done", []string{"rebuild", "verify"}
 	if method == MethodSwap {
-		nullKept, wantPhases, stepped = 0, "preflight,export,stage,switch,cleanup,done", []string{"switch"}
+		nullKept, wantPhases, stepped = 0, "preflight,stage,switch,cleanup,done", []string{"switch"}
 	}
 	if !v.OK || v.TablesChecked != 24 || v.ForeignKeysValidated == 0 || v.ForeignKeysNull != nullKept || v.NulledColumnsChecked != len(plan.NulledReferences) {
 		t.Errorf("verification: %+v, nulled references %v", v, plan.NulledReferences)
@@ -109,6 +109,14 @@ func testCloneFixture(t *testing.T, method string) {
 	}
 	if strings.Join(phases, ",") != wantPhases {
 		t.Errorf("phases: %v", phases)
+	}
+	// A swap exports the sandbox while it loads; in place, before the wipe.
+	exportDuring := map[string]string{}
+	for _, ph := range rep.Phases {
+		exportDuring[ph.Name] = ph.During
+	}
+	if during, ok := exportDuring["export"]; !ok || (method == MethodSwap) != (during == "copy") {
+		t.Errorf("report phases: %+v", rep.Phases)
 	}
 	for _, ph := range stepped {
 		if p := steps[ph]; p.Steps == 0 || p.Done != p.Steps {

@@ -67,6 +67,12 @@ func (r *run) exportLocked(ctx context.Context, tx pgx.Tx, snap *snapshot) error
 // an upload may take a while, and an open snapshot holds back vacuum.
 func (r *run) exportSnapshot(ctx context.Context, conn *pgx.Conn, snap *snapshot) error {
 	r.phaseStart("export")
+	return r.exportRound(ctx, conn, snap)
+}
+
+// exportRound is one export of the sandbox, as exportSnapshot makes it, without
+// starting a phase: the first round of a swap runs beside the load.
+func (r *run) exportRound(ctx context.Context, conn *pgx.Conn, snap *snapshot) error {
 	tx, err := conn.BeginTx(ctx, snapshotTx)
 	if err != nil {
 		return fmt.Errorf("begin the sandbox export: %w", err)

@@ -69,7 +69,7 @@ func TestSwapExportsAgainWhatTheSandboxWrites(t *testing.T) {
 			if !tc.find(readFile{text: second}) {
 				t.Errorf("the second export does not reflect the write %q", tc.write)
 			}
-			if got := strings.Join(phases, ","); got != "preflight,export,stage,switch,export,switch,cleanup,done" {
+			if got := strings.Join(phases, ","); got != "preflight,stage,switch,export,switch,cleanup,done" {
 				t.Errorf("phases %s", got)
 			}
 			if !rep.Verification.OK || rep.Rollback == nil {

@@ -54,6 +54,9 @@ type Report struct {
 type Phase struct {
 	Name    string  `json:"name"` // preflight, export, wipe, copy, rebuild, sequences, verify, commit
 	Seconds float64 `json:"seconds"`
+	// During names the phase this one ran beside (a swap's first export runs
+	// during the copy); its seconds are then not part of the clone's sum.
+	During string `json:"during,omitempty"`
 }
 
 // CategoryReport sums a category: copied rows and bytes for cloned ones, wiped

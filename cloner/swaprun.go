@@ -42,20 +42,13 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 		}
 	}
 	_, r.plannedBytes = r.plan.clonedBytes()
-	// The snapshot's own connection is idle while the workers load: it names the
-	// integrations for the report meanwhile.
-	described := make(chan error, 1)
-	go func() { described <- r.c.describeIntegrations(ctx, snap.tx, r.plan) }()
 	tracker := newLoadTracker(r, set)
 	tasks := tracker.initial()
 	for _, b := range batches(units) {
 		tasks = append(tasks, r.batchTask(b, tracker))
 	}
 	r.phaseStart("copy")
-	err = runTasks(ctx, workers, tasks)
-	if derr := <-described; err == nil && derr != nil {
-		err = fmt.Errorf("production %s: %w", r.report.From, derr)
-	}
+	err = r.loadBesideExport(ctx, lock, snap, workers, tasks)
 	if err == nil {
 		err = tracker.unfinished()
 	}
@@ -72,6 +65,45 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	r.dropStaged(context.WithoutCancel(ctx), lock)
 	r.phaseStart("done")
 	return nil
+}
+
+// loadBesideExport runs the load's tasks on the workers while the lock's
+// connection exports the sandbox and the snapshot's own connection, with it, reads
+// production for the export's drift and then names the integrations: neither
+// connection has other work during the load, the export reads only the live tables
+// and the load writes only the staged ones, and the switch, which replaces the live
+// tables, waits for both. A failure of either stops the other; an export that
+// failed is the error reported, since it stopped the load.
+func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapshot, workers []*worker, tasks []task) error {
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	exportCtx, stopExport := context.WithCancel(ctx)
+	defer stopExport()
+	exported := make(chan error, 1)
+	go func() {
+		start := time.Now()
+		err := r.exportRound(exportCtx, lock, snap)
+		seconds := time.Since(start).Seconds()
+		if err == nil {
+			if err = r.c.describeIntegrations(exportCtx, snap.tx, r.plan); err != nil {
+				err = fmt.Errorf("production %s: %w", r.report.From, err)
+			}
+		}
+		if err != nil {
+			stopLoad()
+		}
+		r.exportPhase = Phase{Name: "export", Seconds: seconds, During: "copy"}
+		exported <- err
+	}()
+	err := runTasks(loadCtx, workers, tasks)
+	if err != nil {
+		stopExport()
+	}
+	if xerr := <-exported; xerr != nil && (err == nil || loadCtx.Err() != nil) {
+		err = xerr
+	}
+	r.report.Phases = append(r.report.Phases, r.exportPhase)
+	return err
 }
 
 // switchWithExport switches the staged tables in, provided the sandbox still

@@ -139,6 +139,9 @@ func writeReport(w io.Writer, r *cloner.Report) error {
 	phases := make([]string, len(r.Phases))
 	for i, ph := range r.Phases {
 		phases[i] = fmt.Sprintf("%s %.2fs", ph.Name, ph.Seconds)
+		if ph.During != "" {
+			phases[i] += " (during " + ph.During + ")"
+		}
 	}
 	ew.printf("Phases: %s\n\n", strings.Join(phases, ", "))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
