@@ -30,11 +30,17 @@ const digestSQL = `SELECT count(*)::text || ':' || coalesce(sum(hashtextextended
 // digests are the digests of every manifest table of an instance, all columns.
 func digests(t *testing.T, dbURL string) map[string]string {
 	t.Helper()
-	cloned, excluded, _ := tables()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn := connect(t, ctx, dbURL)
 	defer conn.Close(ctx)
+	return digestsOn(t, ctx, conn)
+}
+
+// digestsOn is digests, read on conn (in its transaction, if it has one).
+func digestsOn(t *testing.T, ctx context.Context, conn *pgx.Conn) map[string]string {
+	t.Helper()
+	cloned, excluded, _ := tables()
 	out := map[string]string{}
 	for _, table := range append(cloned, excluded...) {
 		out[table] = digest(t, ctx, conn, table, "*")
@@ -47,13 +53,20 @@ func digests(t *testing.T, dbURL string) map[string]string {
 // references to excluded tables, which the clone sets to NULL.
 func comparableDigests(t *testing.T, prodURL, dbURL string) map[string]string {
 	t.Helper()
-	cloned, excluded, scrub := tables()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	prod := connect(t, ctx, prodURL)
-	defer prod.Close(ctx)
 	conn := connect(t, ctx, dbURL)
 	defer conn.Close(ctx)
+	return comparableOn(t, ctx, prodURL, conn)
+}
+
+// comparableOn is comparableDigests, read on conn (in its transaction, if it has
+// one); the columns come from production.
+func comparableOn(t *testing.T, ctx context.Context, prodURL string, conn *pgx.Conn) map[string]string {
+	t.Helper()
+	cloned, excluded, scrub := tables()
+	prod := connect(t, ctx, prodURL)
+	defer prod.Close(ctx)
 	out := map[string]string{}
 	for _, table := range cloned {
 		var cols string
