@@ -64,7 +64,6 @@ type run struct {
 	// files are named by, and the temporary directory holding them.
 	exported     *SandboxExport
 	exportRounds int
-	exportPhase  Phase // a swap's first export, which runs during the copy
 	exportedAt   time.Time
 	tempDir      string
 }

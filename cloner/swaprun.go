@@ -80,6 +80,7 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 	exportCtx, stopExport := context.WithCancel(ctx)
 	defer stopExport()
 	exported := make(chan error, 1)
+	var phase Phase // read once exported has delivered
 	go func() {
 		start := time.Now()
 		err := r.exportRound(exportCtx, lock, snap)
@@ -92,7 +93,7 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 		if err != nil {
 			stopLoad()
 		}
-		r.exportPhase = Phase{Name: "export", Seconds: seconds, During: "copy"}
+		phase = Phase{Name: "export", Seconds: seconds, During: "copy"}
 		exported <- err
 	}()
 	err := runTasks(loadCtx, workers, tasks)
@@ -102,7 +103,7 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 	if xerr := <-exported; xerr != nil && (err == nil || loadCtx.Err() != nil) {
 		err = xerr
 	}
-	r.report.Phases = append(r.report.Phases, r.exportPhase)
+	r.report.Phases = append(r.report.Phases, phase)
 	return err
 }
 
