@@ -59,6 +59,9 @@ type foreignKey struct {
 	refTable   tableName
 	columns    []string
 	refColumns []string
+	collations []string // of columns, then of refColumns
+	match      string   // pg_constraint.confmatchtype
+	validated  bool
 }
 
 // catalog is the shape of one database: its user tables (outside clonebot's own
@@ -89,10 +92,19 @@ FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
 WHERE i.indisprimary AND i.indrelid = ANY($1::oid[]) GROUP BY i.indrelid`
 
-const foreignKeysSQL = `SELECT co.conname::text, co.conrelid, co.confrelid,
-  ARRAY(SELECT a.attname::text FROM unnest(co.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.o),
-  ARRAY(SELECT a.attname::text FROM unnest(co.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o)
+const foreignKeysSQL = `SELECT co.conname::text, co.conrelid, co.confrelid, ` + foreignKeyColumnsSQL + `,
+  co.confmatchtype::text, co.convalidated
 FROM pg_constraint co WHERE co.contype = 'f' AND co.conrelid = ANY($1::oid[]) ORDER BY 1`
+
+// foreignKeyColumnsSQL names a constraint's columns and the referenced ones, in key
+// order, then the collations of both (empty arrays for a key that is not foreign).
+const foreignKeyColumnsSQL = `ARRAY(SELECT a.attname::text FROM unnest(co.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n WHERE co.contype = 'f' ORDER BY k.o),
+  ARRAY(SELECT a.attname::text FROM unnest(co.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n ORDER BY k.o),
+  ARRAY(SELECT coalesce(cn.nspname || '.' || cl.collname, '') FROM (
+      SELECT co.conrelid, n, o FROM unnest(co.conkey) WITH ORDINALITY k(n, o) WHERE co.contype = 'f'
+      UNION ALL SELECT co.confrelid, n, o + 1000 FROM unnest(co.confkey) WITH ORDINALITY k(n, o)) k(rel, n, o)
+    JOIN pg_attribute a ON a.attrelid = k.rel AND a.attnum = k.n
+    LEFT JOIN pg_collation cl ON cl.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = cl.collnamespace ORDER BY k.o)`
 
 // readCatalog reads the user tables of the database behind q.
 func readCatalog(ctx context.Context, q querier) (*catalog, error) {
@@ -173,7 +185,7 @@ func readForeignKeys(ctx context.Context, q querier, oids []uint32, byOID map[ui
 	for rows.Next() {
 		var fk foreignKey
 		var from, to uint32
-		if err := rows.Scan(&fk.name, &from, &to, &fk.columns, &fk.refColumns); err != nil {
+		if err := rows.Scan(&fk.name, &from, &to, &fk.columns, &fk.refColumns, &fk.collations, &fk.match, &fk.validated); err != nil {
 			return nil, fmt.Errorf("list foreign keys: %w", err)
 		}
 		if byOID[to] == nil {

@@ -56,6 +56,9 @@ func (r *run) loadSettings() []string {
 		// The switch commits synchronously: its WAL record comes after every staged
 		// commit's, so once it is durable they are too.
 		"SET synchronous_commit = off",
+		// Carried foreign keys are in place during the load; their triggers, like
+		// every trigger, stay silent (the clone checked the role may do this).
+		"SET session_replication_role = replica",
 	}, sessionSettings(textSettings)...)
 }
 
@@ -151,8 +154,9 @@ func (r *run) loadBatch(ctx context.Context, w *worker, b batch) error {
 		}
 		// Emptying a table in the load's transaction lets COPY write frozen rows,
 		// which spares the sandbox a later rewrite; for a small table a new file is
-		// not worth it, and the parts of a split table load side by side.
-		if u.spec.thaw = u.size < smallUnit || u.split != nil; !u.spec.thaw {
+		// not worth it, the parts of a split table load side by side, and a table
+		// that another's foreign key references cannot be emptied alone.
+		if u.spec.thaw = u.size < smallUnit || u.split != nil || u.rel.carriedIn; !u.spec.thaw {
 			if _, err := tx.Exec(ctx, "TRUNCATE "+u.rel.stagedIdent()); err != nil {
 				return fmt.Errorf("prepare staged table for %s: %w", u.rel.quoted, err)
 			}

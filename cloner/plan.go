@@ -248,7 +248,7 @@ func (c *Cloner) preflight(ctx context.Context, src, dst querier, p *Plan, depth
 	if err := c.count(ctx, src, dst, p, srcCat, dstCat, depth == exactCounts); err != nil {
 		return err
 	}
-	if err := c.chooseMethod(ctx, src, dst, p); err != nil {
+	if err := c.chooseMethod(ctx, src, dst, p, srcCat); err != nil {
 		return err
 	}
 	c.warnCustomerRows(p)

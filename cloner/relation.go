@@ -35,6 +35,7 @@ type relation struct {
 	indexes      []indexDef
 	keys         []constraintDef // primary, unique and exclusion keys
 	foreignKeys  []foreignKeyDef // from this table
+	carriedIn    bool            // another table's carried foreign key references it
 	triggers     []triggerDef
 	policies     []string // CREATE POLICY statements
 	rules        []string // CREATE RULE statements
@@ -64,6 +65,7 @@ type indexDef struct {
 	clustered bool
 	replIdent bool // the table's replica identity
 	attached  bool // a partition's index attached to its parent's: the parent's index recreates it
+	early     bool // built on the empty staged table: a carried foreign key needs it
 }
 
 type constraintDef struct {
@@ -72,11 +74,19 @@ type constraintDef struct {
 	attached  bool // a partition's key attached to its parent's
 	clustered bool // its index is the table's CLUSTER index
 	replIdent bool // its index is the table's replica identity
+	early     bool // built on the empty staged table: a carried foreign key needs it
 }
 
 type foreignKeyDef struct {
 	constraintDef
-	target uint32 // the referenced table
+	target              uint32   // the referenced table
+	columns, refColumns []string // referencing and referenced, in key order
+	collations          []string // of columns, then of refColumns
+	match               string   // pg_constraint.confmatchtype
+	keyIndex            string   // the referenced table's unique index the key relies on
+	// carried: valid in production and kept valid without a check (see
+	// SWITCH.md, "Foreign keys carried from production").
+	carried bool
 }
 
 type triggerDef struct {
@@ -246,7 +256,8 @@ func readIndexDefs(ctx context.Context, tx querier, oids []uint32, byOID map[uin
 // with LIKE). Inherited ones (a partition's, from its parent) are marked.
 const constraintDefsSQL = `SELECT co.conrelid, co.contype::text, co.conname::text, pg_get_constraintdef(co.oid),
        obj_description(co.oid, 'pg_constraint'), co.confrelid, co.conparentid <> 0,
-       co.contype <> 'f' AND coalesce(i.indisclustered, false), co.contype <> 'f' AND coalesce(i.indisreplident, false)
+       co.contype <> 'f' AND coalesce(i.indisclustered, false), co.contype <> 'f' AND coalesce(i.indisreplident, false),
+       ` + foreignKeyColumnsSQL + `, co.confmatchtype::text, coalesce((SELECT ic.relname::text FROM pg_class ic WHERE ic.oid = co.conindid), '')
 FROM pg_constraint co LEFT JOIN pg_index i ON i.indexrelid = co.conindid
 WHERE co.conrelid = ANY($1::oid[]) AND co.contype IN ('p', 'u', 'x', 'f')
 ORDER BY co.conrelid, co.conname`
@@ -263,13 +274,16 @@ func readConstraintDefs(ctx context.Context, tx querier, oids []uint32, byOID ma
 			kind        string
 			d           constraintDef
 		)
-		if err := rows.Scan(&oid, &kind, &d.name, &d.def, &d.comment, &target, &d.attached, &d.clustered, &d.replIdent); err != nil {
+		var fk foreignKeyDef
+		if err := rows.Scan(&oid, &kind, &d.name, &d.def, &d.comment, &target, &d.attached, &d.clustered, &d.replIdent,
+			&fk.columns, &fk.refColumns, &fk.collations, &fk.match, &fk.keyIndex); err != nil {
 			return fmt.Errorf("capture constraints: %w", err)
 		}
 		r := byOID[oid]
 		switch kind {
 		case "f":
-			r.foreignKeys = append(r.foreignKeys, foreignKeyDef{constraintDef: d, target: target})
+			fk.constraintDef, fk.target = d, target
+			r.foreignKeys = append(r.foreignKeys, fk)
 		default:
 			r.keys = append(r.keys, d)
 		}

@@ -104,6 +104,7 @@ type Verification struct {
 	ExcludedChecked      int              `json:"excluded_checked"`       // excluded tables found empty
 	ForeignKeysValidated int              `json:"foreign_keys_validated"` // re-added after the load, every row checked
 	ForeignKeysNull      int              `json:"foreign_keys_null"`      // to excluded tables, kept: their columns checked NULL in every row
+	ForeignKeysCarried   int              `json:"foreign_keys_carried"`   // valid in production, tables copied whole: kept valid unchecked (SWITCH.md)
 	NulledColumnsChecked int              `json:"nulled_columns_checked"` // references to excluded rows found NULL in every row
 	Sequences            []SequenceReport `json:"sequences"`
 	Checks               []string         `json:"checks"` // the checks run, each named by what it proves

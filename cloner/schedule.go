@@ -112,7 +112,7 @@ func newLoadTracker(r *run, set *stagedSet) *loadTracker {
 			t.leaves[set.root(rel).oid]++
 		}
 		for _, fk := range rel.foreignKeys {
-			if !fk.attached {
+			if !fk.attached && !fk.carried {
 				t.pending = append(t.pending, pendingKey{rel, fk})
 			}
 		}

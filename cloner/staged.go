@@ -127,17 +127,30 @@ func privilegeStatements(kind, object, owner string, defaultACL bool, grants []g
 }
 
 // keyStatements build r's keys and plain indexes on its staged table, after the
-// load. A partitioned table's are built after its partitions', which they attach.
-func (r *relation) keyStatements() ([]string, error) {
+// load, but for those built early. A partitioned table's are built after its
+// partitions', which they attach.
+func (r *relation) keyStatements() ([]string, error) { return r.keysBuilt(false) }
+
+// earlyKeyStatements build the keys and unique indexes that carried foreign keys
+// reference, on the empty staged table: its load maintains them.
+func (r *relation) earlyKeyStatements() ([]string, error) { return r.keysBuilt(true) }
+
+func (r *relation) keysBuilt(early bool) ([]string, error) {
 	st := r.stagedIdent()
 	var out []string
 	for _, k := range r.keys {
+		if k.early != early {
+			continue
+		}
 		out = append(out, "ALTER TABLE "+st+" ADD CONSTRAINT "+quoteIdent(k.name)+" "+k.def)
 		if k.comment != nil {
 			out = append(out, "COMMENT ON CONSTRAINT "+quoteIdent(k.name)+" ON "+st+" IS "+quoteLiteral(*k.comment))
 		}
 	}
 	for _, ix := range r.indexes {
+		if ix.early != early {
+			continue
+		}
 		def, err := r.retarget(ix.def)
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", ix.name, err)
@@ -155,6 +168,9 @@ func (r *relation) keyStatements() ([]string, error) {
 		}
 	}
 	for _, k := range r.keys {
+		if k.early != early {
+			continue
+		}
 		if k.clustered {
 			out = append(out, "ALTER TABLE "+st+" CLUSTER ON "+quoteIdent(k.name))
 		}
@@ -180,7 +196,8 @@ func (r *relation) retarget(def string) (string, error) {
 
 // foreignKeyStatement adds fk of r between staged tables: the referenced table is
 // replaced by its staged replacement. NOT VALID unless r is partitioned (PostgreSQL
-// refuses NOT VALID foreign keys there): validation then runs apart, in parallel.
+// refuses NOT VALID foreign keys there) or the key is carried (added valid to the
+// empty table): validation then runs apart, in parallel.
 func (s *stagedSet) foreignKeyStatement(r *relation, fk foreignKeyDef) (stmt string, validate bool, err error) {
 	target := s.byOID[fk.target]
 	if target == nil {
@@ -192,9 +209,39 @@ func (s *stagedSet) foreignKeyStatement(r *relation, fk foreignKeyDef) (stmt str
 	}
 	def := strings.Replace(fk.def, from, " REFERENCES "+target.stagedIdent()+"(", 1)
 	stmt = "ALTER TABLE " + r.stagedIdent() + " ADD CONSTRAINT " + quoteIdent(fk.name) + " " + def
-	if r.kind != "p" && !strings.HasSuffix(def, " NOT VALID") {
+	if r.kind != "p" && !fk.carried && !strings.HasSuffix(def, " NOT VALID") {
 		stmt += " NOT VALID"
 		validate = true
 	}
 	return stmt, validate, nil
+}
+
+// carriedStatements build, on the empty staged tables, the keys that carried foreign
+// keys reference, then add those foreign keys, valid: with no rows there is nothing
+// to check, and the load's silenced triggers check none.
+func (s *stagedSet) carriedStatements() ([]string, error) {
+	var out []string
+	for _, r := range s.rels {
+		keys, err := r.earlyKeyStatements()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keys...)
+	}
+	for _, r := range s.rels {
+		for _, fk := range r.foreignKeys {
+			if !fk.carried {
+				continue
+			}
+			stmt, _, err := s.foreignKeyStatement(r, fk)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, stmt)
+			if fk.comment != nil {
+				out = append(out, "COMMENT ON CONSTRAINT "+quoteIdent(fk.name)+" ON "+r.stagedIdent()+" IS "+quoteLiteral(*fk.comment))
+			}
+		}
+	}
+	return out, nil
 }

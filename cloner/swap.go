@@ -115,7 +115,7 @@ FROM pg_class c WHERE c.oid = ANY($1::oid[]) AND NOT pg_has_role(c.relowner, 'ME
 // chooseMethod decides how a clone runs: a swap when everything built on the
 // manifest tables can be re-pointed and the role may do what a swap does; in place
 // otherwise, for the reasons listed. It also sizes the copy kept for rollback.
-func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan) error {
+func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan, srcCat *catalog) error {
 	set, err := captureSwap(ctx, dst, tableOIDs(p.wipe))
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", p.To, err)
@@ -157,6 +157,7 @@ func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan) er
 		natsort.Strings(p.MethodReasons)
 		return nil
 	}
+	set.carryForeignKeys(p.copies, srcCat)
 	p.Method, p.swap = MethodSwap, set
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // schemaDump is pg_dump --schema-only of a database, the bot's schemas left out:
@@ -164,7 +165,17 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 	if strings.Join(rep.Refreshed, ",") != "app.plan_name_count,app.plans_per_region" { // natural order
 		t.Errorf("refreshed %q", rep.Refreshed)
 	}
+	// Production's validated keys between plain cloned tables are carried: regions'
+	// parent and plans' region; events is partitioned, customers excluded.
+	if rep.Verification.ForeignKeysCarried != 2 {
+		t.Errorf("%d foreign keys carried, want 2", rep.Verification.ForeignKeysCarried)
+	}
 	sbx := connectT(t, e.sbx)
+	// A carried key is in force: its triggers fire as any key's.
+	_, err = sbx.Exec(ctx, "INSERT INTO app.plans (region_id, name) VALUES (-1, 'dangling')")
+	if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "plans_region_id_fkey" {
+		t.Errorf("insert of a dangling plan: %v, want a foreign key violation", err)
+	}
 	// The re-created trigger fires; the disabled one stays disabled; the serial and
 	// identity sequences go on past the copied ids.
 	execSQL(t, e.sbx, "UPDATE app.plans SET name = name || ' renamed' WHERE id = (SELECT min(id) FROM app.plans)")
@@ -329,4 +340,25 @@ func TestSwapCompressesWideValuesWithLZ4(t *testing.T) {
 	if rowsOf(t, e.sbx, "app.plans") != rowsOf(t, e.prod, "app.plans") {
 		t.Error("plans differ from production")
 	}
+}
+
+// A foreign key that production never validated is not carried: the staged table's
+// rows are checked against it, and a dangling row stops the clone, leaving the
+// sandbox as it was.
+func TestSwapChecksKeysProductionDidNotValidate(t *testing.T) {
+	t.Parallel()
+	e := attachedEnv(t, "")
+	ctx := context.Background()
+	execSQL(t, e.prod, `ALTER TABLE app.plans DROP CONSTRAINT plans_region_id_fkey;
+		INSERT INTO app.plans (region_id, name) VALUES (-7, 'dangling in production');
+		ALTER TABLE app.plans ADD CONSTRAINT plans_region_id_fkey FOREIGN KEY (region_id) REFERENCES app.regions (id) NOT VALID`)
+	before := fingerprint(t, e.sbx)
+	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{Jobs: 2})
+	if err == nil || !strings.Contains(err.Error(), "plans_region_id_fkey") {
+		t.Fatalf("clone: %v, want the foreign key's violation", err)
+	}
+	if rep.Method != MethodSwap {
+		t.Errorf("method %q, want a swap", rep.Method)
+	}
+	sameFingerprint(t, "sandbox after the failed clone", before, fingerprint(t, e.sbx))
 }

@@ -57,6 +57,7 @@ func (r *run) swap(ctx context.Context, lock *pgx.Conn, set *stagedSet, snap *sn
 	}
 	r.report.Integrations, r.report.DependentWorkflows, r.report.DependentWorkflowCount = r.plan.Integrations, r.plan.DependentWorkflows, r.plan.DependentWorkflowCount
 	r.report.Verification.ForeignKeysValidated = tracker.validated
+	r.report.Verification.ForeignKeysCarried = set.carried()
 	if err := r.switchWithExport(ctx, lock, set, units, snap); err != nil {
 		return err
 	}
@@ -149,6 +150,11 @@ func (r *run) stage(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
 		for _, rel := range set.rels {
 			stmts = append(stmts, set.createStatements(rel)...)
 		}
+		carried, err := set.carriedStatements()
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, carried...)
 		if err := execAll(ctx, tx, stmts); err != nil {
 			return fmt.Errorf("create staged tables in sandbox %s: %w", r.report.To, err)
 		}

@@ -151,9 +151,9 @@ func writeReport(w io.Writer, r *cloner.Report) error {
 	}
 	tw.Flush()
 	v := r.Verification
-	ew.printf("\nVerification: %s production (rows and checksum), %s, %s validated (%s by their columns being NULL in every row), %s advanced\n",
+	ew.printf("\nVerification: %s production (rows and checksum), %s, %s validated (%s by their columns being NULL in every row)%s, %s advanced\n",
 		plural(int64(countMatches(r.Tables)), "table matches", "tables match"), plural(int64(v.ExcludedChecked), "excluded table empty", "excluded tables empty"),
-		plural(int64(v.ForeignKeysValidated+v.ForeignKeysNull), "foreign key", "foreign keys"), count(int64(v.ForeignKeysNull)),
+		plural(int64(v.ForeignKeysValidated+v.ForeignKeysNull), "foreign key", "foreign keys"), count(int64(v.ForeignKeysNull)), carriedKeys(v.ForeignKeysCarried),
 		plural(int64(len(v.Sequences)), "sequence", "sequences"))
 	for _, f := range v.Failures {
 		ew.printf("  failure: %s\n", f)
@@ -321,3 +321,11 @@ func (e *errWriter) Write(b []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// carriedKeys names the foreign keys kept valid from production, if any.
+func carriedKeys(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return ", " + count(int64(n)) + " carried valid from production (tables copied whole)"
+}

@@ -154,6 +154,7 @@ type ReadyView struct {
 	Tables                 []TableCheck
 	ExcludedChecked        int // excluded tables verified empty
 	ForeignKeys            int // foreign keys validated after the load, or kept with their columns checked NULL
+	ForeignKeysCarried     int // valid in production, kept valid: both tables copied whole and verified
 	Integrations           []cloner.Integration
 	DependentWorkflows     []cloner.DependentWorkflow // the first ones by name
 	DependentWorkflowCount int                        // all of them
@@ -170,6 +171,7 @@ func NewReadyView(r *cloner.Report, loc *time.Location) *ReadyView {
 		Duration:               (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond).String(),
 		ExcludedChecked:        r.Verification.ExcludedChecked,
 		ForeignKeys:            r.Verification.ForeignKeysValidated + r.Verification.ForeignKeysNull,
+		ForeignKeysCarried:     r.Verification.ForeignKeysCarried,
 		Integrations:           r.Integrations,
 		DependentWorkflows:     r.DependentWorkflows,
 		DependentWorkflowCount: r.DependentWorkflowCount,

@@ -71,7 +71,7 @@ func sampleData() Data {
 			Integrations:           []cloner.Integration{{Label: "Stripe", Kind: "billing"}},
 			DependentWorkflows:     []cloner.DependentWorkflow{{Workflow: "Charge on activation", Integrations: []string{"Stripe"}}},
 			DependentWorkflowCount: 1,
-			Verification:           cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9},
+			Verification:           cloner.Verification{OK: true, TablesChecked: 2, ExcludedChecked: 14, ForeignKeysValidated: 9, ForeignKeysCarried: 4},
 			Rollback:               &cloner.RollbackCopy{ExpiresAt: time.Date(2026, 12, 6, 7, 0, 7, 0, time.UTC)},
 		}, mustLoc("America/Toronto")),
 		Error:   "copy table public.plans: connection reset by peer",
