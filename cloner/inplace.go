@@ -14,7 +14,7 @@ import (
 // refreshes the materialized views over them, verifies and commits.
 func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	r.phaseStart("wipe")
-	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '64MB'"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '"+indexSortMemory+"'"); err != nil {
 		return fmt.Errorf("sandbox settings: %w", err)
 	}
 	if err := preferLZ4(ctx, tx, "LOCAL"); err != nil {

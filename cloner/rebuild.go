@@ -15,6 +15,7 @@ import (
 type ddl struct {
 	schema, table, name, def string
 	tableOID                 uint32   // the table altered (an index's table)
+	method                   string   // the index's access method
 	after                    []string // what goes with it: its comment, CLUSTER and replica identity marks
 }
 
@@ -68,16 +69,16 @@ WHERE co.contype = 'f' AND co.conparentid = 0 AND (co.conrelid = ANY($1::oid[]) 
 ORDER BY 1, 2, 3`
 
 const captureKeysSQL = `SELECT n.nspname::text, c.relname::text, co.conname::text, pg_get_constraintdef(co.oid), c.oid,
-       array_remove(ARRAY[` + constraintCommentSQL + `, ` + marksSQL + `], NULL)
+       array_remove(ARRAY[` + constraintCommentSQL + `, ` + marksSQL + `], NULL), coalesce(am.amname::text, '')
 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_index i ON i.indexrelid = co.conindid LEFT JOIN pg_class ic ON ic.oid = co.conindid
+LEFT JOIN pg_index i ON i.indexrelid = co.conindid LEFT JOIN pg_class ic ON ic.oid = co.conindid LEFT JOIN pg_am am ON am.oid = ic.relam
 WHERE co.contype IN ('p', 'u', 'x') AND co.conparentid = 0 AND co.conrelid = ANY($1::oid[])
 ORDER BY 1, 2, 3`
 
 const captureIndexesSQL = `SELECT n.nspname::text, c.relname::text, ic.relname::text, pg_get_indexdef(i.indexrelid), c.oid,
        array_remove(ARRAY['COMMENT ON INDEX ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ' IS ' || quote_literal(obj_description(ic.oid, 'pg_class')),
-         ` + marksSQL + `], NULL)
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+         ` + marksSQL + `], NULL), am.amname::text
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
 WHERE i.indrelid = ANY($1::oid[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))
@@ -152,7 +153,7 @@ func captureDDL(ctx context.Context, tx querier, sql string, oids []uint32) ([]d
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ddl, error) {
 		var d ddl
-		err := row.Scan(&d.schema, &d.table, &d.name, &d.def, &d.tableOID, &d.after)
+		err := row.Scan(&d.schema, &d.table, &d.name, &d.def, &d.tableOID, &d.after, &d.method)
 		return d, err
 	})
 }
@@ -204,8 +205,14 @@ func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry, step
 	}{{r.keys, false}, {r.indexes, true}, {r.foreignKeys, false}} {
 		for _, d := range kind.list {
 			start := time.Now()
-			if _, err := tx.Exec(ctx, d.create(kind.isIndex)); err != nil {
-				return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
+			stmts := []string{d.create(kind.isIndex)}
+			if kind.isIndex {
+				stmts = indexBuild(stmts[0], d.method)
+			}
+			for _, stmt := range stmts {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
+				}
 			}
 			for _, a := range d.after {
 				if _, err := tx.Exec(ctx, a); err != nil {

@@ -61,6 +61,7 @@ type grant struct {
 // build replaces with the staged one.
 type indexDef struct {
 	name, def string
+	method    string // access method: btree, gin, ...
 	comment   *string
 	clustered bool
 	replIdent bool // the table's replica identity
@@ -229,8 +230,8 @@ func readGrants(ctx context.Context, tx querier, oids []uint32, byOID map[uint32
 // indexDefsSQL lists the indexes that back no constraint. attached: a partition's
 // index that belongs to an index of its parent.
 const indexDefsSQL = `SELECT i.indrelid, ic.relname::text, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class'),
-       i.indisclustered, i.indisreplident, EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+       i.indisclustered, i.indisreplident, EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid), am.amname::text
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = ANY($1::oid[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))
 ORDER BY i.indrelid, ic.relname`
@@ -244,7 +245,7 @@ func readIndexDefs(ctx context.Context, tx querier, oids []uint32, byOID map[uin
 	for rows.Next() {
 		var oid uint32
 		var d indexDef
-		if err := rows.Scan(&oid, &d.name, &d.def, &d.comment, &d.clustered, &d.replIdent, &d.attached); err != nil {
+		if err := rows.Scan(&oid, &d.name, &d.def, &d.comment, &d.clustered, &d.replIdent, &d.attached, &d.method); err != nil {
 			return fmt.Errorf("capture indexes: %w", err)
 		}
 		byOID[oid].indexes = append(byOID[oid].indexes, d)

@@ -208,7 +208,7 @@ func (c *Cloner) restore(ctx context.Context, tx pgx.Tx, rc *RollbackCopy, rep *
 	settings := []string{
 		fmt.Sprintf("SET LOCAL lock_timeout = %d", c.lockTimeout.Milliseconds()),
 		"SET LOCAL session_replication_role = replica",
-		"SET LOCAL maintenance_work_mem = '64MB'",
+		"SET LOCAL maintenance_work_mem = '" + indexSortMemory + "'",
 	}
 	if err := applySettings(ctx, tx, append(settings, textSettings...)); err != nil {
 		return fmt.Errorf("rollback settings (the role needs SET on session_replication_role): %w", err)

@@ -155,7 +155,7 @@ func (r *relation) keysBuilt(early bool) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", ix.name, err)
 		}
-		out = append(out, def)
+		out = append(out, indexBuild(def, ix.method)...)
 		idx := quoteIdent(stageSchema(r.schema)) + "." + quoteIdent(ix.name)
 		if ix.comment != nil {
 			out = append(out, "COMMENT ON INDEX "+idx+" IS "+quoteLiteral(*ix.comment))
