@@ -1,8 +1,10 @@
 package cloner
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gaiia/clonebot/natsort"
@@ -84,45 +86,122 @@ func (c *Cloner) listDependentWorkflows(ctx context.Context, src querier, p *Pla
 	if len(parts) == 0 {
 		return nil
 	}
-	// The first workflows in natural order ("Flow 2" before "Flow 10"): the server
-	// picks them by naturalOrder, Go settles the ties as natsort does.
-	name := fmt.Sprintf("coalesce(w.%s::text, '(no name)')", col(w.Name))
-	q := fmt.Sprintf(`SELECT %s,
-  ARRAY(SELECT coalesce(i.%s::text, '(no label)') FROM %s i WHERE i.%s = ANY(g.iids)),
-  count(*) OVER ()
-FROM (SELECT d.wid, array_agg(DISTINCT d.iid) AS iids FROM (%s) d GROUP BY d.wid) g JOIN %s w ON w.%s = g.wid
-ORDER BY %s, g.wid LIMIT %d`,
-		name, col(in.Label), it.ident(), col(it.pk[0]), strings.Join(parts, " UNION ALL "), wt.ident(), col(wt.pk[0]),
-		naturalOrder(name)+", "+name+` COLLATE "C"`, MaxListedWorkflows)
+	labels, err := integrationLabels(ctx, src, it, in.Label)
+	if err != nil {
+		return err
+	}
+	// Every dependent workflow streams past once: the count is of all of them, and
+	// only the first MaxListedWorkflows in natural order are kept. Ordering them
+	// here spares production a natural-order key for each (a regular expression per
+	// name: 0.8 of 1.2 s for 96k workflows).
+	q := fmt.Sprintf(`SELECT g.wid::text, coalesce(w.%s::text, '(no name)'), g.iids::text[]
+FROM (SELECT d.wid, array_agg(DISTINCT d.iid) AS iids FROM (%s) d GROUP BY d.wid) g JOIN %s w ON w.%s = g.wid`,
+		col(w.Name), strings.Join(parts, " UNION ALL "), wt.ident(), col(wt.pk[0]))
 	rows, err := src.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("find workflows that call integrations: %w", err)
 	}
 	defer rows.Close()
+	first := &firstWorkflows{max: MaxListedWorkflows}
 	for rows.Next() {
-		var d DependentWorkflow
-		var total int64
-		if err := rows.Scan(&d.Workflow, &d.Integrations, &total); err != nil {
+		var d dependent
+		if err := rows.Scan(&d.id, &d.name, &d.integrations); err != nil {
 			return fmt.Errorf("find workflows that call integrations: %w", err)
 		}
-		natsort.Strings(d.Integrations)
-		p.DependentWorkflows = append(p.DependentWorkflows, d)
-		p.DependentWorkflowCount = int(total)
+		first.offer(d)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("find workflows that call integrations: %w", err)
 	}
-	natsort.By(p.DependentWorkflows, func(d DependentWorkflow) string { return d.Workflow })
+	p.DependentWorkflowCount = first.seen
+	for _, d := range first.sorted() {
+		names := make([]string, len(d.integrations))
+		for i, id := range d.integrations {
+			names[i] = labels[id]
+		}
+		natsort.Strings(names)
+		p.DependentWorkflows = append(p.DependentWorkflows, DependentWorkflow{Workflow: d.name, Integrations: names})
+	}
 	return nil
 }
 
-// naturalOrder is an ORDER BY key for the text expr that sorts as natsort.Compare
-// does, short of its tie-breaks (leading zeros, case), which Go applies after: the
-// text is cut into runs of other characters, lower-cased and compared byte by byte,
-// each followed by its run of digits compared by value. A run followed by digits
-// ends in "0", so that against a longer run it compares as its first digit would
-// ("a b" before "a1" before "ab"): no character but a digit lies between "0" and "9".
-func naturalOrder(expr string) string {
-	return `ARRAY(SELECT ROW(convert_to(lower(x.m[1]) || CASE WHEN x.m[2] <> '' THEN '0' ELSE '' END, 'UTF8'), coalesce(nullif(x.m[2], '')::numeric, -1))
-  FROM regexp_matches(` + expr + `, '([^0-9]*)([0-9]*)', 'g') WITH ORDINALITY x(m, n) ORDER BY x.n)`
+// integrationLabels maps each integration's key, as text, to its label.
+func integrationLabels(ctx context.Context, src querier, it *table, label string) (map[string]string, error) {
+	rows, err := src.Query(ctx, fmt.Sprintf(`SELECT %s::text, coalesce(%s::text, '(no label)') FROM %s`, col(it.pk[0]), col(label), it.ident()))
+	if err != nil {
+		return nil, fmt.Errorf("read integration labels: %w", err)
+	}
+	defer rows.Close()
+	labels := map[string]string{}
+	for rows.Next() {
+		var id, l string
+		if err := rows.Scan(&id, &l); err != nil {
+			return nil, fmt.Errorf("read integration labels: %w", err)
+		}
+		labels[id] = l
+	}
+	return labels, rows.Err()
+}
+
+// dependent is a workflow that calls integrations: its key and the integrations'
+// keys, as text.
+type dependent struct {
+	id, name     string
+	integrations []string
+}
+
+// before orders workflows by name, naturally, then by key.
+func (d dependent) before(e dependent) bool {
+	if c := natsort.Compare(d.name, e.name); c != 0 {
+		return c < 0
+	}
+	return d.id < e.id
+}
+
+// firstWorkflows keeps the first max workflows offered, in a heap whose top is
+// the last of them, and counts every one offered.
+type firstWorkflows struct {
+	max  int
+	seen int
+	heap lastOnTop
+}
+
+func (f *firstWorkflows) offer(d dependent) {
+	f.seen++
+	switch {
+	case len(f.heap) < f.max:
+		heap.Push(&f.heap, d)
+	case f.max > 0 && d.before(f.heap[0]):
+		f.heap[0] = d
+		heap.Fix(&f.heap, 0)
+	}
+}
+
+// sorted is the workflows kept, first to last.
+func (f *firstWorkflows) sorted() []dependent {
+	out := slices.Clone(f.heap)
+	slices.SortFunc(out, func(a, b dependent) int {
+		switch {
+		case a.before(b):
+			return -1
+		case b.before(a):
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// lastOnTop is a heap.Interface whose top is the workflow that sorts last.
+type lastOnTop []dependent
+
+func (h lastOnTop) Len() int           { return len(h) }
+func (h lastOnTop) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h lastOnTop) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *lastOnTop) Push(x any)        { *h = append(*h, x.(dependent)) }
+func (h *lastOnTop) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -4,53 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gaiia/clonebot/natsort"
-	"github.com/gaiia/clonebot/pgtest"
-	"github.com/jackc/pgx/v5"
 )
-
-// The server's natural order picks the first workflows of a long list: it must
-// agree with natsort's, short of the ties natsort settles itself.
-func TestNaturalOrderMatchesNatsort(t *testing.T) {
-	t.Parallel()
-	rng := rand.New(rand.NewPCG(13, 2))
-	alphabet := []rune("aAbB zZ09125-._é")
-	names := []string{"", "Flow 2", "Flow 10", "Flow 1", "flow 02", "a b", "a1", "ab", "a", "1a", "!", "99999999999999999999999", "x9", "x10"}
-	for range 400 {
-		var b strings.Builder
-		for range rng.IntN(9) {
-			b.WriteRune(alphabet[rng.IntN(len(alphabet))])
-		}
-		names = append(names, b.String())
-	}
-	conn := connectT(t, pgtest.NewDatabase(t))
-	rows, err := conn.Query(context.Background(), "SELECT n FROM unnest($1::text[]) n ORDER BY "+naturalOrder("n")+`, n COLLATE "C"`, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i < len(got); i++ {
-		if natsort.Compare(got[i-1], got[i]) > 0 && sameByValue(got[i-1]) != sameByValue(got[i]) {
-			t.Errorf("the server puts %q before %q", got[i-1], got[i])
-		}
-	}
-}
-
-var leadingZeros = regexp.MustCompile(`(^|[^0-9])0+([0-9])`)
-
-// sameByValue is what natsort compares before its tie-breaks: lower case, digit
-// runs without their leading zeros.
-func sameByValue(s string) string {
-	return leadingZeros.ReplaceAllString(strings.ToLower(s), "$1$2")
-}
 
 // The plan names the first workflows in natural order: of "Flow 1" to "Flow 250",
 // "Flow 1" to "Flow 200", not the first 200 by code point ("Flow 1", "Flow 10",
@@ -79,5 +38,44 @@ INSERT INTO workflow_steps (workflow_id, position, action, integration_id)
 	}
 	if !slices.IsSortedFunc(labels, natsort.Compare) || !slices.IsSortedFunc(p.SandboxOnlyWorkflows, natsort.Compare) || !slices.IsSortedFunc(p.NulledReferences, natsort.Compare) {
 		t.Errorf("lists not in natural order: %q %q %q", labels, p.SandboxOnlyWorkflows, p.NulledReferences)
+	}
+}
+
+// Of workflows offered in any order, the first MaxListedWorkflows by natural
+// order of name, then key, are kept, and all are counted.
+func TestFirstWorkflowsKeepsTheFirst(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(13, 2))
+	alphabet := []rune("aAbB zZ09125-._é")
+	var all []dependent
+	for i := range 1000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteRune(alphabet[rng.IntN(len(alphabet))])
+		}
+		all = append(all, dependent{id: fmt.Sprint(rng.IntN(50)), name: b.String(), integrations: []string{fmt.Sprint(i)}})
+	}
+	for _, max := range []int{0, 1, 7, 200, 1000, 2000} {
+		f := &firstWorkflows{max: max}
+		for _, d := range all {
+			f.offer(d)
+		}
+		want := slices.Clone(all)
+		slices.SortStableFunc(want, func(a, b dependent) int {
+			if c := natsort.Compare(a.name, b.name); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		want = want[:min(max, len(want))]
+		got := f.sorted()
+		if f.seen != len(all) || len(got) != len(want) {
+			t.Fatalf("max %d: kept %d of %d, want %d of %d", max, len(got), f.seen, len(want), len(all))
+		}
+		for i := range got {
+			if got[i].name != want[i].name || got[i].id != want[i].id {
+				t.Fatalf("max %d: #%d is %q/%s, want %q/%s", max, i, got[i].name, got[i].id, want[i].name, want[i].id)
+			}
+		}
 	}
 }
