@@ -14,7 +14,16 @@ import (
 // key is added to the empty staged table, the referenced table's unique index built
 // before its load, and the load runs with the key's triggers silenced, as every
 // load does (see SWITCH.md, "Foreign keys carried from production").
-func (s *stagedSet) carryForeignKeys(copies []copySpec, prod *catalog) {
+//
+// A key is carried only where that pays: the validation it spares reads the
+// referencing table and hashes the referenced one, while carrying it makes the
+// referenced table's load maintain its key and load without FREEZE. Where the
+// referencing table is at least carryRatio times the size of the referenced one in
+// production (sizes by table name), it paid here: on 1136 MB of ports against
+// 483 MB of devices, 9.5 s of validation against about 4 s; where it was smaller,
+// as for the platform's plan_addons (15 MB) against plans (92 MB), the clone took
+// longer.
+func (s *stagedSet) carryForeignKeys(copies []copySpec, prod *catalog, sizes map[string]int64) {
 	specs := make(map[uint32]*copySpec, len(copies))
 	for i := range copies {
 		specs[copies[i].table.oid] = &copies[i]
@@ -23,16 +32,17 @@ func (s *stagedSet) carryForeignKeys(copies []copySpec, prod *catalog) {
 		for i := range r.foreignKeys {
 			fk := &r.foreignKeys[i]
 			target := s.byOID[fk.target]
-			if target == nil || !carriable(r, target, fk, specs, prod) {
+			if target == nil || target == r || !carriable(r, target, fk, specs, prod) {
+				continue
+			}
+			from, to := tableName{r.schema, r.name}.String(), tableName{target.schema, target.name}.String()
+			if sizes[from] < carryRatio*sizes[to] {
 				continue
 			}
 			if !target.markEarly(fk.keyIndex) {
 				continue
 			}
-			fk.carried = true
-			if target != r {
-				target.carriedIn = true
-			}
+			fk.carried, target.carriedIn = true, true
 		}
 	}
 }
@@ -49,6 +59,10 @@ func (s *stagedSet) carried() int {
 	}
 	return n
 }
+
+// carryRatio is how many times the referenced table's size the referencing table
+// must be for its key to be carried.
+const carryRatio = 2
 
 func carriable(r, target *relation, fk *foreignKeyDef, specs map[uint32]*copySpec, prod *catalog) bool {
 	if fk.attached || strings.HasSuffix(fk.def, " NOT VALID") {

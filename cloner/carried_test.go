@@ -20,8 +20,10 @@ func TestCarryForeignKeys(t *testing.T) {
 		notValid      bool     // the sandbox's key is NOT VALID
 		keyIndex      string
 		excluded      bool // the referencing table is not copied
+		plansBytes    int64
+		self          bool // the key references its own table
 	}
-	ok := setup{prodValidated: true, prodColumns: []string{"region_id"}, prodMatch: "s", keyIndex: "regions_pkey"}
+	ok := setup{prodValidated: true, prodColumns: []string{"region_id"}, prodMatch: "s", keyIndex: "regions_pkey", plansBytes: 2 << 20}
 	cases := []struct {
 		name  string
 		edit  func(*setup)
@@ -39,6 +41,9 @@ func TestCarryForeignKeys(t *testing.T) {
 		{"NOT VALID in the sandbox", func(s *setup) { s.notValid = true }, false},
 		{"referenced index unknown", func(s *setup) { s.keyIndex = "regions_code_key" }, false},
 		{"referencing table excluded", func(s *setup) { s.excluded = true }, false},
+		{"referencing table twice the referenced", func(s *setup) { s.plansBytes = 2 << 20 }, true},
+		{"referencing table smaller than twice", func(s *setup) { s.plansBytes = 2<<20 - 1 }, false},
+		{"a reference to its own table", func(s *setup) { s.self = true }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +61,11 @@ func TestCarryForeignKeys(t *testing.T) {
 			}
 			plans.foreignKeys = []foreignKeyDef{{constraintDef: constraintDef{name: "plans_region_id_fkey", def: def}, target: 1,
 				columns: []string{"region_id"}, refColumns: []string{"id"}, collations: []string{"", ""}, match: "s", keyIndex: s.keyIndex}}
+			if s.self {
+				plans.keys, s.keyIndex = []constraintDef{{name: "plans_pkey", def: "PRIMARY KEY (id)"}}, "plans_pkey"
+				fk := &plans.foreignKeys[0]
+				fk.target, fk.keyIndex, fk.def = 2, "plans_pkey", "FOREIGN KEY (region_id) REFERENCES app.plans(id)"
+			}
 			set := newStagedSet([]*relation{regions, plans}, &dependents{})
 			spec := func(oid uint32, cols ...string) copySpec {
 				c := copySpec{table: &table{oid: oid}}
@@ -77,7 +87,7 @@ func TestCarryForeignKeys(t *testing.T) {
 			}
 			prod := &catalog{fks: []foreignKey{{name: "any_name", table: tableName{"app", "plans"}, refTable: tableName{"app", "regions"},
 				columns: s.prodColumns, refColumns: []string{"id"}, collations: []string{s.prodCollation, ""}, match: s.prodMatch, validated: s.prodValidated}}}
-			set.carryForeignKeys(copies, prod)
+			set.carryForeignKeys(copies, prod, map[string]int64{"app.regions": 1 << 20, "app.plans": s.plansBytes})
 			fk := plans.foreignKeys[0]
 			if fk.carried != tc.carry || set.carried() != map[bool]int{true: 1}[tc.carry] {
 				t.Fatalf("carried %v (%d), want %v", fk.carried, set.carried(), tc.carry)

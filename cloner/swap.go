@@ -157,7 +157,8 @@ func (c *Cloner) chooseMethod(ctx context.Context, src, dst querier, p *Plan, sr
 		natsort.Strings(p.MethodReasons)
 		return nil
 	}
-	set.carryForeignKeys(p.copies, srcCat)
+	sizes, _ := p.clonedBytes()
+	set.carryForeignKeys(p.copies, srcCat, sizes)
 	p.Method, p.swap = MethodSwap, set
 	return nil
 }
