@@ -29,8 +29,9 @@ type summingWriter struct {
 	need      int      // bytes still wanted for scratch
 	scratch   [19]byte // a header, a field count, a length or a hash being gathered
 	have      int
-	fields    int   // fields left in the current tuple, the hash not counted
-	remaining int64 // bytes left of the current field's value
+	fields    int     // fields left in the current tuple, the hash not counted
+	remaining int64   // bytes left of the current field's value
+	count     [2]byte // a tuple's field count, the hash taken off
 	digits    []byte
 	err       error
 }
@@ -104,6 +105,22 @@ func (s *summingWriter) consume(p []byte) error {
 		return nil
 	}
 	for i := 0; i < len(p); {
+		// The usual case: whole tuples, one per message, taken without the states
+		// below.
+		if s.state == sumTuple && s.have == 0 {
+			if n, h, fields, ok := wholeTuple(p[i:]); ok {
+				if err := flush(i); err != nil {
+					return err
+				}
+				if err := s.writeCount(fields); err != nil {
+					return err
+				}
+				s.add(h)
+				s.rows++
+				out, i = i+14, i+n
+				continue
+			}
+		}
 		switch s.state {
 		case sumField, sumExtension: // passed through
 			n := int(min(s.remaining, int64(len(p)-i)))
@@ -168,9 +185,7 @@ func (s *summingWriter) gathered(got []byte) error {
 		if count < 1 {
 			return fmt.Errorf("a copied row has %d columns, not its hash and its values", count)
 		}
-		var c [2]byte
-		binary.BigEndian.PutUint16(c[:], uint16(count-1))
-		if _, err := s.w.Write(c[:]); err != nil {
+		if err := s.writeCount(int(count) - 1); err != nil {
 			return err
 		}
 		s.fields = int(count) - 1
@@ -191,6 +206,42 @@ func (s *summingWriter) gathered(got []byte) error {
 		}
 	}
 	return nil
+}
+
+// writeCount passes on a tuple's field count, the hash taken off.
+func (s *summingWriter) writeCount(fields int) error {
+	binary.BigEndian.PutUint16(s.count[:], uint16(fields))
+	_, err := s.w.Write(s.count[:])
+	return err
+}
+
+// wholeTuple reads the binary tuple at the start of p when p holds all of it: its
+// length, its hash and its number of fields after the hash. false when p holds less,
+// or something the states below must judge (the trailer, a malformed tuple).
+func wholeTuple(p []byte) (n int, hash int64, fields int, ok bool) {
+	if len(p) < 14 {
+		return 0, 0, 0, false
+	}
+	count := int16(binary.BigEndian.Uint16(p))
+	if count < 1 || int32(binary.BigEndian.Uint32(p[2:])) != 8 {
+		return 0, 0, 0, false
+	}
+	hash = int64(binary.BigEndian.Uint64(p[6:]))
+	n = 14
+	for range int(count) - 1 {
+		if len(p)-n < 4 {
+			return 0, 0, 0, false
+		}
+		l := int32(binary.BigEndian.Uint32(p[n:]))
+		n += 4
+		if l > 0 {
+			if int64(len(p)-n) < int64(l) {
+				return 0, 0, 0, false
+			}
+			n += int(l)
+		}
+	}
+	return n, hash, int(count) - 1, true
 }
 
 // fieldDone moves past a value (or the hash) to the next one, or to the next tuple.

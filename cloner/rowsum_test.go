@@ -30,8 +30,8 @@ func (c *choppingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestSummingWriter streams real COPY output, cut into small pieces, through the
-// writer in both formats: what passes through is byte for byte the copy without
+// TestSummingWriter streams real COPY output through the writer in both formats,
+// a row per write as the server sends it, cut into small pieces, and whole: what passes through is byte for byte the copy without
 // the hash, and the sums are what the SQL checksum of the table gives.
 func TestSummingWriter(t *testing.T) {
 	ctx := context.Background()
@@ -77,24 +77,41 @@ func TestSummingWriter(t *testing.T) {
 		if _, err := conn.PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+strings.Join(s.source, ", ")+" FROM t) TO STDOUT ("+s.format()+")"); err != nil {
 			t.Fatal(err)
 		}
-		var out bytes.Buffer
-		sw := newSummingWriter(&out, !text)
-		if _, err := conn.PgConn().CopyTo(ctx, &choppingWriter{w: sw, rnd: rand.New(rand.NewPCG(1, uint64(len(s.format()))))}, s.sourceSQL()); err != nil {
-			t.Fatalf("%s: %v", s.format(), err)
-		}
-		got, err := sw.checksum()
-		if err != nil {
-			t.Fatalf("%s: %v", s.format(), err)
-		}
-		if !bytes.Equal(out.Bytes(), plain.Bytes()) {
-			t.Errorf("%s: the stream without its hashes differs from the plain copy (%d bytes against %d)", s.format(), out.Len(), plain.Len())
-		}
 		want, err := checksum(ctx, conn, s, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.equal(want) || got.Rows != 2004 {
-			t.Errorf("%s: stream checksum %+v, SQL checksum %+v", s.format(), got, want)
+		// The stream as the server's messages come (a row each), cut in pieces, and
+		// in one write.
+		for _, feed := range []string{"messages", "pieces", "whole"} {
+			var out bytes.Buffer
+			sw := newSummingWriter(&out, !text)
+			var w io.Writer = sw
+			var whole bytes.Buffer
+			switch feed {
+			case "pieces":
+				w = &choppingWriter{w: sw, rnd: rand.New(rand.NewPCG(1, uint64(len(s.format()))))}
+			case "whole":
+				w = &whole
+			}
+			if _, err := conn.PgConn().CopyTo(ctx, w, s.sourceSQL()); err != nil {
+				t.Fatalf("%s, %s: %v", s.format(), feed, err)
+			}
+			if feed == "whole" {
+				if _, err := sw.Write(whole.Bytes()); err != nil {
+					t.Fatalf("%s, %s: %v", s.format(), feed, err)
+				}
+			}
+			got, err := sw.checksum()
+			if err != nil {
+				t.Fatalf("%s, %s: %v", s.format(), feed, err)
+			}
+			if !bytes.Equal(out.Bytes(), plain.Bytes()) {
+				t.Errorf("%s, %s: the stream without its hashes differs from the plain copy (%d bytes against %d)", s.format(), feed, out.Len(), plain.Len())
+			}
+			if !got.equal(want) || got.Rows != 2004 {
+				t.Errorf("%s, %s: stream checksum %+v, SQL checksum %+v", s.format(), feed, got, want)
+			}
 		}
 	}
 
