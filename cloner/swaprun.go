@@ -91,6 +91,11 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 				err = fmt.Errorf("production %s: %w", r.report.From, err)
 			}
 		}
+		if err != nil && exportCtx.Err() != nil {
+			// Stopped from outside: by the load's failure, or the clone's end, whose
+			// error is the one to report.
+			err = nil
+		}
 		if err != nil {
 			stopLoad()
 		}
@@ -101,7 +106,7 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 	if err != nil {
 		stopExport()
 	}
-	if xerr := <-exported; xerr != nil && (err == nil || loadCtx.Err() != nil) {
+	if xerr := <-exported; xerr != nil {
 		err = xerr
 	}
 	r.report.Phases = append(r.report.Phases, phase)
