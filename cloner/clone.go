@@ -38,6 +38,9 @@ type Options struct {
 	splitMin int64
 	// beforeForeignKey, in tests, runs before a swap adds a foreign key.
 	beforeForeignKey func()
+	// duringExport, in tests, runs as a swap's export starts, beside the load,
+	// with the export's context.
+	duringExport func(context.Context)
 }
 
 // lockKey is the advisory lock (two int4 keys) that serialises clones and rollbacks

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gaiia/clonebot/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -345,7 +346,8 @@ func TestSwapCompressesWideValuesWithLZ4(t *testing.T) {
 
 // A foreign key that production never validated is not carried: the staged table's
 // rows are checked against it, and a dangling row stops the clone, leaving the
-// sandbox as it was.
+// sandbox as it was. The export is held until the load's failure stops it: the
+// error reported is the load's, not the export's cancellation.
 func TestSwapChecksKeysProductionDidNotValidate(t *testing.T) {
 	t.Parallel()
 	e := attachedEnv(t, "")
@@ -354,7 +356,13 @@ func TestSwapChecksKeysProductionDidNotValidate(t *testing.T) {
 		INSERT INTO app.plans (region_id, name) VALUES (-7, 'dangling in production');
 		ALTER TABLE app.plans ADD CONSTRAINT plans_region_id_fkey FOREIGN KEY (region_id) REFERENCES app.regions (id) NOT VALID`)
 	before := fingerprint(t, e.sbx)
-	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{Jobs: 2})
+	slowExport := func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Minute):
+		}
+	}
+	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{Jobs: 2, duringExport: slowExport})
 	if err == nil || !strings.Contains(err.Error(), "plans_region_id_fkey") {
 		t.Fatalf("clone: %v, want the foreign key's violation", err)
 	}

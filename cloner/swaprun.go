@@ -84,6 +84,9 @@ func (r *run) loadBesideExport(ctx context.Context, lock *pgx.Conn, snap *snapsh
 	var phase Phase // read once exported has delivered
 	go func() {
 		start := time.Now()
+		if r.opts.duringExport != nil {
+			r.opts.duringExport(exportCtx)
+		}
 		err := r.exportRound(exportCtx, lock, snap)
 		seconds := time.Since(start).Seconds()
 		if err == nil {
