@@ -78,8 +78,7 @@ func carriable(r, target *relation, fk *foreignKeyDef, specs map[uint32]*copySpe
 	}
 	from, to := tableName{r.schema, r.name}, tableName{target.schema, target.name}
 	return slices.ContainsFunc(prod.fks, func(p foreignKey) bool {
-		return p.validated && p.table == from && p.refTable == to && p.match == fk.match &&
-			slices.Equal(p.columns, fk.columns) && slices.Equal(p.refColumns, fk.refColumns) && slices.Equal(p.collations, fk.collations)
+		return p.validated && p.table == from && p.refTable == to && p.same(fk.keyColumns)
 	})
 }
 

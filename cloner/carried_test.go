@@ -60,7 +60,7 @@ func TestCarryForeignKeys(t *testing.T) {
 				def += " NOT VALID"
 			}
 			plans.foreignKeys = []foreignKeyDef{{constraintDef: constraintDef{name: "plans_region_id_fkey", def: def}, target: 1,
-				columns: []string{"region_id"}, refColumns: []string{"id"}, collations: []string{"", ""}, match: "s", keyIndex: s.keyIndex}}
+				keyColumns: keyColumns{columns: []string{"region_id"}, refColumns: []string{"id"}, collations: []string{"", ""}, match: "s"}, keyIndex: s.keyIndex}}
 			if s.self {
 				plans.keys, s.keyIndex = []constraintDef{{name: "plans_pkey", def: "PRIMARY KEY (id)"}}, "plans_pkey"
 				fk := &plans.foreignKeys[0]
@@ -86,7 +86,7 @@ func TestCarryForeignKeys(t *testing.T) {
 				copies = append(copies, plansSpec)
 			}
 			prod := &catalog{fks: []foreignKey{{name: "any_name", table: tableName{"app", "plans"}, refTable: tableName{"app", "regions"},
-				columns: s.prodColumns, refColumns: []string{"id"}, collations: []string{s.prodCollation, ""}, match: s.prodMatch, validated: s.prodValidated}}}
+				keyColumns: keyColumns{columns: s.prodColumns, refColumns: []string{"id"}, collations: []string{s.prodCollation, ""}, match: s.prodMatch}, validated: s.prodValidated}}}
 			set.carryForeignKeys(copies, prod, map[string]int64{"app.regions": 1 << 20, "app.plans": s.plansBytes})
 			fk := plans.foreignKeys[0]
 			if fk.carried != tc.carry || set.carried() != map[bool]int{true: 1}[tc.carry] {

@@ -3,6 +3,7 @@ package cloner
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,14 +55,24 @@ func (t *table) column(name string) (column, bool) {
 }
 
 type foreignKey struct {
-	name       string
-	table      tableName
-	refTable   tableName
-	columns    []string
-	refColumns []string
-	collations []string // of columns, then of refColumns
-	match      string   // pg_constraint.confmatchtype
-	validated  bool
+	name     string
+	table    tableName
+	refTable tableName
+	keyColumns
+	validated bool
+}
+
+// keyColumns is what a foreign key compares, as foreignKeyColumnsSQL and
+// confmatchtype read it.
+type keyColumns struct {
+	columns, refColumns []string // referencing and referenced, in key order
+	collations          []string // of columns, then of refColumns
+	match               string   // pg_constraint.confmatchtype
+}
+
+// same tells whether k and o compare the same columns the same way.
+func (k keyColumns) same(o keyColumns) bool {
+	return k.match == o.match && slices.Equal(k.columns, o.columns) && slices.Equal(k.refColumns, o.refColumns) && slices.Equal(k.collations, o.collations)
 }
 
 // catalog is the shape of one database: its user tables (outside clonebot's own

@@ -80,11 +80,9 @@ type constraintDef struct {
 
 type foreignKeyDef struct {
 	constraintDef
-	target              uint32   // the referenced table
-	columns, refColumns []string // referencing and referenced, in key order
-	collations          []string // of columns, then of refColumns
-	match               string   // pg_constraint.confmatchtype
-	keyIndex            string   // the referenced table's unique index the key relies on
+	target uint32 // the referenced table
+	keyColumns
+	keyIndex string // the referenced table's unique index the key relies on
 	// carried: valid in production and kept valid without a check (see
 	// SWITCH.md, "Foreign keys carried from production").
 	carried bool
