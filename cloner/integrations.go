@@ -150,12 +150,12 @@ type dependent struct {
 	integrations []string
 }
 
-// before orders workflows by name, naturally, then by key.
-func (d dependent) before(e dependent) bool {
+// compare orders workflows by name, naturally, then by key.
+func (d dependent) compare(e dependent) int {
 	if c := natsort.Compare(d.name, e.name); c != 0 {
-		return c < 0
+		return c
 	}
-	return d.id < e.id
+	return strings.Compare(d.id, e.id)
 }
 
 // firstWorkflows keeps the first max workflows offered, in a heap whose top is
@@ -171,7 +171,7 @@ func (f *firstWorkflows) offer(d dependent) {
 	switch {
 	case len(f.heap) < f.max:
 		heap.Push(&f.heap, d)
-	case f.max > 0 && d.before(f.heap[0]):
+	case f.max > 0 && d.compare(f.heap[0]) < 0:
 		f.heap[0] = d
 		heap.Fix(&f.heap, 0)
 	}
@@ -180,15 +180,7 @@ func (f *firstWorkflows) offer(d dependent) {
 // sorted is the workflows kept, first to last.
 func (f *firstWorkflows) sorted() []dependent {
 	out := slices.Clone(f.heap)
-	slices.SortFunc(out, func(a, b dependent) int {
-		switch {
-		case a.before(b):
-			return -1
-		case b.before(a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, dependent.compare)
 	return out
 }
 
@@ -196,7 +188,7 @@ func (f *firstWorkflows) sorted() []dependent {
 type lastOnTop []dependent
 
 func (h lastOnTop) Len() int           { return len(h) }
-func (h lastOnTop) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h lastOnTop) Less(i, j int) bool { return h[i].compare(h[j]) > 0 }
 func (h lastOnTop) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *lastOnTop) Push(x any)        { *h = append(*h, x.(dependent)) }
 func (h *lastOnTop) Pop() any {

@@ -15,7 +15,7 @@ import (
 type ddl struct {
 	schema, table, name, def string
 	tableOID                 uint32   // the table altered (an index's table)
-	method                   string   // the index's access method
+	method                   string   // the access method of an index, or of a key's index
 	after                    []string // what goes with it: its comment, CLUSTER and replica identity marks
 }
 
@@ -205,11 +205,7 @@ func (r *rebuild) create(ctx context.Context, tx pgx.Tx, log *logrus.Entry, step
 	}{{r.keys, false}, {r.indexes, true}, {r.foreignKeys, false}} {
 		for _, d := range kind.list {
 			start := time.Now()
-			stmts := []string{d.create(kind.isIndex)}
-			if kind.isIndex {
-				stmts = indexBuild(stmts[0], d.method)
-			}
-			for _, stmt := range stmts {
+			for _, stmt := range indexBuild(d.create(kind.isIndex), d.method) {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
 					return fmt.Errorf("rebuild %s on table %s.%s: %w", d.name, d.schema, d.table, waited(err, sideSandbox, d.names(), d.idents()))
 				}
