@@ -1,8 +1,13 @@
 package cloner
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
+
+	"github.com/gaiia/clonebot/pgtest"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A foreign key is carried only when production's copy of it was validated and
@@ -115,5 +120,71 @@ func TestCarryForeignKeys(t *testing.T) {
 				t.Errorf("keys after the load %q, before %q", keys, early)
 			}
 		})
+	}
+}
+
+// carriedSchema has keys unlike the attached schema's: a two-column text key
+// referencing a unique index that is no constraint, in a quoted schema, and a key
+// whose columns production compares under another collation than the sandbox.
+const carriedSchema = `
+CREATE SCHEMA "Net Ops";
+CREATE TABLE "Net Ops".sites (region text NOT NULL, code text NOT NULL, name text);
+CREATE UNIQUE INDEX sites_region_code ON "Net Ops".sites (region, code);
+CREATE TABLE "Net Ops".ports (id bigint PRIMARY KEY, region text NOT NULL, site_code text NOT NULL, label text,
+    CONSTRAINT ports_site FOREIGN KEY (region, site_code) REFERENCES "Net Ops".sites (region, code) MATCH FULL);
+CREATE TABLE "Net Ops".tags (name text PRIMARY KEY);
+CREATE TABLE "Net Ops".tagged (id bigint PRIMARY KEY, tag text NOT NULL REFERENCES "Net Ops".tags (name), note text);
+`
+
+const carriedManifest = `
+cloned:
+  network: ['"Net Ops".sites', '"Net Ops".ports', '"Net Ops".tags', '"Net Ops".tagged']
+`
+
+// A composite key onto a unique index is carried; a key whose collation differs
+// between production and the sandbox is checked, and the sandbox ends equal to
+// production with both keys in force.
+func TestCarriedKeysOnAnotherSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fill := `INSERT INTO "Net Ops".sites SELECT 'r' || g % 7, 'site-' || g, 'Site ' || g FROM generate_series(1, 50) g;
+INSERT INTO "Net Ops".ports SELECT 100000000000 + g, 'r' || (g % 50 + 1) % 7, 'site-' || (g % 50 + 1), 'port ' || g FROM generate_series(1, 3000) g;
+INSERT INTO "Net Ops".tags SELECT 'tag ' || g FROM generate_series(1, 20) g;
+INSERT INTO "Net Ops".tagged SELECT 200000000000 + g, 'tag ' || (g % 20 + 1), repeat('n', g % 50) FROM generate_series(1, 3000) g;`
+	prod, sbx, other := pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	execSQL(t, prod, carriedSchema+`ALTER TABLE "Net Ops".tagged ALTER COLUMN tag TYPE text COLLATE "C";`+fill)
+	execSQL(t, sbx, carriedSchema+`INSERT INTO "Net Ops".tags VALUES ('old'); INSERT INTO "Net Ops".tagged VALUES (1, 'old', 'sandbox');`)
+	m, err := ParseManifest([]byte(carriedManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCloner(t, m, prod, sbx, other)
+	enroll(t, c, "acme-prod", "acme-sandbox")
+	schema := schemaDump(t, sbx)
+	rep, err := c.Clone(ctx, "acme-prod", "acme-sandbox", Options{Jobs: 2})
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	if rep.Method != MethodSwap || rep.Verification.ForeignKeysCarried != 1 || rep.Verification.ForeignKeysValidated != 1 {
+		t.Errorf("method %q, %d keys carried (want ports_site), %d validated (want tagged's, of another collation in production)",
+			rep.Method, rep.Verification.ForeignKeysCarried, rep.Verification.ForeignKeysValidated)
+	}
+	if got := schemaDump(t, sbx); got != schema {
+		t.Fatalf("the sandbox's schema changed:\n%s", diffLines(schema, got))
+	}
+	for _, table := range []string{`"Net Ops".sites`, `"Net Ops".ports`, `"Net Ops".tags`, `"Net Ops".tagged`} {
+		if rowsOf(t, sbx, table) != rowsOf(t, prod, table) {
+			t.Errorf("%s differs from production", table)
+		}
+	}
+	conn := connectT(t, sbx)
+	for _, insert := range []string{
+		`INSERT INTO "Net Ops".ports VALUES (1, 'r1', 'no such site', NULL)`,
+		`INSERT INTO "Net Ops".tagged VALUES (2, 'no such tag', NULL)`,
+	} {
+		_, err := conn.Exec(ctx, insert)
+		if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+			t.Errorf("%s: %v, want a foreign key violation", insert, err)
+		}
 	}
 }
