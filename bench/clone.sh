@@ -12,7 +12,11 @@
 # 1 GB of cloned data per shape. Every run starts from a fresh copy of the same sandbox;
 # the three runners alternate their order from round to round, so the noise of a shared
 # machine falls on all of them alike. Prints, per shape, the medians of ROUNDS runs, the
-# ratio of clonebot to the better reference, clonebot's peak RSS and its phases.
+# ratio of clonebot to the better reference, clonebot's peak RSS and its phases. A
+# shared machine's speed can change by half from one minute to the next, so each
+# round's ratio (clonebot to the better reference of the same round, run minutes
+# apart) is printed too, with their median and range: the paired figure, less
+# exposed to that drift than the ratio of medians taken from different rounds.
 #
 # Needs a local PostgreSQL (CLONEBOT_BENCH_URL, default postgres://postgres@127.0.0.1:5432)
 # with pg_dump, pg_restore, psql and /usr/bin/time. REUSE=1 keeps the production
@@ -148,12 +152,17 @@ EOF
   d=$(median < "$OUT/dump.s"); r=$(median < "$OUT/restore.s"); c=$(median < "$OUT/clonebot.s")
   best=$(echo "if ($d < $r) $d else $r" | bc -l)
   rss=$(sort -n "$OUT/rss.kb" | tail -1)
-  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.0f MB |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$(echo "$rss / 1024" | bc -l)")")
+  # Each round's ratio: its clonebot time over the better of its two references.
+  paste "$OUT/dump.s" "$OUT/restore.s" "$OUT/clonebot.s" | awk '{b = $1 < $2 ? $1 : $2; printf "%.3f\n", $3 / b}' > "$OUT/ratio"
+  echo "round ratios: $(paste -sd' ' "$OUT/ratio")"
+  paired=$(median < "$OUT/ratio")
+  spread=$(sort -n "$OUT/ratio" | sed -n '1p;$p' | paste -sd'-')
+  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.2f (%s) | %.0f MB |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$paired" "$spread" "$(echo "$rss / 1024" | bc -l)")")
   for db in sbx sbx_dump sbx_restore; do admin "DROP DATABASE IF EXISTS clonebench_${shape}_$db WITH (FORCE)"; done
 done
 
 printf '\n%s, %d cores, PostgreSQL %s, scale %s, median of %d rounds, --jobs %s\n' "$(uname -n)" "$CORES" \
   "$(admin 'SHOW server_version')" "$SCALE" "$ROUNDS" "$JOBS"
-echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | clonebot peak RSS |"
-echo "|---|---|---|---|---|---|---|"
+echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | ratio per round, median (range) | clonebot peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${RESULTS[@]}"
