@@ -16,7 +16,9 @@
 # shared machine's speed can change by half from one minute to the next, so each
 # round's ratio (clonebot to the better reference of the same round, run minutes
 # apart) is printed too, with their median and range: the paired figure, less
-# exposed to that drift than the ratio of medians taken from different rounds.
+# exposed to that drift than the ratio of medians taken from different rounds. The
+# share of CPU time the hypervisor gave to other guests during each run (steal) is
+# printed with it: a round with much of it measured the neighbours, not the tools.
 #
 # Needs a local PostgreSQL (CLONEBOT_BENCH_URL, default postgres://postgres@127.0.0.1:5432)
 # with pg_dump, pg_restore, psql and /usr/bin/time. REUSE=1 keeps the production
@@ -79,36 +81,44 @@ fresh_sandbox() { # name shape
 }
 
 now() { date +%s.%N; }
+# cpustat: the machine's stolen and total CPU time so far (jiffies, /proc/stat);
+# stolen SINCE: the share of the CPU time since that reading that the hypervisor
+# gave to other guests, in percent. Runs under a high share are slower for it.
+cpustat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
+stolen() { cpustat | awk -v s0="${1% *}" -v t0="${1#* }" '{ printf "%.0f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0) }'; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_dump() { # shape: time of pg_dump --data-only | psql -1, wipe included
   local s=$1 db=clonebench_${1}_sbx_dump t0 t1
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
-  t0=$(now)
+  t0=$(now) s0=$(cpustat)
   { echo "SET session_replication_role = replica;"; echo "TRUNCATE $WIPE;"
     pg_dump --data-only --no-owner "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")" | grep -v '^SELECT pg_catalog.set_config'
   } | sql --single-transaction "$(url "$db")" >/dev/null
   t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/dump.s"
+  stolen "$s0" >> "$OUT/dump.steal"
 }
 
 run_restore() { # shape: time of pg_dump -Fd -jJ + pg_restore --data-only -jJ, wipe included
   local s=$1 db=clonebench_${1}_sbx_restore t0 t1
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT; rm -rf "$BIN/dump"
-  t0=$(now)
+  t0=$(now) s0=$(cpustat)
   pg_dump -Fd -Z0 -j "$JOBS" -f "$BIN/dump" --data-only "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")"
   sql "$(url "$db")" -c "TRUNCATE $WIPE"
   pg_restore --data-only --disable-triggers -j "$JOBS" -d "$(url "$db")" "$BIN/dump"
   t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/restore.s"
+  stolen "$s0" >> "$OUT/restore.steal"
 }
 
 run_clonebot() { # shape: time of clonebot clone, peak RSS
   local s=$1 db=clonebench_${1}_sbx t0 t1
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
   "$BIN/clonebot" enroll --config "$BIN/$s.yaml" --instance bench-sandbox --force >/dev/null
-  t0=$(now)
+  t0=$(now) s0=$(cpustat)
   /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebot" clone --config "$BIN/$s.yaml" --from bench-prod --to bench-sandbox --yes \
     ${JOBS:+--jobs "$JOBS"} > "$BIN/report.txt" 2>"$BIN/clone.err" || { cat "$BIN/clone.err" "$BIN/report.txt" >&2; exit 1; }
   t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/clonebot.s"
+  stolen "$s0" >> "$OUT/clonebot.steal"
   grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}' >> "$OUT/rss.kb"
   grep -m1 '^Phases' "$BIN/report.txt" >> "$OUT/phases" || true
 }
@@ -144,7 +154,7 @@ EOF
     for i in 0 1 2; do
       r=${runners[$(( (i + round - 1) % 3 ))]}
       "run_$r" "$shape"
-      line="$line $r $(printf '%.2f' "$(tail -1 "$OUT/$r.s")") s"
+      line="$line $r $(printf '%.2f' "$(tail -1 "$OUT/$r.s")") s (steal $(tail -1 "$OUT/$r.steal")%)"
     done
     echo "$line"
   done
@@ -155,14 +165,15 @@ EOF
   # Each round's ratio: its clonebot time over the better of its two references.
   paste "$OUT/dump.s" "$OUT/restore.s" "$OUT/clonebot.s" | awk '{b = $1 < $2 ? $1 : $2; printf "%.3f\n", $3 / b}' > "$OUT/ratio"
   echo "round ratios: $(paste -sd' ' "$OUT/ratio")"
+  steal=$(cat "$OUT"/*.steal | sort -n | tail -1)
   paired=$(median < "$OUT/ratio")
   spread=$(sort -n "$OUT/ratio" | sed -n '1p;$p' | paste -sd'-')
-  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.2f (%s) | %.0f MB |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$paired" "$spread" "$(echo "$rss / 1024" | bc -l)")")
+  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.2f (%s) | %.0f MB | %s%% |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$paired" "$spread" "$(echo "$rss / 1024" | bc -l)" "$steal")")
   for db in sbx sbx_dump sbx_restore; do admin "DROP DATABASE IF EXISTS clonebench_${shape}_$db WITH (FORCE)"; done
 done
 
 printf '\n%s, %d cores, PostgreSQL %s, scale %s, median of %d rounds, --jobs %s\n' "$(uname -n)" "$CORES" \
   "$(admin 'SHOW server_version')" "$SCALE" "$ROUNDS" "$JOBS"
-echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | ratio per round, median (range) | clonebot peak RSS |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | ratio per round, median (range) | clonebot peak RSS | CPU stolen, worst run |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${RESULTS[@]}"
