@@ -35,8 +35,7 @@ func (s *stagedSet) carryForeignKeys(copies []copySpec, prod *catalog, sizes map
 			if target == nil || target == r || !carriable(r, target, fk, specs, prod) {
 				continue
 			}
-			from, to := tableName{r.schema, r.name}.String(), tableName{target.schema, target.name}.String()
-			if sizes[from] < carryRatio*sizes[to] {
+			if sizes[r.qualifiedName().String()] < carryRatio*sizes[target.qualifiedName().String()] {
 				continue
 			}
 			if !target.markEarly(fk.keyIndex) {
@@ -76,7 +75,7 @@ func carriable(r, target *relation, fk *foreignKeyDef, specs map[uint32]*copySpe
 	if !specs[r.oid].copiesUnchanged(fk.columns) || !specs[target.oid].copiesUnchanged(fk.refColumns) {
 		return false
 	}
-	from, to := tableName{r.schema, r.name}, tableName{target.schema, target.name}
+	from, to := r.qualifiedName(), target.qualifiedName()
 	return slices.ContainsFunc(prod.fks, func(p foreignKey) bool {
 		return p.validated && p.table == from && p.refTable == to && p.same(fk.keyColumns)
 	})

@@ -101,7 +101,10 @@ type ownedSequence struct {
 	column   string
 }
 
-func (r *relation) ident() string { return pgx.Identifier{r.schema, r.name}.Sanitize() }
+// qualifiedName is the relation's schema and name.
+func (r *relation) qualifiedName() tableName { return tableName{r.schema, r.name} }
+
+func (r *relation) ident() string { return r.qualifiedName().ident() }
 
 // captureRelations reads the relations oids and, for partitioned tables, their whole
 // partition trees, parents first.

@@ -259,7 +259,7 @@ func (r *run) units(ctx context.Context, set *stagedSet, snap *snapshot) ([]*uni
 		u := &unit{rel: rel}
 		if spec := specs[set.root(rel).oid]; spec != nil {
 			s := *spec
-			s.table = &table{oid: rel.oid, name: tableName{rel.schema, rel.name}, kind: "r"}
+			s.table = &table{oid: rel.oid, name: rel.qualifiedName(), kind: "r"}
 			s.into, s.root = rel.stagedIdent(), spec.table.oid
 			u.spec = &s
 			names = append(names, rel.quoted)
@@ -507,7 +507,7 @@ func execSession(ctx context.Context, conn *pgx.Conn, settings []string) error {
 func (s *stagedSet) waited(err error) error {
 	names, idents := make([]string, len(s.rels)), make([]string, len(s.rels))
 	for i, r := range s.rels {
-		names[i], idents[i] = tableName{r.schema, r.name}.String(), r.ident()
+		names[i], idents[i] = r.qualifiedName().String(), r.ident()
 	}
 	return waited(err, sideSandbox, names, idents)
 }
