@@ -86,39 +86,40 @@ now() { date +%s.%N; }
 # gave to other guests, in percent. Runs under a high share are slower for it.
 cpustat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
 stolen() { cpustat | awk -v s0="${1% *}" -v t0="${1#* }" '{ printf "%.0f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0) }'; }
+# clock_start, then clock_stop RUNNER: appends the run's seconds to RUNNER.s and its
+# stolen share to RUNNER.steal.
+clock_start() { T0=$(now) S0=$(cpustat); }
+clock_stop() { echo "$(now) - $T0" | bc -l >> "$OUT/$1.s"; stolen "$S0" >> "$OUT/$1.steal"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_dump() { # shape: time of pg_dump --data-only | psql -1, wipe included
-  local s=$1 db=clonebench_${1}_sbx_dump t0 t1
+  local s=$1 db=clonebench_${1}_sbx_dump
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
-  t0=$(now) s0=$(cpustat)
+  clock_start
   { echo "SET session_replication_role = replica;"; echo "TRUNCATE $WIPE;"
     pg_dump --data-only --no-owner "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")" | grep -v '^SELECT pg_catalog.set_config'
   } | sql --single-transaction "$(url "$db")" >/dev/null
-  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/dump.s"
-  stolen "$s0" >> "$OUT/dump.steal"
+  clock_stop dump
 }
 
 run_restore() { # shape: time of pg_dump -Fd -jJ + pg_restore --data-only -jJ, wipe included
-  local s=$1 db=clonebench_${1}_sbx_restore t0 t1
+  local s=$1 db=clonebench_${1}_sbx_restore
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT; rm -rf "$BIN/dump"
-  t0=$(now) s0=$(cpustat)
+  clock_start
   pg_dump -Fd -Z0 -j "$JOBS" -f "$BIN/dump" --data-only "${DUMP_ARGS[@]}" "$(url "clonebench_${s}_prod")"
   sql "$(url "$db")" -c "TRUNCATE $WIPE"
   pg_restore --data-only --disable-triggers -j "$JOBS" -d "$(url "$db")" "$BIN/dump"
-  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/restore.s"
-  stolen "$s0" >> "$OUT/restore.steal"
+  clock_stop restore
 }
 
 run_clonebot() { # shape: time of clonebot clone, peak RSS
-  local s=$1 db=clonebench_${1}_sbx t0 t1
+  local s=$1 db=clonebench_${1}_sbx
   fresh_sandbox "$db" "$s"; sql "$(url "clonebench_${s}_prod")" -c CHECKPOINT
   "$BIN/clonebot" enroll --config "$BIN/$s.yaml" --instance bench-sandbox --force >/dev/null
-  t0=$(now) s0=$(cpustat)
+  clock_start
   /usr/bin/time -v -o "$BIN/time.txt" "$BIN/clonebot" clone --config "$BIN/$s.yaml" --from bench-prod --to bench-sandbox --yes \
     ${JOBS:+--jobs "$JOBS"} > "$BIN/report.txt" 2>"$BIN/clone.err" || { cat "$BIN/clone.err" "$BIN/report.txt" >&2; exit 1; }
-  t1=$(now); echo "$t1 - $t0" | bc -l >> "$OUT/clonebot.s"
-  stolen "$s0" >> "$OUT/clonebot.steal"
+  clock_stop clonebot
   grep 'Maximum resident set size' "$BIN/time.txt" | awk '{print $NF}' >> "$OUT/rss.kb"
   grep -m1 '^Phases' "$BIN/report.txt" >> "$OUT/phases" || true
 }
