@@ -19,6 +19,9 @@
 # exposed to that drift than the ratio of medians taken from different rounds. The
 # share of CPU time the hypervisor gave to other guests during each run (steal) is
 # printed with it: a round with much of it measured the neighbours, not the tools.
+# So is the CPU time the machine spent during each run (every process): where a
+# run keeps every core busy, the work it does, and not the cores it waits for,
+# sets its time.
 #
 # Needs a local PostgreSQL (CLONEBOT_BENCH_URL, default postgres://postgres@127.0.0.1:5432)
 # with pg_dump, pg_restore, psql and /usr/bin/time. REUSE=1 keeps the production
@@ -81,15 +84,21 @@ fresh_sandbox() { # name shape
 }
 
 now() { date +%s.%N; }
-# cpustat: the machine's stolen and total CPU time so far (jiffies, /proc/stat);
+# cpustat: the machine's stolen, total and busy CPU time so far (jiffies, /proc/stat;
+# busy is user, nice, system, irq and softirq, of every process);
 # stolen SINCE: the share of the CPU time since that reading that the hypervisor
 # gave to other guests, in percent. Runs under a high share are slower for it.
-cpustat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat; }
-stolen() { cpustat | awk -v s0="${1% *}" -v t0="${1#* }" '{ printf "%.0f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0) }'; }
-# clock_start, then clock_stop RUNNER: appends the run's seconds to RUNNER.s and its
-# stolen share to RUNNER.steal.
+# busy SINCE: the CPU seconds the machine spent since that reading. On a machine the
+# run keeps busy, this is the work it did, which the wall time only divides by the
+# cores it kept busy.
+HZ=$(getconf CLK_TCK)
+cpustat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t, $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+stolen() { cpustat | awk -v s0="$(cut -d' ' -f1 <<<"$1")" -v t0="$(cut -d' ' -f2 <<<"$1")" '{ printf "%.0f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0) }'; }
+busy() { cpustat | awk -v b0="$(cut -d' ' -f3 <<<"$1")" -v hz="$HZ" '{ printf "%.2f\n", ($3 - b0) / hz }'; }
+# clock_start, then clock_stop RUNNER: appends the run's seconds to RUNNER.s, its
+# stolen share to RUNNER.steal and the CPU seconds spent to RUNNER.cpu.
 clock_start() { T0=$(now) S0=$(cpustat); }
-clock_stop() { echo "$(now) - $T0" | bc -l >> "$OUT/$1.s"; stolen "$S0" >> "$OUT/$1.steal"; }
+clock_stop() { echo "$(now) - $T0" | bc -l >> "$OUT/$1.s"; stolen "$S0" >> "$OUT/$1.steal"; busy "$S0" >> "$OUT/$1.cpu"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_dump() { # shape: time of pg_dump --data-only | psql -1, wipe included
@@ -155,13 +164,16 @@ EOF
     for i in 0 1 2; do
       r=${runners[$(( (i + round - 1) % 3 ))]}
       "run_$r" "$shape"
-      line="$line $r $(printf '%.2f' "$(tail -1 "$OUT/$r.s")") s (steal $(tail -1 "$OUT/$r.steal")%)"
+      line="$line $r $(printf '%.2f' "$(tail -1 "$OUT/$r.s")") s (CPU $(tail -1 "$OUT/$r.cpu") s, steal $(tail -1 "$OUT/$r.steal")%)"
     done
     echo "$line"
   done
   tail -1 "$OUT/phases" 2>/dev/null || true
   d=$(median < "$OUT/dump.s"); r=$(median < "$OUT/restore.s"); c=$(median < "$OUT/clonebot.s")
   best=$(echo "if ($d < $r) $d else $r" | bc -l)
+  # The CPU seconds of clonebot and of the better reference (by median wall time).
+  better=restore; [ "$(echo "$d < $r" | bc -l)" = 1 ] && better=dump
+  cpu="$(median < "$OUT/clonebot.cpu") s / $(median < "$OUT/$better.cpu") s"
   rss=$(sort -n "$OUT/rss.kb" | tail -1)
   # Each round's ratio: its clonebot time over the better of its two references.
   paste "$OUT/dump.s" "$OUT/restore.s" "$OUT/clonebot.s" | awk '{b = $1 < $2 ? $1 : $2; printf "%.3f\n", $3 / b}' > "$OUT/ratio"
@@ -169,12 +181,12 @@ EOF
   steal=$(cat "$OUT"/*.steal | sort -n | tail -1)
   paired=$(median < "$OUT/ratio")
   spread=$(sort -n "$OUT/ratio" | sed -n '1p;$p' | paste -sd'-')
-  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.2f (%s) | %.0f MB | %s%% |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$paired" "$spread" "$(echo "$rss / 1024" | bc -l)" "$steal")")
+  RESULTS+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.2f | %.2f (%s) | %s | %.0f MB | %s%% |' "$shape" "$size" "$d" "$r" "$c" "$(echo "$c / $best" | bc -l)" "$paired" "$spread" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$steal")")
   for db in sbx sbx_dump sbx_restore; do admin "DROP DATABASE IF EXISTS clonebench_${shape}_$db WITH (FORCE)"; done
 done
 
 printf '\n%s, %d cores, PostgreSQL %s, scale %s, median of %d rounds, --jobs %s\n' "$(uname -n)" "$CORES" \
   "$(admin 'SHOW server_version')" "$SCALE" "$ROUNDS" "$JOBS"
-echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | ratio per round, median (range) | clonebot peak RSS | CPU stolen, worst run |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| shape | production | dump \| psql | dump -j + restore -j | clonebot clone | ratio to the better | ratio per round, median (range) | CPU time, clonebot / the better | clonebot peak RSS | CPU stolen, worst run |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${RESULTS[@]}"
