@@ -85,20 +85,25 @@ fresh_sandbox() { # name shape
 
 now() { date +%s.%N; }
 # cpustat: the machine's stolen, total and busy CPU time so far (jiffies, /proc/stat;
-# busy is user, nice, system, irq and softirq, of every process);
-# stolen SINCE: the share of the CPU time since that reading that the hypervisor
-# gave to other guests, in percent. Runs under a high share are slower for it.
-# busy SINCE: the CPU seconds the machine spent since that reading. On a machine the
-# run keeps busy, this is the work it did, which the wall time only divides by the
-# cores it kept busy.
+# busy is user, nice, system, irq and softirq, of every process).
+# since READING: from one new reading, the share of the CPU time since READING that
+# the hypervisor gave to other guests, in percent (runs under a high share are slower
+# for it), and the CPU seconds the machine spent (on a machine the run keeps busy,
+# the work it did, which the wall time only divides by the cores it kept busy).
 HZ=$(getconf CLK_TCK)
 cpustat() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t, $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-stolen() { cpustat | awk -v s0="$(cut -d' ' -f1 <<<"$1")" -v t0="$(cut -d' ' -f2 <<<"$1")" '{ printf "%.0f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0) }'; }
-busy() { cpustat | awk -v b0="$(cut -d' ' -f3 <<<"$1")" -v hz="$HZ" '{ printf "%.2f\n", ($3 - b0) / hz }'; }
+since() {
+  { echo "$1"; cpustat; } | awk -v hz="$HZ" 'NR == 1 { s0 = $1; t0 = $2; b0 = $3; next }
+    { printf "%.0f %.2f\n", ($2 > t0 ? 100 * ($1 - s0) / ($2 - t0) : 0), ($3 - b0) / hz }'
+}
 # clock_start, then clock_stop RUNNER: appends the run's seconds to RUNNER.s, its
 # stolen share to RUNNER.steal and the CPU seconds spent to RUNNER.cpu.
 clock_start() { T0=$(now) S0=$(cpustat); }
-clock_stop() { echo "$(now) - $T0" | bc -l >> "$OUT/$1.s"; stolen "$S0" >> "$OUT/$1.steal"; busy "$S0" >> "$OUT/$1.cpu"; }
+clock_stop() {
+  local steal cpu
+  read -r steal cpu < <(since "$S0")
+  echo "$(now) - $T0" | bc -l >> "$OUT/$1.s"; echo "$steal" >> "$OUT/$1.steal"; echo "$cpu" >> "$OUT/$1.cpu"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_dump() { # shape: time of pg_dump --data-only | psql -1, wipe included
@@ -170,9 +175,8 @@ EOF
   done
   tail -1 "$OUT/phases" 2>/dev/null || true
   d=$(median < "$OUT/dump.s"); r=$(median < "$OUT/restore.s"); c=$(median < "$OUT/clonebot.s")
-  best=$(echo "if ($d < $r) $d else $r" | bc -l)
-  # The CPU seconds of clonebot and of the better reference (by median wall time).
-  better=restore; [ "$(echo "$d < $r" | bc -l)" = 1 ] && better=dump
+  # The better reference by median wall time, its time and, with clonebot's, its CPU seconds.
+  better=restore best=$r; [ "$(echo "$d < $r" | bc -l)" = 1 ] && better=dump best=$d
   cpu="$(median < "$OUT/clonebot.cpu") s / $(median < "$OUT/$better.cpu") s"
   rss=$(sort -n "$OUT/rss.kb" | tail -1)
   # Each round's ratio: its clonebot time over the better of its two references.
