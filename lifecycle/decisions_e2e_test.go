@@ -93,6 +93,30 @@ func TestAutomatedApprovalsAreNoApproval(t *testing.T) {
 	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal")
 }
 
+// A trigger of the account that fires on an update writes its changes into that
+// update's audit, each with a via of its own: the agent's approval tag stays the
+// agent's decision, and a tag the trigger adds is nobody's.
+func TestTriggerFiringOnAnUpdateKeepsTheApprovalTheAgents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	h.update(id, h.agent.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Looking at it."},
+		Trigger: &zendesksim.TriggerActions{AddTags: []string{"clone_approved"}, Priority: "high"}})
+	h.sync(id)
+	h.wantState(id, rules.AwaitingApproval)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal")
+
+	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"},
+		Trigger: &zendesksim.TriggerActions{AddTags: []string{"escalated"}, Priority: "urgent"}})
+	if a := h.sim.Audits(id); a[len(a)-1].ViaChannel != "web" || len(a[len(a)-1].Events) != 3 {
+		t.Fatalf("the approval's audit is not the agent's with the trigger's events in it: %+v", a[len(a)-1])
+	}
+	h.sync(id)
+	h.wantState(id, rules.Scheduled)
+}
+
 // An agent approves and the customer changes the sandbox in the same second: the
 // approval was for the request the agent saw, so nothing is scheduled. Once
 // scheduled, an edit in the approval's second still voids it.

@@ -100,6 +100,9 @@ type op struct {
 	status   string
 	comment  bool
 	trigger  bool // made by a trigger on behalf of by
+	// fires are the tags an account's trigger adds when it fires on by's
+	// update: Zendesk records them in by's audit, as events of the trigger's.
+	fires []string
 }
 
 func (o op) String() string {
@@ -131,7 +134,10 @@ func (o op) String() string {
 		b.WriteString(o.status + " ")
 	}
 	if o.comment {
-		b.WriteString("comment")
+		b.WriteString("comment ")
+	}
+	if len(o.fires) > 0 {
+		b.WriteString("firing:+" + strings.Join(o.fires, " +"))
 	}
 	return strings.TrimSpace(b.String())
 }
@@ -196,6 +202,10 @@ func randomOp(r *rand.Rand) op {
 	default:
 		o.kind = "sync"
 	}
+	if o.kind == "update" && !o.trigger && o.by != bot && o.by != service && r.IntN(6) == 0 {
+		// A trigger of the account fires on the person's update.
+		o.fires = [][]string{{"escalated"}, {"clone_approved"}, {"clone_hold"}}[r.IntN(3)]
+	}
 	return o
 }
 
@@ -220,6 +230,7 @@ func randomFiling(r *rand.Rand) filing {
 type modelAudit struct {
 	by      who
 	trigger bool
+	byRule  []string // tags only a trigger firing on the update added
 	added   []string
 	removed []string
 	// request is the request after the update: "" when there is none (not tagged,
@@ -276,7 +287,14 @@ func (m *model) apply(o op) {
 	if o.status != "" {
 		m.status = o.status
 	}
-	a := modelAudit{by: o.by, trigger: o.trigger, request: m.request()}
+	a := modelAudit{by: o.by, trigger: o.trigger}
+	for _, t := range o.fires {
+		if !slices.Contains(m.tags, t) {
+			m.tags = append(m.tags, t)
+			a.byRule = append(a.byRule, t)
+		}
+	}
+	a.request = m.request()
 	for _, t := range m.tags {
 		if !slices.Contains(before, t) {
 			a.added = append(a.added, t)
@@ -285,6 +303,11 @@ func (m *model) apply(o op) {
 	for _, t := range before {
 		if !slices.Contains(m.tags, t) {
 			a.removed = append(a.removed, t)
+		}
+	}
+	for _, t := range a.byRule { // removed by hand and put back by the trigger: its addition
+		if !slices.Contains(a.added, t) {
+			a.added = append(a.added, t)
 		}
 	}
 	m.audits = append(m.audits, a)
@@ -309,7 +332,7 @@ func (m *model) decision(tag string) (int, bool) {
 	for i := len(m.audits) - 1; i >= 0; i-- {
 		a := m.audits[i]
 		if slices.Contains(a.added, tag) {
-			human := a.by != bot && a.by != service && !a.trigger
+			human := a.by != bot && a.by != service && !a.trigger && !slices.Contains(a.byRule, tag)
 			return i, human && (a.judged == "agent" || a.judged == "admin")
 		}
 	}
@@ -337,7 +360,7 @@ func (m *model) endUserApproval() int {
 	if i < 0 {
 		return -1
 	}
-	if a := m.audits[i]; a.by != bot && a.by != service && !a.trigger && a.judged == "end-user" {
+	if a := m.audits[i]; a.by != bot && a.by != service && !a.trigger && !slices.Contains(a.byRule, "clone_approved") && a.judged == "end-user" {
 		return i
 	}
 	return -1
@@ -384,6 +407,9 @@ type ruleRun struct {
 
 func (r *ruleRun) update(o op) error {
 	ch := zendesksim.TicketChange{AddTags: o.add, RemoveTags: o.del, Status: o.status, ViaTrigger: o.trigger}
+	if len(o.fires) > 0 {
+		ch.Trigger = &zendesksim.TriggerActions{AddTags: o.fires, Priority: "high"}
+	}
 	fields := map[int64]any{}
 	if o.sandbox >= 0 {
 		fields[ruleFieldSandbox] = sandboxAnswers[o.sandbox].text

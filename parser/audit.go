@@ -16,8 +16,10 @@ import (
 type Audit struct {
 	ID, AuthorID int64
 	CreatedAt    time.Time
-	// ViaRule is true when a trigger or automation made the update (via channel
-	// "rule"), even if AuthorID is a person: it is not that person's decision.
+	// ViaRule is true when a trigger or automation made the update as a whole
+	// (the audit's via channel is "rule"). A trigger that fires on a person's
+	// update adds its own changes to that person's audit, each marked by its
+	// own via: Change.ViaRule tells them apart.
 	ViaRule bool
 	Changes []Change
 }
@@ -29,6 +31,10 @@ type Audit struct {
 type Change struct {
 	Field           string
 	Value, Previous any
+	// ViaRule is true when a trigger or automation made this change, even if
+	// the audit's author is a person: the event's own via channel is "rule", or
+	// it has none and the audit's is. It is not that person's decision.
+	ViaRule bool
 }
 
 type wireAudit struct {
@@ -74,8 +80,10 @@ func DecodeAudit(raw json.RawMessage) (Audit, error) {
 		if (e.Type != "Change" && e.Type != "Create") || e.FieldName == "" {
 			continue
 		}
-		a.ViaRule = a.ViaRule || e.Via.rule()
-		c := Change{Field: e.FieldName}
+		c := Change{Field: e.FieldName, ViaRule: a.ViaRule}
+		if e.Via != nil {
+			c.ViaRule = e.Via.rule() // an event has its own via when it differs from the audit's
+		}
 		if c.Value, err = decodeChangeValue(e.FieldName, e.Value); err != nil {
 			return Audit{}, fmt.Errorf("decode audit %d: %s: %w", a.ID, e.FieldName, err)
 		}
@@ -120,8 +128,10 @@ func decodeChangeValue(field string, raw json.RawMessage) (any, error) {
 }
 
 // Before returns the ticket as it stood before audit a: every field the audit set
-// gets its previous value back. Walking a ticket back through its audits, newest
-// first, gives the ticket as it stood after each of them.
+// gets its previous value back, the audit's changes undone last first (a trigger's
+// change of a field follows the person's change of it in the same audit).
+// Walking a ticket back through its audits, newest first, gives the ticket as it
+// stood after each of them.
 func (t Ticket) Before(a Audit) Ticket {
 	b := t
 	b.Tags = slices.Clone(t.Tags)
@@ -129,8 +139,8 @@ func (t Ticket) Before(a Audit) Ticket {
 	for k, v := range t.CustomFields {
 		b.CustomFields[k] = v
 	}
-	for _, c := range a.Changes {
-		b.set(c.Field, c.Previous)
+	for i := len(a.Changes) - 1; i >= 0; i-- {
+		b.set(a.Changes[i].Field, a.Changes[i].Previous)
 	}
 	return b
 }

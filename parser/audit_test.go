@@ -51,8 +51,17 @@ func TestDecodeAuditShapes(t *testing.T) {
 	}{
 		{"trigger on the audit", `{"id":31415926535901,"author_id":361123456789,"via":{"channel":"rule","source":{"rel":"trigger"}},"events":[]}`,
 			func(a Audit) bool { return a.ViaRule }},
-		{"trigger on the event", `{"id":31415926535901,"author_id":361123456789,"via":{"channel":"web"},"events":[{"type":"Change","field_name":"tags","value":["a"],"previous_value":[],"via":{"channel":"rule"}}]}`,
-			func(a Audit) bool { return a.ViaRule }},
+		{"trigger on the audit, events without a via", `{"id":31415926535901,"author_id":361123456789,"via":{"channel":"rule"},"events":[{"type":"Change","field_name":"tags","value":["a"],"previous_value":[]}]}`,
+			func(a Audit) bool { return a.ViaRule && a.Changes[0].ViaRule }},
+		// A trigger firing on a person's update: its changes are events of the
+		// person's audit, each with the trigger's via; the person's are not its.
+		{"trigger on one event", `{"id":31415926535901,"author_id":361123456789,"via":{"channel":"web"},"events":[
+			{"type":"Change","field_name":"tags","value":["a","clone_approved"],"previous_value":["a"]},
+			{"type":"Change","field_name":"priority","value":"high","previous_value":"normal","via":{"channel":"rule","source":{"rel":"trigger"}}},
+			{"type":"Notification","subject":"x","via":{"channel":"rule","source":{"rel":"trigger"}}}]}`,
+			func(a Audit) bool {
+				return !a.ViaRule && len(a.Changes) == 2 && !a.Changes[0].ViaRule && a.Changes[1].ViaRule
+			}},
 		{"tags as text", `{"id":31415926535901,"author_id":361123456789,"events":[{"type":"Change","field_name":"tags","value":"a  b","previous_value":"a"}]}`,
 			func(a Audit) bool {
 				return reflect.DeepEqual(a.Changes[0].Value, []string{"a", "b"}) && reflect.DeepEqual(a.Changes[0].Previous, []string{"a"})
@@ -102,6 +111,17 @@ func TestTicketBefore(t *testing.T) {
 	t2 := t3.Before(audits[2])
 	if t2.CustomFields[f.SandboxInstance] != "acme-uat" || strings.Join(t2.Tags, " ") != "sandbox_clone" || now.CustomFields[f.SandboxInstance] != "acme-sandbox" {
 		t.Errorf("before the approval: sandbox %v tags %v", t2.CustomFields[f.SandboxInstance], t2.Tags)
+	}
+	// A person removes a tag and a trigger, firing on the update, adds another:
+	// undone last first, the ticket before the audit is the one the person saw.
+	both := Audit{ID: 31415926535925, Changes: []Change{
+		{Field: "tags", Value: []string{"sandbox_clone"}, Previous: []string{"sandbox_clone", "clone_approved"}},
+		{Field: "tags", Value: []string{"sandbox_clone", "escalated"}, Previous: []string{"sandbox_clone"}, ViaRule: true},
+	}}
+	after := now
+	after.Tags = []string{"sandbox_clone", "escalated"}
+	if got := after.Before(both).Tags; strings.Join(got, " ") != "sandbox_clone clone_approved" {
+		t.Errorf("before a person's and a trigger's change of the tags: %v", got)
 	}
 	t0 := t2.Before(audits[1]).Before(audits[0])
 	if t0.CustomFields[f.SandboxInstance] != nil || t0.CustomFields[f.ProductionInstance] != nil || len(t0.Tags) != 0 {

@@ -76,7 +76,7 @@ func (s *Server) UpdateTicket(id, as int64, ch TicketChange) (Ticket, error) {
 	}
 	c := change{
 		actor: as, via: "web", addTags: ch.AddTags, removeTags: ch.RemoveTags,
-		fields: ch.CustomFields, status: ch.Status,
+		fields: ch.CustomFields, status: ch.Status, trigger: ch.Trigger,
 	}
 	if ch.ViaTrigger {
 		c.via = "rule"

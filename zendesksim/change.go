@@ -30,6 +30,7 @@ type change struct {
 	comment    *commentInput
 	stamp      *time.Time
 	safe       bool
+	trigger    *TriggerActions // fires on the update, in its audit
 }
 
 type commentInput struct {
@@ -83,6 +84,9 @@ func (s *Server) applyLocked(t *ticket, ch change) (*Audit, error) {
 		t.Priority = ch.priority
 	}
 	events = append(events, applyFields(t, ch.fields, &d)...)
+	if ch.trigger != nil && !d.empty() {
+		events = append(events, applyTrigger(t, *ch.trigger, &d)...)
+	}
 	if d.empty() {
 		return nil, nil
 	}
@@ -119,6 +123,36 @@ func (s *Server) applyTagsLocked(t *ticket, ch change, d *diff) []map[string]any
 	}
 	t.Tags = after
 	return []map[string]any{changeEvent("tags", slices.Clone(after), before)}
+}
+
+// applyTrigger applies what a trigger sets after a person's update, as events of
+// that update's audit, each with the trigger's via.
+func applyTrigger(t *ticket, tr TriggerActions, d *diff) []map[string]any {
+	var events []map[string]any
+	before := slices.Clone(t.Tags)
+	if after := normTags(append(slices.Clone(before), normTags(tr.AddTags)...)); len(after) > len(before) {
+		for _, tag := range after {
+			if !slices.Contains(before, tag) && !slices.Contains(d.tagsAdded, tag) {
+				d.tagsAdded = append(d.tagsAdded, tag)
+			}
+		}
+		t.Tags = after
+		events = append(events, changeEvent("tags", slices.Clone(after), before))
+	}
+	if tr.Priority != "" && tr.Priority != t.Priority {
+		events = append(events, changeEvent("priority", tr.Priority, t.Priority))
+		t.Priority = tr.Priority
+	}
+	for _, e := range events {
+		e["via"] = triggerVia()
+	}
+	return events
+}
+
+// triggerVia is the via of what the simulated account's trigger does.
+func triggerVia() map[string]any {
+	return map[string]any{"channel": "rule", "source": map[string]any{
+		"from": map[string]any{"id": 360000000001, "title": "Simulated trigger"}, "to": map[string]any{}, "rel": "trigger"}}
 }
 
 func applyFields(t *ticket, fields map[int64]any, d *diff) []map[string]any {

@@ -57,6 +57,17 @@ type TicketChange struct {
 	// ViaTrigger records the change as made by a trigger (via channel "rule")
 	// on behalf of the acting user.
 	ViaTrigger bool
+	// Trigger is what an account's trigger sets when it fires on this update.
+	Trigger *TriggerActions
+}
+
+// TriggerActions are what a trigger sets when it fires on a person's update:
+// Zendesk records them in that update's own audit, after the person's changes,
+// each event carrying a via of its own (channel "rule", source "trigger"),
+// while the audit stays the person's.
+type TriggerActions struct {
+	AddTags  []string
+	Priority string
 }
 
 // Ticket is a snapshot of a ticket.

@@ -151,7 +151,7 @@ func commentJSON(base string, c *Comment) map[string]any {
 func auditJSON(ticketID int64, a *Audit) map[string]any {
 	via := map[string]any{"channel": a.ViaChannel, "source": map[string]any{"from": map[string]any{}, "to": map[string]any{}, "rel": nil}}
 	if a.ViaChannel == "rule" {
-		via["source"] = map[string]any{"from": map[string]any{"id": 360000000001, "title": "Simulated trigger"}, "to": map[string]any{}, "rel": "trigger"}
+		via = triggerVia()
 	}
 	return map[string]any{
 		"id": a.ID, "ticket_id": ticketID, "created_at": ts(a.CreatedAt), "author_id": a.AuthorID,

@@ -63,7 +63,7 @@ func (h history) decisionAudits(carried func(tag string) bool, tags []string, wh
 		if !carried(tag) {
 			continue
 		}
-		if i := h.lastAdded(tag); i >= 0 && !h[i].audit.ViaRule && !who.Automated(h[i].audit.AuthorID) {
+		if i := h.lastAdded(tag); i >= 0 && !h[i].viaRule(tag) && !who.Automated(h[i].audit.AuthorID) {
 			out = append(out, TagAuthor{h[i].audit.ID, h[i].audit.AuthorID})
 		}
 	}
@@ -79,7 +79,7 @@ func (h history) tagDecision(tag string, present bool, roles map[int64]parser.Ro
 		return d
 	}
 	a := h[i].audit
-	d.AuditID, d.By, d.ViaRule, d.Automated = a.ID, a.AuthorID, a.ViaRule, who.Automated(a.AuthorID)
+	d.AuditID, d.By, d.ViaRule, d.Automated = a.ID, a.AuthorID, h[i].viaRule(tag), who.Automated(a.AuthorID)
 	d.Role = roles[a.ID]
 	return d
 }

@@ -13,8 +13,10 @@ type step struct {
 	// fingerprint is the request after the audit: "" when the ticket did not
 	// then carry the request tag or did not hold a valid request.
 	fingerprint string
-	// added and removed are the tags the audit added and removed.
-	added, removed []string
+	// added and removed are the tags the audit added and removed; byRule are
+	// those of added that only a trigger's or automation's events added (the
+	// audit's author did not add them by hand).
+	added, removed, byRule []string
 }
 
 // history is a ticket's audits, oldest first by id (never by time: audits are
@@ -36,6 +38,7 @@ func newHistory(t parser.Ticket, audits []parser.Audit, requestOf func(parser.Ti
 		}
 		before := after.Before(audits[i])
 		h[i].added, h[i].removed = tagDiff(before.Tags, after.Tags)
+		h[i].added, h[i].byRule = addedByRule(audits[i], h[i].added)
 		after = before
 	}
 	return h
@@ -52,6 +55,45 @@ func requestOf(t parser.Ticket, tags Tags, opts parser.Options) string {
 	}
 	return req.Fingerprint
 }
+
+// addedByRule returns the tags a added, and those of them that only its changes
+// made by a rule added. In one audit a person may add a tag and a trigger, firing
+// on that update, add another; or the person may remove a tag and the trigger
+// add it back: it was then last added by the trigger, though the audit leaves it
+// as it found it. added is what the audit changed from the ticket before it to
+// the ticket after it.
+func addedByRule(a parser.Audit, added []string) (all, byRule []string) {
+	all = added
+	rule := map[string]bool{} // tag -> added by a rule's change only
+	for _, c := range a.Changes {
+		if c.Field != "tags" {
+			continue
+		}
+		value, _ := c.Value.([]string)
+		previous, _ := c.Previous.([]string)
+		for _, tag := range value {
+			if slices.Contains(previous, tag) {
+				continue
+			}
+			if byRuleOnly, seen := rule[tag]; !seen || byRuleOnly {
+				rule[tag] = c.ViaRule
+			}
+			if !slices.Contains(all, tag) {
+				all = append(slices.Clone(all), tag)
+			}
+		}
+	}
+	for _, tag := range all {
+		if rule[tag] {
+			byRule = append(byRule, tag)
+		}
+	}
+	return all, byRule
+}
+
+// viaRule reports whether the tag the audit added was added by a rule, not by
+// its author's hand.
+func (s step) viaRule(tag string) bool { return s.audit.ViaRule || slices.Contains(s.byRule, tag) }
 
 func tagDiff(before, after []string) (added, removed []string) {
 	for _, t := range after {
