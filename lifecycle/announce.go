@@ -15,6 +15,7 @@ var messageFor = map[rules.Reason]messages.Message{
 	rules.ReasonApproved:        messages.Scheduled,
 	rules.ReasonApprovalRefused: messages.ApprovalRefused,
 	rules.ReasonChanged:         messages.Changed,
+	rules.ReasonRevised:         messages.Revised,
 	rules.ReasonWithdrawn:       messages.Withdrawn,
 	rules.ReasonHold:            messages.OnHold,
 	rules.ReasonRejected:        messages.Rejected,

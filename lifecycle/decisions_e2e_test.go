@@ -132,6 +132,12 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 	}
 	h.sync(id)
 	h.wantState(id, rules.AwaitingApproval)
+	// The agents are told that their tag did not count, and shown the new plan.
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal")
+	if note := h.lastNote(id); !strings.Contains(note, "added before the change and does not count") ||
+		!strings.Contains(note, "Preflight plan: acme-prod -> acme-uat") {
+		t.Fatalf("the agents' note after the change reads:\n%s", note)
+	}
 
 	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
 	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
@@ -140,7 +146,7 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-sandbox"}})
 	h.sync(id)
 	h.wantState(id, rules.AwaitingApproval)
-	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "scheduled", "changed")
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal", "scheduled", "changed")
 	// A change that keeps the request's meaning (its address for its name) keeps
 	// the approval.
 	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})
@@ -148,6 +154,48 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "https://acme.sandbox.example-isp.app"}})
 	h.sync(id)
 	h.wantState(id, rules.Scheduled)
+}
+
+// The customer names another sandbox while the request waits for an approval: the
+// agents get the plan of the request as it now stands before anyone approves, and
+// the approval schedules the clone of the sandbox that plan named.
+func TestChangeWhileAwaitingApprovalIsPlannedAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id := h.file("acme-sandbox", true)
+	h.sync(id)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal")
+	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-uat"}})
+	h.sync(id)
+	h.wantState(id, rules.AwaitingApproval)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal")
+	note := h.lastNote(id)
+	if !strings.Contains(note, "Preflight plan: acme-prod -> acme-uat") || strings.Contains(note, "does not count") {
+		t.Fatalf("the agents' note after the change reads:\n%s", note)
+	}
+	var public string
+	if err := h.pool.QueryRow(h.ctx, "SELECT body FROM outbox WHERE ticket_id = $1::bigint AND public ORDER BY id DESC LIMIT 1", id).Scan(&public); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(public, "replace sandbox **acme-uat**") {
+		t.Fatalf("the customer is told:\n%s", public)
+	}
+	var reason string
+	if err := h.pool.QueryRow(h.ctx, "SELECT reason FROM audit_log WHERE ticket_id = $1::bigint ORDER BY id DESC LIMIT 1", id).Scan(&reason); err != nil || reason != string(rules.ReasonRevised) {
+		t.Fatalf("last audit_log reason %q (%v), want %q", reason, err, rules.ReasonRevised)
+	}
+	// Read again, nothing new: announced once.
+	h.update(id, h.customer.ID, zendesksim.TicketChange{Comment: &zendesksim.NewComment{Body: "Thanks!", Public: true}})
+	h.sync(id)
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal")
+
+	h.update(id, h.agent.ID, zendesksim.TicketChange{AddTags: []string{"clone_approved"}})
+	h.sync(id)
+	h.wantState(id, rules.Scheduled)
+	var sandbox string
+	if err := h.pool.QueryRow(h.ctx, "SELECT sandbox FROM clone_requests WHERE ticket_id = $1::bigint", id).Scan(&sandbox); err != nil || sandbox != "acme-uat" {
+		t.Fatalf("scheduled sandbox %q (%v), want acme-uat", sandbox, err)
+	}
 }
 
 // Roles are judged per audit: an end user's tag stays an end user's after the user

@@ -378,6 +378,7 @@ func (s *syncer) transition(ctx context.Context, q *repo, r *request, from rules
 			data.Rollback = s.record.rollbackView(r, snap.Copy, dc.kept, nil)
 		}
 		data.Drift, data.Advice = drift, advice
+		data.StaleApproval = d.Reason == rules.ReasonRevised && snap.Approval.Decides()
 	}
 	if err := s.record.record(ctx, q, r, m); err != nil {
 		return err

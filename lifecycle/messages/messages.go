@@ -38,6 +38,7 @@ const (
 	ApprovalRefused  Message = "approval_refused"
 	Scheduled        Message = "scheduled"
 	Changed          Message = "changed"
+	Revised          Message = "revised"
 	Withdrawn        Message = "withdrawn"
 	OnHold           Message = "on_hold"
 	Preflight        Message = "preflight"
@@ -61,7 +62,7 @@ const (
 )
 
 // All lists every message, for the golden tests.
-var All = []Message{AwaitingApproval, NeedsInfo, ApprovalRefused, Scheduled, Changed, Withdrawn, OnHold, Preflight, Rejected, Cancelled, Running, Export, Ready, Failed, Interrupted, Checking, Resolved, ApproverGone,
+var All = []Message{AwaitingApproval, NeedsInfo, ApprovalRefused, Scheduled, Changed, Revised, Withdrawn, OnHold, Preflight, Rejected, Cancelled, Running, Export, Ready, Failed, Interrupted, Checking, Resolved, ApproverGone,
 	RollingBack, RolledBack, RollbackUnavailable, RollbackFailed, RollbackRefused}
 
 // Data is what the templates may use.
@@ -79,10 +80,13 @@ type Data struct {
 	Ready        *ReadyView
 	Error        string
 	Attempt      int
-	State        rules.State  // where the request stands
-	Trouble      *TroubleView // a job that keeps failing
-	Approver     *ApproverView
-	Rollback     *RollbackView // the rollback of a ready clone
+	State        rules.State // where the request stands
+	// StaleApproval: the ticket carries an agent's approval tag given before the
+	// request last changed, which does not count.
+	StaleApproval bool
+	Trouble       *TroubleView // a job that keeps failing
+	Approver      *ApproverView
+	Rollback      *RollbackView // the rollback of a ready clone
 }
 
 // RollbackView is what the announcements of a rollback show: the copy it restores

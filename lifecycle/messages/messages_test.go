@@ -148,6 +148,8 @@ func messageVariants() map[string]struct {
 		msg    Message
 		change func(*Data)
 	}{
+		// The request changed after an agent's approval tag, before the bot saw it.
+		"revised-stale-approval": {Revised, func(d *Data) { d.StaleApproval = true }},
 		// The sandbox changed during the load and was exported again.
 		"export-again": {Export, func(d *Data) { d.Export.Round = 2 }},
 		// The first clone into the sandbox, with too little drift for the policy.

@@ -46,8 +46,12 @@ type Decision struct {
 }
 
 // Acknowledges reports whether the decision acknowledges the request: its
-// announcement then shows the agents the whole preflight plan.
-func (d Decision) Acknowledges() bool { return d.Acknowledge || d.Reason == ReasonValid }
+// announcement then shows the agents the whole preflight plan. A request that
+// changed while it waited for an approval is acknowledged again: the agents
+// approve the plan of what it now asks, never an earlier one's.
+func (d Decision) Acknowledges() bool {
+	return d.Acknowledge || d.Reason == ReasonValid || d.Reason == ReasonRevised
+}
 
 // None is the decision to do nothing.
 var None = Decision{}
@@ -80,7 +84,7 @@ func Decide(cur Record, s Snapshot) Decision {
 		return Decision{Next: OnHold, Reason: ReasonPreflight}
 	}
 	d := decideApproval(cur, s)
-	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && d.Reason != ReasonValid
+	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && d.Reason != ReasonValid && d.Reason != ReasonRevised
 	return d
 }
 
@@ -102,6 +106,10 @@ func decideApproval(cur Record, s Snapshot) Decision {
 		return Decision{Next: AwaitingApproval, Reason: ReasonWithdrawn}
 	case valid:
 		return Decision{Next: Scheduled, Reason: ReasonApproved, Schedule: true}
+	case cur.State == AwaitingApproval && changed:
+		// An approval tag given before the change (the same second included)
+		// does not count; the plan the agents saw is not this request's.
+		return Decision{Next: AwaitingApproval, Reason: ReasonRevised, Refuse: refuse}
 	case refuse:
 		return Decision{Next: AwaitingApproval, Reason: ReasonApprovalRefused}
 	case cur.State == Failed && !changed:
@@ -182,7 +190,7 @@ func Step(cur Record, s Snapshot) (Record, Decision) {
 	case ReasonRollbackAsked, ReasonRollbackRefused, ReasonRollbackUnavailable:
 		next.RollbackAudit = s.Rollback.AuditID
 	}
-	if d.Acknowledge || d.Reason == ReasonValid {
+	if d.Acknowledges() {
 		next.Acknowledged = true
 	}
 	if d.Refuse || d.Reason == ReasonApprovalRefused {

@@ -66,6 +66,8 @@ func TestDecideEveryState(t *testing.T) {
 	changed.Request = changedReq
 	changedApproved := withApproval("agent", audit3)
 	changedApproved.Request = changedReq
+	changedByEndUser := withApproval("end-user", audit3)
+	changedByEndUser.Request = changedReq
 	changedStale := withApproval("agent", audit1)
 	changedStale.Request, changedStale.Approval.Stale = changedReq, true
 
@@ -115,6 +117,9 @@ func TestDecideEveryState(t *testing.T) {
 		{"awaiting tag of a suspended agent is no approval", rec(AwaitingApproval), gone, None},
 		{"awaiting approval of an older request is no approval", rec(AwaitingApproval), stale, None},
 		{"awaiting edited then approved", rec(AwaitingApproval), changedApproved, dec(Scheduled, ReasonApproved, true, false)},
+		{"awaiting edited: the new version acknowledged, with its plan", rec(AwaitingApproval), changed, dec(AwaitingApproval, ReasonRevised, false, false)},
+		{"awaiting approved then edited in the same second", rec(AwaitingApproval), changedStale, dec(AwaitingApproval, ReasonRevised, false, false)},
+		{"awaiting edited and tagged by the customer", rec(AwaitingApproval), changedByEndUser, Decision{Next: AwaitingApproval, Reason: ReasonRevised, Refuse: true}},
 		{"awaiting preflight refused", rec(AwaitingApproval), preflight, dec(OnHold, ReasonPreflight, false, false)},
 		{"awaiting held", rec(AwaitingApproval), hold, dec(OnHold, ReasonHold, false, false)},
 		{"awaiting rejected", rec(AwaitingApproval), reject, dec(Rejected, ReasonRejected, false, false)},

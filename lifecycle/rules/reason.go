@@ -13,10 +13,13 @@ const (
 	ReasonApproved        Reason = "approved"
 	ReasonApprovalRefused Reason = "approval_refused"
 	ReasonChanged         Reason = "changed"
-	ReasonWithdrawn       Reason = "withdrawn"
-	ReasonHold            Reason = "held"
-	ReasonRejected        Reason = "rejected"
-	ReasonCancelled       Reason = "cancelled"
+	// ReasonRevised: the request changed while it waited for an approval (and
+	// none counted): it is acknowledged again, with the plan of what it now asks.
+	ReasonRevised   Reason = "revised"
+	ReasonWithdrawn Reason = "withdrawn"
+	ReasonHold      Reason = "held"
+	ReasonRejected  Reason = "rejected"
+	ReasonCancelled Reason = "cancelled"
 	// A ready clone's rollback tag: an agent's (the copy kept, or not), an end user's.
 	ReasonRollbackAsked       Reason = "rollback_requested"
 	ReasonRollbackUnavailable Reason = "rollback_unavailable"
@@ -43,6 +46,7 @@ var reasonTexts = map[Reason]string{
 	ReasonApproved:            "approved by an agent",
 	ReasonApprovalRefused:     "approval tag added by an end user",
 	ReasonChanged:             "request changed after approval",
+	ReasonRevised:             "request changed while awaiting approval",
 	ReasonWithdrawn:           "approval withdrawn",
 	ReasonHold:                "put on hold by an agent",
 	ReasonRejected:            "rejected by an agent",
@@ -62,7 +66,7 @@ var reasonTexts = map[Reason]string{
 
 // Reasons lists every reason the bot records.
 func Reasons() []Reason {
-	return []Reason{ReasonValid, ReasonProblems, ReasonPreflight, ReasonApproved, ReasonApprovalRefused, ReasonChanged,
+	return []Reason{ReasonValid, ReasonProblems, ReasonPreflight, ReasonApproved, ReasonApprovalRefused, ReasonChanged, ReasonRevised,
 		ReasonWithdrawn, ReasonHold, ReasonRejected, ReasonCancelled, ReasonReceived, ReasonApproverGone, ReasonStarted,
 		ReasonVerified, ReasonCloneFailed, ReasonInterrupted, ReasonRollbackAsked, ReasonRollbackUnavailable, ReasonRollbackRefused,
 		ReasonRestored, ReasonRollbackFailed}
