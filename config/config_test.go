@@ -143,6 +143,25 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 	}
 }
 
+// An unset variable does not hide the file's other problems, and the key it
+// leaves empty is named once, for the variable.
+func TestUnsetVariableAndOtherProblemsTogether(t *testing.T) {
+	doc := strings.Replace(minimal(t), "bot_user_id: 361100000001", "bot_user_id: -4", 1)
+	_, err := Parse([]byte(doc), env(map[string]string{"ZENDESK_API_TOKEN": ""}))
+	var problems Errors
+	if !errors.As(err, &problems) {
+		t.Fatalf("error %v is not the file's problems", err)
+	}
+	var keys []string
+	for _, p := range problems {
+		keys = append(keys, p.Key)
+	}
+	if len(problems) != 2 || problems[0].Key != "zendesk.api_token" || !strings.Contains(problems[0].Message, "ZENDESK_API_TOKEN is not set") ||
+		problems[1].Key != "zendesk.bot_user_id" {
+		t.Fatalf("problems %v, want the unset variable of zendesk.api_token, then zendesk.bot_user_id:\n%v", keys, err)
+	}
+}
+
 func TestParseJobs(t *testing.T) {
 	cfg, err := Parse([]byte(minimal(t)+"jobs: {due_interval: 2s, rescue_after: 90s, sweep_interval: 30s, clone_deadline: 45m}\ninstance_timeouts: {connect: 3s, lock: 2s, statement: 10m}\n"), env(nil))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -115,16 +116,13 @@ func parse(data []byte, getenv func(string) string, sc scope) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, Errors{{Key: "(file)", Message: "the file is empty; see the configuration reference in README.md"}}
 	}
+	var expansion Errors
+	expandNode(doc.Content[0], "", getenv, &expansion)
 	var unset Errors
-	expandNode(doc.Content[0], "", getenv, &unset)
-	var problems Errors
-	for _, p := range unset {
+	for _, p := range expansion {
 		if sc.covers(p.Key) {
-			problems = append(problems, p)
+			unset = append(unset, p)
 		}
-	}
-	if len(problems) > 0 {
-		return nil, problems
 	}
 	lines := map[string]int{}
 	keyLines(doc.Content[0], "", lines)
@@ -132,16 +130,29 @@ func parse(data []byte, getenv func(string) string, sc scope) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("re-encode configuration: %w", err)
 	}
+	// One run names every problem: an unset variable, and whatever else is wrong.
 	cfg, problems := decode(expanded, lines)
-	if cfg == nil {
-		return nil, problems
+	if cfg != nil {
+		cfg.applyDefaults()
+		problems = append(problems, cfg.validate(sc)...)
 	}
-	cfg.applyDefaults()
-	problems = append(problems, cfg.validate(sc)...)
-	if len(problems) > 0 {
+	problems = append(unset, unsetCovered(problems, unset)...)
+	if len(problems) > 0 || cfg == nil {
 		return nil, problems
 	}
 	return cfg, nil
+}
+
+// unsetCovered drops the problems of keys whose value is an unset variable: the
+// variable's problem already says why the value is empty.
+func unsetCovered(problems, unset Errors) Errors {
+	var out Errors
+	for _, p := range problems {
+		if !slices.ContainsFunc(unset, func(u Error) bool { return u.Key == p.Key }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // decode decodes the expanded document strictly; on errors it decodes again
