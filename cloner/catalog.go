@@ -24,6 +24,7 @@ type column struct {
 	generated  bool
 	hash       string // how it is hashed: columnHashSQL
 	builtin    bool   // a built-in type (or array of one): its binary COPY form names no local OID
+	typeOID    uint32 // this database's OID of the type: typeDefs describe the user-defined ones
 }
 
 type table struct {
@@ -81,6 +82,7 @@ type catalog struct {
 	tables map[tableName]*table
 	names  []tableName // by schema, then name
 	fks    []foreignKey
+	types  typeDefs // the user-defined types the columns use
 }
 
 const tablesSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
@@ -94,7 +96,7 @@ ORDER BY 2, 3`
 const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        a.atthasdef OR a.attidentity <> '', a.attgenerated <> '',
        ` + columnHashSQL + `,
-       a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid)
+       a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid), a.atttypid
 FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 
@@ -149,6 +151,9 @@ func readCatalog(ctx context.Context, q querier) (*catalog, error) {
 	if cat.fks, err = readForeignKeys(ctx, q, oids, byOID); err != nil {
 		return nil, err
 	}
+	if cat.types, err = readTypes(ctx, q, oids); err != nil {
+		return nil, err
+	}
 	return cat, nil
 }
 
@@ -161,7 +166,7 @@ func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32
 	for rows.Next() {
 		var oid uint32
 		var c column
-		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hash, &c.builtin); err != nil {
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hash, &c.builtin, &c.typeOID); err != nil {
 			return fmt.Errorf("list columns: %w", err)
 		}
 		byOID[oid].columns = append(byOID[oid].columns, c)

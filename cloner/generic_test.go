@@ -92,3 +92,71 @@ INSERT INTO shop.orders (sku, customer) VALUES ('OLD', 'dummy');`)
 		t.Errorf("nulled: %v", rep.NulledReferences)
 	}
 }
+
+// Two columns of one type name may hold values differently: the plan compares
+// each column's type by what it is, through what it is built on, and refuses a
+// difference by name. Types with the same definitions and other OIDs pass.
+func TestPlanRefusesTypesDefinedDifferently(t *testing.T) {
+	t.Parallel()
+	const schema = `CREATE SCHEMA kit;
+CREATE TYPE kit.dims AS (w numeric, h numeric);
+CREATE DOMAIN kit.money2 AS numeric(30,12) CHECK (VALUE >= 0);
+CREATE TYPE kit.state AS ENUM ('draft', 'live', 'retired');
+CREATE TYPE kit.box AS (size kit.dims, price kit.money2);
+CREATE DOMAIN kit.boxes AS kit.box[];
+CREATE TABLE kit.items (id int PRIMARY KEY, size kit.dims, cost kit.money2, state kit.state, packing kit.boxes, states kit.state[]);`
+	manifest, err := ParseManifest([]byte("cloned:\n  catalog: [kit.items]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, sandbox, want string }{
+		{"the same types, other OIDs", "", ""},
+		{"composite attributes traded places", `ALTER TYPE kit.dims RENAME ATTRIBUTE w TO tmp; ALTER TYPE kit.dims RENAME ATTRIBUTE h TO w; ALTER TYPE kit.dims RENAME ATTRIBUTE tmp TO h`,
+			"kit.items.size (kit.dims): type kit.dims is a composite type (w numeric, h numeric) in production, a composite type (h numeric, w numeric) in the sandbox"},
+		{"domain over another precision", `ALTER TABLE kit.items DROP COLUMN cost; ALTER TYPE kit.box DROP ATTRIBUTE price; DROP DOMAIN kit.money2;
+CREATE DOMAIN kit.money2 AS numeric(30,2) CHECK (VALUE >= 0); ALTER TABLE kit.items ADD COLUMN cost kit.money2; ALTER TYPE kit.box ADD ATTRIBUTE price kit.money2`,
+			"kit.items.cost (kit.money2): type kit.money2 is a domain over numeric(30,12) CHECK ((VALUE >= (0)::numeric)) in production, a domain over numeric(30,2) CHECK ((VALUE >= (0)::numeric)) in the sandbox"},
+		{"enum label renamed", `ALTER TYPE kit.state RENAME VALUE 'retired' TO 'archived'`,
+			"kit.items.state (kit.state): type kit.state is an enum ('draft', 'live', 'retired') in production, an enum ('draft', 'live', 'archived') in the sandbox"},
+		{"a domain's check", `ALTER DOMAIN kit.money2 DROP CONSTRAINT money2_check`,
+			"type kit.money2 is a domain over numeric(30,12) CHECK ((VALUE >= (0)::numeric)) in production, a domain over numeric(30,12) in the sandbox"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+			execSQL(t, prod, schema)
+			execSQL(t, sbx, "CREATE TYPE spare AS (x int); CREATE DOMAIN spare_d AS int;"+schema)
+			if tc.sandbox != "" {
+				execSQL(t, sbx, tc.sandbox)
+			}
+			c := newCloner(t, manifest, prod, sbx, pgtest.NewDatabase(t))
+			enroll(t, c, "acme-prod", "acme-sandbox")
+			plan, err := c.Plan(context.Background(), "acme-prod", "acme-sandbox")
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := strings.Join(plan.Problems, "\n")
+			switch {
+			case tc.want == "" && !plan.OK():
+				t.Errorf("plan refused the same types:\n%s", problems)
+			case tc.want != "" && !strings.Contains(problems, tc.want):
+				t.Errorf("plan problems do not say %q:\n%s", tc.want, problems)
+			}
+		})
+	}
+	// The nested case: the array domain of composites tells a difference two levels down.
+	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	execSQL(t, prod, schema)
+	execSQL(t, sbx, schema+`; ALTER TABLE kit.items DROP COLUMN size; ALTER TYPE kit.dims ADD ATTRIBUTE d numeric`)
+	execSQL(t, prod, `ALTER TABLE kit.items DROP COLUMN size`)
+	c := newCloner(t, manifest, prod, sbx, pgtest.NewDatabase(t))
+	enroll(t, c, "acme-prod", "acme-sandbox")
+	plan, err := c.Plan(context.Background(), "acme-prod", "acme-sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "kit.items.packing (kit.boxes): type kit.dims is a composite type (w numeric, h numeric) in production, a composite type (w numeric, h numeric, d numeric) in the sandbox"; !strings.Contains(strings.Join(plan.Problems, "\n"), want) {
+		t.Errorf("plan problems do not say %q:\n%s", want, strings.Join(plan.Problems, "\n"))
+	}
+}

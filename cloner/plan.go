@@ -300,13 +300,13 @@ func (c *Cloner) checkSchemas(p *Plan, src, dst *catalog) {
 			p.Problems = append(p.Problems, fmt.Sprintf("schema mismatch: table %s is missing in sandbox %s", name, p.To))
 			continue
 		}
-		for _, diff := range columnDiffs(s, d) {
+		for _, diff := range columnDiffs(s, d, src.types, dst.types) {
 			p.Problems = append(p.Problems, "schema mismatch: "+diff)
 		}
 	}
 }
 
-func columnDiffs(s, d *table) []string {
+func columnDiffs(s, d *table, st, dt typeDefs) []string {
 	var diffs []string
 	for _, sc := range s.columns {
 		dc, ok := d.column(sc.name)
@@ -317,6 +317,10 @@ func columnDiffs(s, d *table) []string {
 			diffs = append(diffs, fmt.Sprintf("%s is %s in production, %s in the sandbox", columnRef{s.name, sc.name}, sc.typ, dc.typ))
 		case dc.generated != sc.generated:
 			diffs = append(diffs, fmt.Sprintf("%s is generated on one side only", columnRef{s.name, sc.name}))
+		default:
+			if diff := typeDifference(st, sc.typeOID, dt, dc.typeOID); diff != "" {
+				diffs = append(diffs, fmt.Sprintf("%s (%s): %s", columnRef{s.name, sc.name}, sc.typ, diff))
+			}
 		}
 	}
 	for _, dc := range d.columns {
