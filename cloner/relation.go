@@ -41,7 +41,13 @@ type relation struct {
 	rules        []string // CREATE RULE statements
 	serials      []ownedSequence
 	statistics   []statisticsDef
+	// identityTypes are the identity columns whose sequence is not a bigint one:
+	// LIKE gives the copy's identity a bigint sequence whatever the original's.
+	identityTypes []identityType
 }
+
+// identityType is an identity column (its name as it is) and its sequence's type.
+type identityType struct{ column, typ string }
 
 // statisticsDef is an extended statistics object on the table.
 type statisticsDef struct {
@@ -123,6 +129,7 @@ func captureRelations(ctx context.Context, tx querier, oids []uint32) ([]*relati
 	}
 	for _, step := range []func(context.Context, querier, []uint32, map[uint32]*relation) error{
 		readColumnDetails, readGrants, readIndexDefs, readConstraintDefs, readTriggerDefs, readPolicyDefs, readRuleDefs, readSerials, readStatistics,
+		readIdentityTypes,
 	} {
 		if err := step(ctx, tx, all, byOID); err != nil {
 			return nil, err
@@ -361,6 +368,31 @@ func readSerials(ctx context.Context, tx querier, oids []uint32, byOID map[uint3
 			return fmt.Errorf("capture owned sequences: %w", err)
 		}
 		byOID[oid].serials = append(byOID[oid].serials, s)
+	}
+	return rows.Err()
+}
+
+// identityTypesSQL lists the identity columns whose sequence is not a bigint.
+const identityTypesSQL = `SELECT a.attrelid, a.attname::text, format_type(sq.seqtypid, NULL)
+FROM pg_attribute a JOIN pg_depend d ON d.refobjid = a.attrelid AND d.refobjsubid = a.attnum
+  AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'
+JOIN pg_sequence sq ON sq.seqrelid = d.objid
+WHERE a.attrelid = ANY($1::oid[]) AND a.attidentity <> '' AND sq.seqtypid <> 'pg_catalog.int8'::regtype
+ORDER BY 1, 2`
+
+func readIdentityTypes(ctx context.Context, tx querier, oids []uint32, byOID map[uint32]*relation) error {
+	rows, err := tx.Query(ctx, identityTypesSQL, oids)
+	if err != nil {
+		return fmt.Errorf("capture identity sequences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var oid uint32
+		var it identityType
+		if err := rows.Scan(&oid, &it.column, &it.typ); err != nil {
+			return fmt.Errorf("capture identity sequences: %w", err)
+		}
+		byOID[oid].identityTypes = append(byOID[oid].identityTypes, it)
 	}
 	return rows.Err()
 }

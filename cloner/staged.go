@@ -75,6 +75,11 @@ func (s *stagedSet) createStatements(r *relation) []string {
 		b.WriteString(" TABLESPACE " + quoteIdent(r.tablespace))
 	}
 	out := []string{b.String()}
+	for _, it := range r.identityTypes { // before the owner changes: the bot owns the sequence
+		body := fmt.Sprintf("BEGIN EXECUTE format('ALTER SEQUENCE %%s AS %s', pg_get_serial_sequence(%s, %s)); END",
+			it.typ, quoteLiteral(st), quoteLiteral(it.column))
+		out = append(out, "DO "+quoteLiteral(body))
+	}
 	if p := s.byOID[r.parent]; p != nil {
 		out = append(out, "ALTER TABLE "+p.stagedIdent()+" ATTACH PARTITION "+st+" "+r.bound)
 	}
@@ -105,14 +110,18 @@ func (s *stagedSet) createStatements(r *relation) []string {
 	return out
 }
 
-// privilegeStatements give object the privileges captured from its model: none to
-// do when the model had the default ones.
+// privilegeStatements give object the privileges captured from its model. A
+// model with the default privileges on the whole (relacl NULL) needs none given
+// on the whole, but may still hold privileges on some of its columns.
 func privilegeStatements(kind, object, owner string, defaultACL bool, grants []grant) []string {
-	if defaultACL {
-		return nil
+	var out []string
+	if !defaultACL {
+		out = append(out, "REVOKE ALL ON "+kind+" "+object+" FROM PUBLIC", "REVOKE ALL ON "+kind+" "+object+" FROM "+quoteIdent(owner))
 	}
-	out := []string{"REVOKE ALL ON " + kind + " " + object + " FROM PUBLIC", "REVOKE ALL ON " + kind + " " + object + " FROM " + quoteIdent(owner)}
 	for _, g := range grants {
+		if defaultACL && g.column == "" {
+			continue // none: relacl is NULL
+		}
 		priv := g.privilege
 		if g.column != "" {
 			priv += " (" + g.column + ")"

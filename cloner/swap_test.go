@@ -60,7 +60,7 @@ func diffLines(a, b string) string {
 // attachedManifest classifies testdata/attached.sql.
 const attachedManifest = `
 cloned:
-  network: [app.regions, app.plans, app.events]
+  network: [app.regions, app.plans, app.events, app.tiers, app.tier_limits]
 excluded:
   customer_data: [app.customers, app.sessions]
 `
@@ -144,7 +144,7 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 	if got := schemaDump(t, e.sbx); got != schema {
 		t.Fatalf("the sandbox's schema changed:\n%s", diffLines(schema, got))
 	}
-	for _, table := range []string{"app.regions", "app.plans", "app.events", "app.plan_names"} {
+	for _, table := range []string{"app.regions", "app.plans", "app.events", "app.tiers", "app.tier_limits", "app.plan_names"} {
 		if rowsOf(t, e.sbx, table) != rowsOf(t, e.prod, table) {
 			t.Errorf("%s differs from production", table)
 		}
@@ -163,7 +163,7 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 			t.Errorf("%s holds %q, want production's %q", m, got, want)
 		}
 	}
-	if strings.Join(rep.Refreshed, ",") != "app.plan_name_count,app.plans_per_region" { // natural order
+	if strings.Join(rep.Refreshed, ",") != "app.plan_name_count,app.plan_prices,app.plans_per_region" { // natural order
 		t.Errorf("refreshed %q", rep.Refreshed)
 	}
 	// Production's validated keys between plain cloned tables are carried where the
