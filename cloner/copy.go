@@ -3,6 +3,7 @@ package cloner
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -169,7 +170,9 @@ func streamTable(ctx context.Context, src, dst *pgconn.PgConn, s *copySpec, tick
 	switch {
 	case ctx.Err() != nil: // the pipe's errors would hide why the copy stopped
 		return sum, 0, fmt.Errorf("copy table %s: %w", s.table.name, context.Cause(ctx))
-	case srcErr != nil:
+	case srcErr != nil && !(dstErr != nil && errors.Is(srcErr, io.ErrClosedPipe)):
+		// Production's side fails with the closed pipe when the sandbox stopped
+		// first: the sandbox's error is then the cause.
 		return sum, 0, fmt.Errorf("read production table %s: %w", s.table.name, waited(srcErr, sideProduction, s.names(), s.idents()))
 	case dstErr != nil:
 		return sum, 0, fmt.Errorf("load sandbox table %s: %w", s.table.name, waited(dstErr, sideSandbox, s.names(), s.idents()))

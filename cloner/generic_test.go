@@ -160,3 +160,27 @@ CREATE DOMAIN kit.money2 AS numeric(30,2) CHECK (VALUE >= 0); ALTER TABLE kit.it
 		t.Errorf("plan problems do not say %q:\n%s", want, strings.Join(plan.Problems, "\n"))
 	}
 }
+
+// A row the sandbox refuses during the copy (a check of its own that production's
+// rows break) fails the clone with the sandbox's reason, not the closed pipe it
+// leaves production's side with; the sandbox stays as it was.
+func TestCopyRefusedBySandboxSaysWhy(t *testing.T) {
+	t.Parallel()
+	m, err := ParseManifest([]byte(shopManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	execSQL(t, prod, shopSchema)
+	execSQL(t, sbx, shopSchema+"; ALTER TABLE shop.products ADD CONSTRAINT products_cheap CHECK (price < 10)")
+	execSQL(t, prod, `INSERT INTO shop.products (sku, title, price) SELECT 'SKU' || i, 'Product ' || i, i FROM generate_series(1, 5000) i`)
+	execSQL(t, sbx, `INSERT INTO shop.products (sku, title, price) VALUES ('OLD', 'Old', 1)`)
+	c := newCloner(t, m, prod, sbx, pgtest.NewDatabase(t))
+	enroll(t, c, "acme-prod", "acme-sandbox")
+	before := fingerprint(t, sbx)
+	_, err = c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
+	if err == nil || !strings.Contains(err.Error(), "products_cheap") || strings.Contains(err.Error(), "closed pipe") {
+		t.Fatalf("clone: %v, want the sandbox's check products_cheap named", err)
+	}
+	sameFingerprint(t, "sandbox after the refused copy", before, fingerprint(t, sbx))
+}
