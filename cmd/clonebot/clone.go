@@ -46,7 +46,11 @@ func newCloner(path string, getenv func(string) string, con *console) (*cloner.C
 		return nil, err
 	}
 	log := newConsoleLogger(con)
-	return bot.NewCloner(cfg, bot.Options{Config: cfg, Logger: log})
+	c, err := bot.NewCloner(cfg, bot.Options{Config: cfg, Logger: log})
+	if err != nil { // a manifest that cannot be read or classifies wrongly: the configuration's
+		return nil, &exitError{code: 2, err: err}
+	}
+	return c, nil
 }
 
 // runPlan prints the preflight plan, for a person or (--json) for a program;

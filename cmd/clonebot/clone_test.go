@@ -101,6 +101,32 @@ func TestPlanAndCloneCommands(t *testing.T) {
 	runCases(t, cases)
 }
 
+// A manifest that is missing or wrong is the configuration's problem: refused
+// with exit 2, as a bad configuration is, naming the file and what is wrong.
+func TestBadManifestIsRefused(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile(writeInstancesConfig(t, "postgres://127.0.0.1:1/p", "postgres://127.0.0.1:1/s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("cloned:\n  catalog: [plans]\nexcluded:\n  catalog: [plans]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := func(manifest string) string {
+		path := filepath.Join(dir, filepath.Base(manifest)+".clonebot.yaml")
+		if err := os.WriteFile(path, append(base, []byte("manifest: "+manifest+"\n")...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	runCases(t, []cliCase{
+		{"missing manifest", []string{"plan", "--config", config(filepath.Join(dir, "nope.yaml")), "--from", "acme-prod", "--to", "acme-sandbox"}, 2, []string{"manifest", "nope.yaml"}},
+		{"wrong manifest", []string{"clone", "--config", config(bad), "--from", "acme-prod", "--to", "acme-sandbox", "--yes"}, 2, []string{"manifest", "plans"}},
+	})
+}
+
 // Without --export-dir the export goes to a temporary directory of its own, which
 // the report names; a clone with nothing to save leaves none.
 func TestCloneExportsToATemporaryDirectory(t *testing.T) {
