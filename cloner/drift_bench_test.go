@@ -107,9 +107,6 @@ func BenchmarkExport(b *testing.B) {
 			if x, err = exportSandboxWork(ctx, pt, st, tables, ArchiveConfig{Dir: dir, Instance: "acme-sandbox"}, lookupMaxKeys); err != nil {
 				b.Fatal(err)
 			}
-			if err := st.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&x.snapshot); err != nil {
-				b.Fatal(err)
-			}
 			rows, size = x.Rows(), 0
 			for _, a := range x.Archives {
 				for _, f := range a.Files {

@@ -29,11 +29,15 @@ import (
 //     clone commits or rolls back. Nothing can change between the two.
 //   - A swap leaves the sandbox readable and writable until the switch. The
 //     export reads one snapshot of the sandbox; the switch, once it holds every
-//     live table, checks that each cloned table still holds exactly the rows of
-//     that snapshot: as many, and none written by a transaction the snapshot did
-//     not see (a row's xmin). Rows only deleted leave fewer; rows inserted or
-//     updated carry a newer xmin; so the check misses no change, and it reads no
-//     column. If the application wrote, the switch rolls back, the sandbox is
+//     live table, checks that each cloned table still holds exactly the row
+//     versions of that snapshot: the same number, and the same sum of a hash of
+//     each version's place (ctid, and the table of a partition) and the
+//     transaction that wrote it (xmin), read at the export and again in the
+//     switch. A deleted row is missing; an inserted one is more; an updated one is
+//     a new version, in a new place, written by another transaction; so the
+//     check misses no change, whether made by a transaction or a subtransaction
+//     (whose xid no snapshot lists), and it reads no column. If the application
+//     wrote, the switch rolls back, the sandbox is
 //     exported again (BeforeWipe is called again, with Round 2, 3) and the switch
 //     retried; after maxExportRounds exports the clone fails with
 //     ErrSandboxChanged, nothing replaced. Writes to excluded tables are not
@@ -81,9 +85,6 @@ func (r *run) exportRound(ctx context.Context, conn *pgx.Conn, snap *snapshot) e
 	e, err := r.writeExport(ctx, snap.tx, tx)
 	if err != nil {
 		return err
-	}
-	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&e.snapshot); err != nil {
-		return fmt.Errorf("sandbox %s: note the export's snapshot: %w", r.report.To, err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		return fmt.Errorf("end the sandbox export: %w", err)
@@ -210,35 +211,24 @@ func (c *Cloner) workflowsCategory() string {
 }
 
 // checkUnchanged runs in the switch, once the live tables are locked: every
-// cloned table must hold exactly the rows the export saw, or the export misses
-// what the application wrote since.
+// cloned table must hold exactly the row versions the export saw, or the export
+// misses what the application wrote since.
 func (r *run) checkUnchanged(ctx context.Context, tx pgx.Tx) error {
 	e := r.exported
 	if e == nil {
 		return errors.New("the switch found no export of the sandbox")
 	}
-	xmax, xip, err := snapshotXids(e.snapshot)
-	if err != nil {
-		return fmt.Errorf("sandbox %s: the export's snapshot: %w", r.report.To, err)
-	}
-	// A row is newer than the snapshot when its xmin is the snapshot's xmax or
-	// later (age counts back from now, modulo 2^32), or was running then. The
-	// bound is computed once; each row costs one age() and no column.
-	newer := "age(t.xmin) <= (SELECT age($1::text::xid))"
-	args := []any{xmax}
-	if len(xip) > 0 {
-		newer += " OR t.xmin = ANY($2::text[]::xid[])"
-		args = append(args, xip)
-	}
 	var changed []string
 	for _, t := range e.tables {
-		var rows, written int64
-		q := "SELECT count(*), count(*) FILTER (WHERE " + newer + ") FROM " + t.from + " t"
-		if err := tx.QueryRow(ctx, q, args...).Scan(&rows, &written); err != nil {
+		var rows, hi, lo int64
+		if err := tx.QueryRow(ctx, rowVersionSQL(t.from)).Scan(&rows, &hi, &lo); err != nil {
 			return fmt.Errorf("check sandbox table %s is as exported: %w", t.name, err)
 		}
-		if rows != t.rows || written > 0 {
-			changed = append(changed, fmt.Sprintf("%s (%d rows exported, %d now, %d of them written since)", t.name, t.rows, rows, written))
+		switch {
+		case rows != t.rows:
+			changed = append(changed, fmt.Sprintf("%s (%d rows exported, %d now)", t.name, t.rows, rows))
+		case hi != t.hi || lo != t.lo:
+			changed = append(changed, fmt.Sprintf("%s (%d rows, written to since the export)", t.name, rows))
 		}
 	}
 	if len(changed) > 0 {
@@ -247,34 +237,12 @@ func (r *run) checkUnchanged(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// snapshotXids reads a pg_snapshot ("xmin:xmax:xip,...") as the 32-bit
-// transaction ids rows carry: xmax (no transaction from it on had ended then)
-// and those below it that were still running.
-func snapshotXids(s string) (xmax string, xip []string, err error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return "", nil, fmt.Errorf("snapshot %q is not xmin:xmax:xip", s)
-	}
-	xid := func(v string) (string, error) {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("snapshot %q: %w", s, err)
-		}
-		return strconv.FormatUint(n&0xffffffff, 10), nil
-	}
-	if xmax, err = xid(parts[1]); err != nil {
-		return "", nil, err
-	}
-	xip = []string{}
-	for _, v := range strings.Split(parts[2], ",") {
-		if v == "" {
-			continue
-		}
-		x, err := xid(v)
-		if err != nil {
-			return "", nil, err
-		}
-		xip = append(xip, x)
-	}
-	return xmax, xip, nil
+// rowVersionSQL counts the row versions of a table (from is its FROM clause) and
+// sums, as two 32-bit halves, a hash of each one's place and writer: the table
+// (a partition's own), the ctid and the xmin. No two versions share all three,
+// and a change of a row is a new version, so equal sums on equal counts mean the
+// same versions. It reads no column.
+func rowVersionSQL(from string) string {
+	return "SELECT count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 2147483647), 0) FROM (" +
+		"SELECT pg_catalog.hashtextextended(t.ctid::text, (t.tableoid::int8 << 32) | t.xmin::text::int8) AS h FROM " + from + " t) s"
 }

@@ -29,14 +29,16 @@ type SandboxExport struct {
 	// natural key), in natural order; their rows are in the archives.
 	Workflows []string `json:"workflows"`
 
-	tables   []exportedTable // what the sandbox held, for the switch to check
-	snapshot string          // the sandbox snapshot the export read (pg_snapshot)
+	tables []exportedTable // what the sandbox held, for the switch to check
 }
 
-// exportedTable is a cloned table as the export saw it.
+// exportedTable is a cloned table as the export saw it: its rows, and the sums
+// of rowVersionSQL's hash of each row version (where it is and which transaction
+// wrote it), for the switch to tell whether any row changed since.
 type exportedTable struct {
 	name, from string
 	rows       int64
+	hi, lo     int64
 }
 
 // Rows is the number of rows exported.
@@ -77,7 +79,16 @@ func exportSandboxWork(ctx context.Context, prod, sbx pgx.Tx, tables []DriftTabl
 			return nil, err
 		}
 		drift[d.Table] = d
-		out.tables = append(out.tables, exportedTable{name: t.qualified(), from: t.from(), rows: rows})
+		et := exportedTable{name: t.qualified(), from: t.from()}
+		if err := sbx.QueryRow(ctx, rowVersionSQL(et.from)).Scan(&et.rows, &et.hi, &et.lo); err != nil {
+			w.abort()
+			return nil, fmt.Errorf("export table %s: its row versions: %w", t.qualified(), err)
+		}
+		if et.rows != rows {
+			w.abort()
+			return nil, fmt.Errorf("export table %s: %d rows compared, %d counted in the same snapshot", t.qualified(), rows, et.rows)
+		}
+		out.tables = append(out.tables, et)
 	}
 	for i := range tables { // the drift in the tables' order, as a plan has it
 		out.Drift = append(out.Drift, drift[tables[i].qualified()])
