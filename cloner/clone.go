@@ -69,6 +69,9 @@ type run struct {
 	exportRounds int
 	exportedAt   time.Time
 	tempDir      string
+	// keptSequences are the sandbox's sequences as the clone found them, kept
+	// with the rollback copy.
+	keptSequences []KeptSequence
 }
 
 // Clone replaces the sandbox to with the configuration of production from. A refusal

@@ -23,6 +23,11 @@ func (r *run) replace(ctx context.Context, tx pgx.Tx, snap *snapshot) error {
 	if err := r.keepRows(ctx, tx); err != nil {
 		return err
 	}
+	kept, err := sequenceStates(ctx, tx, tableOIDs(r.plan.wipe))
+	if err != nil {
+		return err
+	}
+	r.keptSequences = kept
 	rb, err := captureRebuild(ctx, tx, r.plan.copies)
 	if err != nil {
 		return err
@@ -188,7 +193,7 @@ func (r *run) keepRows(ctx context.Context, tx pgx.Tx) error {
 func (r *run) keptRows() *RollbackCopy {
 	now := r.c.now()
 	rc := &RollbackCopy{Instance: r.report.To, CloneID: r.report.ID, From: r.report.From, TakenAt: now,
-		ExpiresAt: now.Add(r.c.retention), Method: MethodInPlace, Bytes: r.plan.RollbackBytes}
+		ExpiresAt: now.Add(r.c.retention), Method: MethodInPlace, Bytes: r.plan.RollbackBytes, Sequences: r.keptSequences}
 	seen := map[string]bool{}
 	for _, t := range r.plan.wipe {
 		rc.Tables = append(rc.Tables, KeptTable{Schema: t.name.schema, Table: t.name.name, KeptSchema: rollbackSchema(t.name.schema)})

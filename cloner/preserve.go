@@ -22,6 +22,17 @@ type RollbackCopy struct {
 	Tables    []KeptTable `json:"tables"`
 	Bytes     int64       `json:"bytes"` // on disk, indexes included
 	Schemas   []string    `json:"schemas"`
+	// Sequences are the sequences numbering the kept tables, as the clone found
+	// them; absent from copies kept before they were recorded.
+	Sequences []KeptSequence `json:"sequences,omitempty"`
+}
+
+// KeptSequence is a sequence numbering a kept table's column (schema.table.column),
+// as the clone found it.
+type KeptSequence struct {
+	Column    string `json:"column"`
+	LastValue int64  `json:"last_value"`
+	IsCalled  bool   `json:"is_called"`
 }
 
 // KeptTable is one preserved table: the live table Schema.Table was kept as

@@ -254,6 +254,9 @@ func (c *Cloner) finishRestore(ctx context.Context, tx pgx.Tx, pairs []keptPair,
 	if rep.Sequences, err = advanceSequences(ctx, tx, oids); err != nil {
 		return err
 	}
+	if err := restoreSequences(ctx, tx, oids, rc.Sequences, rep.Sequences); err != nil {
+		return err
+	}
 	if rep.Refreshed, err = refreshOver(ctx, tx, oids); err != nil {
 		return err
 	}

@@ -116,3 +116,63 @@ func specOIDs(specs []copySpec) []uint32 {
 	}
 	return oids
 }
+
+// sequenceStates reads the sequences numbering the tables oids as they stand, by
+// the column they number, for a rollback to put them back.
+func sequenceStates(ctx context.Context, q querier, oids []uint32) ([]KeptSequence, error) {
+	uses, err := listSequences(ctx, q, oids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeptSequence, 0, len(uses))
+	for _, u := range uses {
+		k := KeptSequence{Column: columnRef{tableName{u.schema, u.table}, u.column}.String()}
+		seq := pgx.Identifier{u.seqSchema, u.seq}.Sanitize()
+		if err := q.QueryRow(ctx, "SELECT last_value, is_called FROM "+seq).Scan(&k.LastValue, &k.IsCalled); err != nil {
+			return nil, fmt.Errorf("read sequence %s: %w", seq, err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// restoreSequences puts the sequences numbering the restored tables oids back
+// where the clone found them (kept), wherever that is not below where
+// advanceSequences moved them: a rollback leaves them at least past the restored
+// ids. A sequence numbering several columns is set once. reports, advanceSequences'
+// own, get the values set.
+func restoreSequences(ctx context.Context, tx pgx.Tx, oids []uint32, kept []KeptSequence, reports []SequenceReport) error {
+	if len(kept) == 0 {
+		return nil
+	}
+	byColumn := make(map[string]KeptSequence, len(kept))
+	for _, k := range kept {
+		byColumn[k.Column] = k
+	}
+	uses, err := listSequences(ctx, tx, oids)
+	if err != nil {
+		return err
+	}
+	done := map[uint32]bool{}
+	for _, u := range uses {
+		k, ok := byColumn[columnRef{tableName{u.schema, u.table}, u.column}.String()]
+		if !ok || done[u.seqOID] {
+			continue
+		}
+		done[u.seqOID] = true
+		seq := pgx.Identifier{u.seqSchema, u.seq}.Sanitize()
+		var value int64
+		q := "SELECT CASE WHEN $1::int8 > last_value OR ($1::int8 = last_value AND $2::bool >= is_called) THEN setval(" +
+			quoteLiteral(seq) + "::regclass, $1::int8, $2::bool) ELSE last_value END FROM " + seq
+		if err := tx.QueryRow(ctx, q, k.LastValue, k.IsCalled).Scan(&value); err != nil {
+			return fmt.Errorf("restore sequence %s: %w", seq, err)
+		}
+		name := tableName{u.seqSchema, u.seq}.String()
+		for i := range reports {
+			if reports[i].Sequence == name {
+				reports[i].Value = value
+			}
+		}
+	}
+	return nil
+}

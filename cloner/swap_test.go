@@ -3,6 +3,7 @@ package cloner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -111,6 +112,33 @@ func runSQL(ctx context.Context, url string, scripts ...string) error {
 	return nil
 }
 
+// sequenceValues is every application sequence's state: equal strings, each
+// sequence gives the same next value.
+func sequenceValues(t *testing.T, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn := connectT(t, url)
+	rows, err := conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND NOT starts_with(n.nspname, 'clonebot') ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range names {
+		var last int64
+		var called bool
+		if err := conn.QueryRow(ctx, "SELECT last_value, is_called FROM "+name).Scan(&last, &called); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %v\n", name, last, called)
+	}
+	return b.String()
+}
+
 // rowsOf is every row of a relation as text, sorted: equal strings, equal contents.
 func rowsOf(t *testing.T, url, relation string) string {
 	t.Helper()
@@ -132,7 +160,9 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 	t.Parallel()
 	e := attachedEnv(t, "")
 	ctx := context.Background()
-	schema, original := schemaDump(t, e.sbx), fingerprint(t, e.sbx)
+	// Sequences ahead of the rows (ids used, rows gone): the rollback puts them back.
+	execSQL(t, e.sbx, "SELECT setval('app.regions_id_seq', 500); SELECT setval(pg_get_serial_sequence('app.tiers', 'id'), 200, false)")
+	schema, original, sequences := schemaDump(t, e.sbx), fingerprint(t, e.sbx), sequenceValues(t, e.sbx)
 	originalViews := rowsOf(t, e.sbx, "app.plans_per_region") + rowsOf(t, e.sbx, "app.plan_name_count")
 	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{Jobs: 3})
 	if err != nil {
@@ -199,6 +229,9 @@ func TestSwapKeepsEverythingAttached(t *testing.T) {
 		t.Fatalf("the sandbox's schema changed by the rollback:\n%s", diffLines(schema, got))
 	}
 	sameFingerprint(t, "sandbox after rollback", original, fingerprint(t, e.sbx))
+	if got := sequenceValues(t, e.sbx); got != sequences {
+		t.Errorf("sequences after the rollback:\n%s\nbefore the clone:\n%s", got, sequences)
+	}
 	if got := rowsOf(t, e.sbx, "app.plans_per_region") + rowsOf(t, e.sbx, "app.plan_name_count"); got != originalViews {
 		t.Errorf("materialized views after rollback: %q, want %q", got, originalViews)
 	}
@@ -259,7 +292,8 @@ func TestInPlaceWhenSwapCannotRepoint(t *testing.T) {
 			t.Errorf("reasons %q lack %q", plan.MethodReasons, b.reason)
 		}
 	}
-	schema, original := schemaDump(t, e.sbx), fingerprint(t, e.sbx)
+	execSQL(t, e.sbx, "SELECT setval('app.regions_id_seq', 500); SELECT setval(pg_get_serial_sequence('app.tiers', 'id'), 200, false)")
+	schema, original, sequences := schemaDump(t, e.sbx), fingerprint(t, e.sbx), sequenceValues(t, e.sbx)
 	rep, err := e.cloner.Clone(ctx, "acme-prod", "acme-sandbox", Options{})
 	if err != nil || rep.Method != MethodInPlace {
 		t.Fatalf("clone: %v, method %q", err, rep.Method)
@@ -281,6 +315,9 @@ func TestInPlaceWhenSwapCannotRepoint(t *testing.T) {
 		t.Fatalf("the sandbox's schema changed by the rollback:\n%s", diffLines(schema, got))
 	}
 	sameFingerprint(t, "sandbox after rollback", original, fingerprint(t, e.sbx))
+	if got := sequenceValues(t, e.sbx); got != sequences {
+		t.Errorf("sequences after the rollback:\n%s\nbefore the clone:\n%s", got, sequences)
+	}
 }
 
 // Tables split between workers (every table with more than one page, here) load

@@ -322,6 +322,9 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 	if err := r.checkUnchanged(ctx, tx); err != nil {
 		return err
 	}
+	if r.keptSequences, err = sequenceStates(ctx, tx, tableOIDs(r.plan.wipe)); err != nil {
+		return err
+	}
 	stmts = drops
 	for _, s := range set.appSchemas() {
 		stmts = append(stmts, createSchemaStatement(rollbackSchema(s)))
@@ -353,7 +356,7 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 func (r *run) keptCopy(set *stagedSet, method string) *RollbackCopy {
 	now := r.c.now()
 	rc := &RollbackCopy{Instance: r.report.To, CloneID: r.report.ID, From: r.report.From, TakenAt: now,
-		ExpiresAt: now.Add(r.c.retention), Method: method, Bytes: r.plan.RollbackBytes}
+		ExpiresAt: now.Add(r.c.retention), Method: method, Bytes: r.plan.RollbackBytes, Sequences: r.keptSequences}
 	parts := map[uint32]int{}
 	for _, rel := range set.rels {
 		if rel.parent != 0 {
