@@ -46,7 +46,7 @@ func keptPairs(ctx context.Context, tx pgx.Tx, rc *RollbackCopy) ([]keptPair, er
 			problems = append(problems, fmt.Sprintf("the kept copy of %s is missing", name))
 		case !slices.Equal(live.columns, kept.columns) || !slices.Equal(live.types, kept.types):
 			problems = append(problems, fmt.Sprintf("the columns of %s changed since the clone: now (%s), kept (%s)", name,
-				strings.Join(live.columns, ", "), strings.Join(kept.columns, ", ")))
+				live.columnTypes(), kept.columnTypes()))
 		default:
 			pairs = append(pairs, keptPair{live: live.copySpec, kept: kept.copySpec})
 		}
@@ -61,6 +61,15 @@ func keptPairs(ctx context.Context, tx pgx.Tx, rc *RollbackCopy) ([]keptPair, er
 type columnedSpec struct {
 	copySpec
 	types []string
+}
+
+// columnTypes lists the columns with their types: "id bigint, name text".
+func (s *columnedSpec) columnTypes() string {
+	parts := make([]string, len(s.columns))
+	for i, c := range s.columns {
+		parts[i] = c + " " + s.types[i]
+	}
+	return strings.Join(parts, ", ")
 }
 
 func restoreSpec(ctx context.Context, tx pgx.Tx, schema, name string) (*columnedSpec, error) {

@@ -92,6 +92,17 @@ func TestRollbackRefusals(t *testing.T) {
 		t.Errorf("changed table: %v", err)
 	}
 	execSQL(t, e.sbx, "ALTER TABLE plans DROP COLUMN promo")
+	// A retyped column is named with both types.
+	var typ string
+	if err := connectT(t, e.sbx).QueryRow(ctx, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.plans'::regclass AND attname = 'name'").Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, e.sbx, "ALTER TABLE plans ALTER COLUMN name TYPE varchar(300)")
+	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{CloneID: second.ID}); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "name character varying(300)") || !strings.Contains(err.Error(), "name "+typ) {
+		t.Errorf("retyped column: %v", err)
+	}
+	execSQL(t, e.sbx, "ALTER TABLE plans ALTER COLUMN name TYPE "+typ)
 	execSQL(t, e.sbx, "UPDATE clonebot.enrollment SET instance = 'globex-sandbox'")
 	if _, err := e.cloner.Rollback(ctx, "acme-sandbox", RollbackOptions{}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "clonebot enroll --instance acme-sandbox") {
 		t.Errorf("a sandbox whose marker names another instance: %v", err)
