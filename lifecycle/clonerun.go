@@ -93,7 +93,20 @@ func (r *runner) run(ctx context.Context, args jobs.CloneArgs, attempt int) erro
 	log.Info("clone starting")
 	began := time.Now()
 	report, err := r.clone(ctx, req, attempt)
-	return r.ended(ctx, log, req, report, err, time.Since(began).Seconds())
+	return waiting(ctx, r.repo, log, req.TicketID, r.ended(ctx, log, req, report, err, time.Since(began).Seconds()))
+}
+
+// waiting passes on a runner's outcome; when the job is to run again later (a
+// snooze) while its request stays running or rolling back, it notes the wait
+// first (markWaiting), as the run lock is still held.
+func waiting(ctx context.Context, q *repo, log *logrus.Entry, ticketID int64, outcome error) error {
+	var snooze *river.JobSnoozeError
+	if errors.As(outcome, &snooze) {
+		if err := q.markWaiting(context.WithoutCancel(ctx), ticketID, snooze.Duration); err != nil {
+			log.WithError(err).Warn("cannot note the wait; the due rescue may restart the request early")
+		}
+	}
+	return outcome
 }
 
 // snoozeFor is how a clone job waits after a transient fault: Zendesk's rate limit

@@ -305,11 +305,26 @@ func (q *repo) rollingBackWithoutJob(ctx context.Context) ([]int64, error) {
 	return q.inStateWithoutJob(ctx, rules.RollingBack, jobs.RollbackArgs{}.Kind())
 }
 
-// inStateWithoutJob are the requests in state that no job of kind waits to run.
+// inStateWithoutJob are the requests in state that no job of kind waits to run,
+// and whose runner did not say it waits (markWaiting).
 func (q *repo) inStateWithoutJob(ctx context.Context, state rules.State, kind string) ([]int64, error) {
 	return q.ids(ctx, "find requests "+string(state)+" without a job", `SELECT r.ticket_id FROM clone_requests r WHERE r.state = $1::text
+		AND (r.waits_until IS NULL OR r.waits_until < now())
 		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $2::text AND j.state IN ('available', 'retryable', 'scheduled')
 			AND (j.args->>'ticket_id')::bigint = r.ticket_id)`, state, kind)
+}
+
+// markWaiting notes that the runner of ticketID's request stops to wait, its job
+// to run again in d: until a minute past that, the due rescue leaves the request
+// to that job. The runner calls it holding the run lock, so there is no moment
+// in which the request looks abandoned while the queue records the wait.
+func (q *repo) markWaiting(ctx context.Context, ticketID int64, d time.Duration) error {
+	_, err := q.db.Exec(ctx, "UPDATE clone_requests SET waits_until = now() + make_interval(secs => $2::float8) WHERE ticket_id = $1::bigint",
+		ticketID, (d + time.Minute).Seconds())
+	if err != nil {
+		return fmt.Errorf("note that ticket %d's runner waits: %w", ticketID, err)
+	}
+	return nil
 }
 
 // countStates counts the requests in each state.

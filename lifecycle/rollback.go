@@ -75,7 +75,7 @@ func (r *restorer) run(ctx context.Context, args jobs.RollbackArgs) error {
 	log.Info("rollback starting")
 	began := time.Now()
 	report, err := r.rollback(ctx, req)
-	return r.ended(ctx, log, req, report, err, time.Since(began).Seconds())
+	return waiting(ctx, r.repo, log, req.TicketID, r.ended(ctx, log, req, report, err, time.Since(began).Seconds()))
 }
 
 // rollback runs the cloner's rollback of the request's clone within the deadline.

@@ -391,6 +391,47 @@ func TestRestartPutsAnInterruptedCloneBack(t *testing.T) {
 	w.wantState(rules.Running)
 }
 
+// A clone that finds its sandbox busy waits with its request running; in the
+// moment before the queue records its job as waiting (the job still "running",
+// the run lock free), the due rescue does not take it for a clone whose runner
+// died: no "interrupted" comment, no second job. A runner gone past its wait is
+// rescued as before.
+func TestBusySandboxIsNotTakenForAnInterruptedClone(t *testing.T) {
+	t.Parallel()
+	w := newWorkers(t)
+	args := w.scheduled()
+	w.cl.clone = func(context.Context, string, string, cloner.Options) (*cloner.Report, error) {
+		return nil, fmt.Errorf("sandbox acme-sandbox: %w", cloner.ErrBusy)
+	}
+	var snooze *river.JobSnoozeError
+	if err := w.s.runner.run(w.ctx, args, 1); !errors.As(err, &snooze) {
+		t.Fatalf("run: %v, want a snooze", err)
+	}
+	w.wantState(rules.Running)
+	before := kindsOf(w.queued())
+	if _, err := w.pool.Exec(w.ctx, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE kind = 'clone'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.due.rescueInterrupted(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.wantState(rules.Running)
+	if got := kindsOf(w.queued()); !slices.Equal(got, before) {
+		t.Fatalf("queued %v after the rescue, %v before", got, before)
+	}
+	if n := w.query(`SELECT count(*)::text FROM river_job WHERE kind = 'clone' AND (args->>'ticket_id')::bigint = $1::bigint`); n != "1" {
+		t.Fatalf("%s clone jobs, want 1", n)
+	}
+	// Long past its wait, with no job waiting: its runner is gone.
+	if _, err := w.pool.Exec(w.ctx, "UPDATE clone_requests SET waits_until = now() - interval '1 second'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.due.rescueInterrupted(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.wantState(rules.Scheduled)
+}
+
 func testJobRow(kind string) *rivertype.JobRow {
 	return &rivertype.JobRow{ID: 1, Kind: kind, Attempt: 1}
 }
