@@ -83,12 +83,17 @@ func (s *sweeper) sweep(ctx context.Context) error {
 
 // failed decides a failed sweep's outcome: the next sweep starts from the same
 // cursor, so a failure delays and loses nothing. Zendesk refusing the export (the
-// bot's user is no admin) is worth a warning at every sweep, not a retry storm.
+// credentials are wrong, or the bot's user is no admin) is worth a warning at
+// every sweep, naming the fix, not a retry storm.
 func (s *sweeper) failed(err error) error {
 	if d, ok := rateLimited(err); ok {
 		return river.JobSnooze(d)
 	}
 	if errors.Is(err, notifier.ErrUnauthorized) {
+		s.log.WithError(err).Warn("sweep: Zendesk refuses clonebot's credentials; check zendesk.email with zendesk.api_token, or zendesk.oauth (docs/zendesk-setup.md). Nothing reaches Zendesk meanwhile")
+		return nil
+	}
+	if errors.Is(err, notifier.ErrForbidden) {
 		s.log.WithError(err).Warn("sweep: Zendesk refuses the incremental ticket export; the bot's user must be an admin (docs/zendesk-setup.md). Only webhooks drive clonebot meanwhile")
 		return nil
 	}

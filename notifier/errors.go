@@ -17,8 +17,10 @@ var (
 	ErrClosed = errors.New("zendesk: ticket is closed")
 	// ErrConflict: a safe update lost against a concurrent change (409).
 	ErrConflict = errors.New("zendesk: update conflict")
-	// ErrUnauthorized: the credentials were refused (401, 403).
+	// ErrUnauthorized: the credentials were refused (401).
 	ErrUnauthorized = errors.New("zendesk: unauthorized")
+	// ErrForbidden: the credentials are good, the bot's user may not do this (403).
+	ErrForbidden = errors.New("zendesk: forbidden")
 	// ErrMalformed: an answer that is not what the API documents (a ticket or an
 	// audit the parser cannot read); asking again will not help.
 	ErrMalformed = errors.New("zendesk: malformed answer")
@@ -36,7 +38,7 @@ func (e *RateLimitError) Error() string {
 }
 
 // StatusError is any other non-success answer. It unwraps to ErrNotFound,
-// ErrClosed, ErrConflict or ErrUnauthorized when one applies.
+// ErrClosed, ErrConflict, ErrUnauthorized or ErrForbidden when one applies.
 type StatusError struct {
 	Status int
 	Body   string // truncated
@@ -51,8 +53,10 @@ func (e *StatusError) Unwrap() error {
 		return ErrNotFound
 	case e.Status == http.StatusConflict:
 		return ErrConflict
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+	case e.Status == http.StatusUnauthorized:
 		return ErrUnauthorized
+	case e.Status == http.StatusForbidden:
+		return ErrForbidden
 	case e.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(e.Body), "closed"):
 		return ErrClosed
 	}
