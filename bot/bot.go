@@ -27,6 +27,10 @@ import (
 	"github.com/gaiia/clonebot/store"
 )
 
+// DefaultShutdownTimeout is how long in-flight requests and jobs may take to
+// finish after a stop: a container's stop grace period must be longer.
+const DefaultShutdownTimeout = 30 * time.Second
+
 // Options are what a Bot is built from.
 type Options struct {
 	Config *config.Config
@@ -35,7 +39,7 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long in-flight requests and jobs may take to finish
-	// after a stop. Default 30s.
+	// after a stop. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// DueInterval is how often due clones are started; see lifecycle.Config.
 	DueInterval time.Duration
@@ -84,7 +88,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		b.now = time.Now
 	}
 	if b.shutdown == 0 {
-		b.shutdown = 30 * time.Second
+		b.shutdown = DefaultShutdownTimeout
 	}
 	pool, err := store.Open(ctx, b.cfg.DatabaseURL)
 	if err != nil {

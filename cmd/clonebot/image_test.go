@@ -17,9 +17,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	botpkg "github.com/gaiia/clonebot/bot"
 	"github.com/gaiia/clonebot/config"
 	"github.com/gaiia/clonebot/pgtest"
 )
@@ -334,6 +336,7 @@ type composeFile struct {
 		Environment map[string]any `yaml:"environment"`
 		Healthcheck map[string]any `yaml:"healthcheck"`
 		Restart     string         `yaml:"restart"`
+		StopGrace   string         `yaml:"stop_grace_period"`
 		DependsOn   map[string]struct {
 			Condition string `yaml:"condition"`
 		} `yaml:"depends_on"`
@@ -381,6 +384,10 @@ func TestComposeFile(t *testing.T) {
 	}
 	if !slices.Contains([]string{"always", "unless-stopped", "on-failure"}, bot.Restart) {
 		t.Errorf("clonebot restart %q: want a restart policy", bot.Restart)
+	}
+	// A stop waits for running jobs (bot.DefaultShutdownTimeout) before it kills.
+	if grace, err := time.ParseDuration(bot.StopGrace); err != nil || grace <= botpkg.DefaultShutdownTimeout {
+		t.Errorf("clonebot stop_grace_period %q (%v): want longer than the shutdown timeout, %s", bot.StopGrace, err, botpkg.DefaultShutdownTimeout)
 	}
 	// The bot's tables in their own database, which the postgres service creates.
 	env := func(k string) string {
