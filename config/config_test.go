@@ -94,6 +94,11 @@ func TestLoadRefusesBadConfigurationNamingTheKey(t *testing.T) {
 		{"no sandbox", func(s string) string { return strings.Replace(s, "environment: sandbox", "environment: production", 1) }, nil, "tenants[0].instances"},
 		{"no production", func(s string) string { return strings.Replace(s, "environment: production", "environment: sandbox", 1) }, nil, "tenants[0].instances"},
 		{"bad time zone", func(s string) string { return strings.Replace(s, "America/Toronto", "Mars/Olympus", 1) }, nil, "tenants[0].timezone"},
+		{"the machine's time zone", func(s string) string { return strings.Replace(s, "America/Toronto", "Local", 1) }, nil, "tenants[0].timezone"},
+		{"listen without a port", func(s string) string { return s + "listen: notaport\n" }, nil, "listen: must be HOST:PORT"},
+		{"listen as a number", func(s string) string { return s + "listen: 8080\n" }, nil, "listen: must be HOST:PORT"},
+		{"one field for two answers", func(s string) string { return strings.Replace(s, "users: 360042000004", "users: 360042000001", 1) }, nil,
+			"zendesk.fields.users: is the same field as zendesk.fields.production_instance"},
 		{"bad window", func(s string) string { return s + "window: {start: \"25:00\", end: \"05:00\"}\n" }, nil, "window.start"},
 		{"empty window", func(s string) string { return s + "window: {start: \"03:00\", end: \"03:00\"}\n" }, nil, "window.end"},
 		{"webhook Retry-After of a minute", func(s string) string {

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +101,9 @@ func (c *Config) validate(sc scope) Errors {
 	if sc == scopeInstances {
 		return es
 	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || !validPort(port) {
+		add("listen", "must be HOST:PORT or :PORT, e.g. \":8080\"")
+	}
 	if c.DatabaseURL == "" {
 		add("database_url", "required: the bot's own PostgreSQL database, e.g. postgres://clonebot@db/clonebot")
 	} else if !isDatabaseURL(c.DatabaseURL) {
@@ -170,13 +175,19 @@ func (z *Zendesk) validate(add addFunc) {
 		}
 	}
 	f := z.Fields
+	fieldKeys := map[int64]string{}
 	for _, fld := range []struct {
 		key string
 		id  int64
 	}{{"production_instance", f.ProductionInstance}, {"sandbox_instance", f.SandboxInstance}, {"wipe_confirmation", f.WipeConfirmation}, {"users", f.Users}} {
 		if fld.id <= 0 {
 			add("zendesk.fields."+fld.key, "required: the id of the ticket field ("+fieldsPath+")")
+			continue
 		}
+		if other, dup := fieldKeys[fld.id]; dup {
+			add("zendesk.fields."+fld.key, "is the same field as zendesk.fields.%s; each answer needs a field of its own", other)
+		}
+		fieldKeys[fld.id] = fld.key
 	}
 	seen := map[string]string{}
 	for _, kt := range [][2]string{{"request", z.Tags.Request}, {"approve", z.Tags.Approve}, {"hold", z.Tags.Hold}, {"reject", z.Tags.Reject}, {"rollback", z.Tags.Rollback}} {
@@ -258,7 +269,7 @@ func (c *Config) validateTenants(add addFunc) {
 			add(key+".name", "tenant %q is listed twice", t.Name)
 		}
 		tenantNames[t.Name] = true
-		if _, err := time.LoadLocation(t.Timezone); err != nil {
+		if _, err := time.LoadLocation(t.Timezone); err != nil || t.Timezone == "Local" {
 			add(key+".timezone", "%q is not a known time zone; use an IANA name such as America/Toronto", t.Timezone)
 		}
 		envs := map[string]int{}
@@ -292,4 +303,10 @@ func (c *Config) validateTenants(add addFunc) {
 func isDatabaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
+// validPort is a TCP port number, 0 (any) included.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }
