@@ -21,15 +21,15 @@ import (
 
 // NewCloner builds the cloner of a configuration's registry and manifest.
 func NewCloner(cfg *config.Config, opts Options) (*cloner.Cloner, error) {
-	manifest, err := loadManifest(cfg)
+	manifest, err := LoadManifest(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return newCloner(cfg, manifest, opts)
 }
 
-// loadManifest reads the configured manifest, or returns the built-in one.
-func loadManifest(cfg *config.Config) (*cloner.Manifest, error) {
+// LoadManifest reads the configured manifest, or returns the built-in one.
+func LoadManifest(cfg *config.Config) (*cloner.Manifest, error) {
 	if cfg.Manifest == "" {
 		return cloner.DefaultManifest(), nil
 	}

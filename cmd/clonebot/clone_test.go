@@ -125,6 +125,11 @@ func TestBadManifestIsRefused(t *testing.T) {
 		{"missing manifest", []string{"plan", "--config", config(filepath.Join(dir, "nope.yaml")), "--from", "acme-prod", "--to", "acme-sandbox"}, 2, []string{"manifest", "nope.yaml"}},
 		{"wrong manifest", []string{"clone", "--config", config(bad), "--from", "acme-prod", "--to", "acme-sandbox", "--yes"}, 2, []string{"manifest", "plans"}},
 	})
+	// serve refuses it too, before it connects to anything.
+	settings := []string{"CLONEBOT_TEST_UNSET_DATABASE_URL=postgres://127.0.0.1:1/bot", "CLONEBOT_TEST_UNSET_TOKEN=t", "CLONEBOT_TEST_UNSET_SECRET=s"}
+	if _, errOut, code := runCLI(t, settings, "serve", "--config", config(filepath.Join(dir, "gone.yaml"))); code != 2 || !strings.Contains(errOut, "gone.yaml") {
+		t.Errorf("serve with a missing manifest: exit %d, %q; want 2 naming the file", code, errOut)
+	}
 }
 
 // Without --export-dir the export goes to a temporary directory of its own, which

@@ -48,12 +48,12 @@ func readyzURL(flagValue string, getenv func(string) string) (string, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && source == "the default":
 		listen = ":8080"
-	case err != nil:
-		return "", &exitError{code: 2, err: err}
+	case err != nil: // not ready as far as anyone can tell; Docker reserves exit 2
+		return "", fmt.Errorf("not ready: %w", err)
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", &exitError{code: 2, err: fmt.Errorf("%s: listen %q is not HOST:PORT", path, listen)}
+		return "", fmt.Errorf("not ready: %s: listen %q is not HOST:PORT", path, listen)
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"

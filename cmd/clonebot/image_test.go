@@ -323,6 +323,11 @@ func testHealth(t *testing.T, bin string) {
 	if _, errOut, code := runImage(bin, "health", "--url", "http://"+closed+"/readyz"); code != 1 || !strings.Contains(errOut, "not ready") {
 		t.Fatalf("health with nothing listening: exit %d, %q", code, errOut)
 	}
+	// Docker reserves exit 2 for health checks: a configuration health cannot read is
+	// not ready, exit 1.
+	if _, errOut, code := runImage(bin, "health", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != 1 || !strings.Contains(errOut, "not ready") {
+		t.Fatalf("health with a missing configuration: exit %d, %q; want 1", code, errOut)
+	}
 }
 
 // composeFile is what the checks read of docker-compose.yml.

@@ -25,6 +25,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
+	if _, err := bot.LoadManifest(cfg); err != nil { // the configuration's, as plan says
+		return &exitError{code: 2, err: err}
+	}
 	log := newJSONLogger(stdout, cfg.LogLevel)
 	b, err := bot.New(ctx, bot.Options{
 		Config: cfg, Logger: log, DueInterval: cfg.Jobs.DueInterval, RescueAfter: cfg.Jobs.RescueAfter,
