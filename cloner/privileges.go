@@ -26,6 +26,7 @@ type privilegeCheck struct {
 var sandboxChecks = []privilegeCheck{
 	{"reach the schemas of the manifest tables (USAGE)", grantOnSchemas("USAGE", func(a *access) []uint32 { return a.wiped }, func(n nsAccess) bool { return n.usage })},
 	{"read the manifest tables (SELECT: counts, the export, the verification)", grantOn("SELECT", "", func(a *access) []uint32 { return a.wiped }, relAccess.canSelect)},
+	{"read and restore every row of the manifest tables: row-level security would hide rows from it (BYPASSRLS)", bypassRLS(func(a *access) []uint32 { return a.wiped })},
 	{"silence triggers during the load (SET session_replication_role)", missingReplicationRole},
 	{"drop and rebuild the cloned tables' indexes and constraints, and restart the identities the wipe resets (ownership)", missingOwnership},
 	{"wipe the manifest tables (TRUNCATE)", grantOn("TRUNCATE", "", func(a *access) []uint32 { return a.wiped }, relAccess.canTruncate)},
@@ -41,6 +42,7 @@ var sandboxChecks = []privilegeCheck{
 var productionChecks = []privilegeCheck{
 	{"reach the schemas of the cloned tables (USAGE)", grantOnSchemas("USAGE", func(a *access) []uint32 { return a.cloned }, func(n nsAccess) bool { return n.usage })},
 	{"read the cloned tables (SELECT)", grantOn("SELECT", "", func(a *access) []uint32 { return a.cloned }, relAccess.canSelect)},
+	{"read every row of the cloned tables: row-level security would hide rows from it (BYPASSRLS)", bypassRLS(func(a *access) []uint32 { return a.cloned })},
 	{"read the names of the integrations and workflows (SELECT)", missingColumns},
 }
 
@@ -68,6 +70,10 @@ type relAccess struct {
 	namespace                                   uint32
 	owner                                       string
 	owns, sel, ins, trunc, refs, seqSel, seqUpd bool
+	// rls: the table's row-level security applies to the role (it is enabled, and
+	// forced or the role is not the owner, and the role neither a superuser nor
+	// BYPASSRLS): its reads would skip rows.
+	rls bool
 }
 
 type nsAccess struct {
@@ -106,6 +112,27 @@ func grantOn(privilege, kind string, objects func(*access) []uint32, ok func(rel
 			names[i], idents[i] = t.String(), t.ident()
 		}
 		return names, []string{fmt.Sprintf("GRANT %s ON %s%s TO %s", privilege, kind, strings.Join(idents, ", "), a.roleIdent())}
+	}
+}
+
+// bypassRLS checks that no table of a set hides rows from the role by row-level
+// security: a copy, an export or a rollback that skipped rows would be incomplete,
+// and the verification, reading through the same policies, would agree with it.
+// (Every session of the cloner also sets row_security off, so such a read fails
+// rather than filters.) The fix lets the role bypass row-level security.
+func bypassRLS(tables func(*access) []uint32) func(*access) ([]string, []string) {
+	return func(a *access) ([]string, []string) {
+		var names []string
+		for _, oid := range uniq(tables(a)) {
+			if r := a.rels[oid]; r.rls {
+				names = append(names, r.name.String())
+			}
+		}
+		if len(names) == 0 {
+			return nil, nil
+		}
+		natsort.Strings(names)
+		return names, []string{"ALTER ROLE " + a.roleIdent() + " BYPASSRLS"}
 	}
 }
 
@@ -259,7 +286,9 @@ const relAccessSQL = `SELECT c.oid, n.nspname::text, c.relname::text, c.relnames
   CASE WHEN c.relkind = 'S' THEN false ELSE has_table_privilege(c.oid, 'TRUNCATE') END,
   CASE WHEN c.relkind = 'S' THEN false ELSE has_table_privilege(c.oid, 'REFERENCES') END,
   CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT') ELSE false END,
-  CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'UPDATE') ELSE false END
+  CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'UPDATE') ELSE false END,
+  c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+    AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])`
 
 const nsAccessSQL = `SELECT n.oid, n.nspname::text, has_schema_privilege(n.oid, 'USAGE'), has_schema_privilege(n.oid, 'CREATE')
@@ -293,7 +322,7 @@ func (a *access) readRels(ctx context.Context, q querier) error {
 	all := uniq(slices.Concat(a.wiped, a.cloned, a.altered, a.indexed, a.referenced, a.sequences, a.ownedSequences))
 	rels, err := collect(ctx, q, relAccessSQL, all, func(row pgx.CollectableRow) (relAccess, error) {
 		var r relAccess
-		err := row.Scan(&r.oid, &r.name.schema, &r.name.name, &r.namespace, &r.owner, &r.owns, &r.sel, &r.ins, &r.trunc, &r.refs, &r.seqSel, &r.seqUpd)
+		err := row.Scan(&r.oid, &r.name.schema, &r.name.name, &r.namespace, &r.owner, &r.owns, &r.sel, &r.ins, &r.trunc, &r.refs, &r.seqSel, &r.seqUpd, &r.rls)
 		return r, err
 	})
 	if err != nil {

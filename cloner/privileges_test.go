@@ -27,7 +27,8 @@ func TestLimitedSandboxRole(t *testing.T) {
   END LOOP;
 END$$;
 GRANT USAGE ON SCHEMA public TO %[2]s;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[2]s;`, quoteLiteral(owner), pgx.Identifier{bot}.Sanitize()))
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[2]s;
+ALTER TABLE accounts ENABLE ROW LEVEL SECURITY; -- no policy: every row hidden from others than its owner`, quoteLiteral(owner), pgx.Identifier{bot}.Sanitize()))
 	c := newCloner(t, nil, e.prod, pgtest.AsRole(e.sbx, bot), e.other)
 
 	plan := refusedEverywhere(t, c, "acme-prod", "acme-sandbox", e.sbx,
@@ -36,6 +37,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[2]s;`, quoteLiteral(owner), pgx
 		"may not drop and rebuild the cloned tables' indexes and constraints",
 		"(owned by "+owner+")",
 		"may not wipe the manifest tables (TRUNCATE) on public.accounts",
+		"may not read and restore every row of the manifest tables: row-level security would hide rows from it (BYPASSRLS) on public.accounts",
 		"may not load the cloned tables (INSERT) on public.addons",
 		"may not re-add the foreign keys (REFERENCES",
 		"may not move sequences past the copied ids (SELECT and UPDATE)",
@@ -77,18 +79,24 @@ func TestLimitedProductionRole(t *testing.T) {
 	e := newEnv(t, nil)
 	reader := pgtest.NewRole(t, e.prod)
 	execSQL(t, e.prod, fmt.Sprintf(`REVOKE USAGE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA clonebot TO %[1]s; GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[1]s;
-GRANT SELECT ON clonebot.enrollment TO %[1]s; REVOKE SELECT ON plans, integrations FROM %[1]s; GRANT SELECT (id, kind) ON integrations TO %[1]s`, pgx.Identifier{reader}.Sanitize()))
+GRANT SELECT ON clonebot.enrollment TO %[1]s; REVOKE SELECT ON plans, integrations FROM %[1]s; GRANT SELECT (id, kind) ON integrations TO %[1]s;
+ALTER TABLE taxes ENABLE ROW LEVEL SECURITY; CREATE POLICY taxes_some ON taxes FOR SELECT USING (id %% 2 = 0)`, pgx.Identifier{reader}.Sanitize()))
 	c := newCloner(t, nil, pgtest.AsRole(e.prod, reader), e.sbx, e.other)
 	plan := refusedEverywhere(t, c, "acme-prod", "acme-sandbox", e.sbx,
 		"production acme-prod: role "+reader+" may not read the cloned tables (SELECT) on public.plans",
 		"may not reach the schemas of the cloned tables (USAGE) on schema public",
 		"may not read the names of the integrations and workflows (SELECT) on public.integrations.label",
+		// Row-level security would hide half of taxes from the copy and from its checksum alike.
+		"may not read every row of the cloned tables: row-level security would hide rows from it (BYPASSRLS) on public.taxes",
 	)
 	for _, fix := range fixes(t, plan.Problems) {
 		execSQL(t, e.prod, fix)
 	}
 	if _, err := c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{}); err != nil {
 		t.Fatalf("clone after the fixes: %v", err)
+	}
+	if got, want := rowsOf(t, e.sbx, "public.taxes"), rowsOf(t, e.prod, "public.taxes"); got != want || want == "" {
+		t.Errorf("taxes in the sandbox differ from production's:\n%s\n%s", got, want)
 	}
 	if _, err := c.Clone(context.Background(), "acme-prod", "nope", Options{}); !errors.Is(err, ErrRefused) {
 		t.Errorf("unknown target: %v", err)

@@ -15,7 +15,9 @@ const applicationName = "clonebot"
 
 // connectTo opens a session on an instance with the cloner's bounds: connecting
 // within ConnectTimeout, and lock_timeout and statement_timeout set for every
-// statement, so that no wait on an instance is unbounded.
+// statement, so that no wait on an instance is unbounded. row_security is off: a
+// read that row-level security would filter fails instead of skipping rows (the
+// preflight refuses a role it would apply to).
 func (c *Cloner) connectTo(ctx context.Context, in Instance) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(in.DatabaseURL)
 	if err != nil {
@@ -27,6 +29,7 @@ func (c *Cloner) connectTo(ctx context.Context, in Instance) (*pgx.Conn, error) 
 	}
 	cfg.RuntimeParams["lock_timeout"] = millis(c.lockTimeout)
 	cfg.RuntimeParams["statement_timeout"] = millis(c.statementTimeout)
+	cfg.RuntimeParams["row_security"] = "off"
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = applicationName
 	}
