@@ -184,3 +184,53 @@ func TestCopyRefusedBySandboxSaysWhy(t *testing.T) {
 	}
 	sameFingerprint(t, "sandbox after the refused copy", before, fingerprint(t, sbx))
 }
+
+// The sandbox's event triggers stay quiet through a swap's DDL (one that counts
+// DDL commands would otherwise write to the sandbox from the clone's stage, and
+// one that logs them into a manifest table fails the switch), and a rollback puts
+// back a sequence the load drew on (the default of a column the copy does not
+// set) where the clone found it.
+func TestSwapQuietForEventTriggersAndSequencesTheLoadDrawsOn(t *testing.T) {
+	t.Parallel()
+	const schema = `CREATE SEQUENCE tok_seq;
+CREATE TABLE plans (id int PRIMARY KEY, name text NOT NULL, tok bigint DEFAULT nextval('tok_seq'));
+CREATE TABLE ddl_log (id serial PRIMARY KEY, tag text)`
+	m, err := ParseManifest([]byte("cloned:\n  catalog: [plans]\nexcluded:\n  audit: [ddl_log]\nscrub: [plans.tok]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	execSQL(t, prod, schema+"; INSERT INTO plans (id, name) SELECT g, 'plan ' || g FROM generate_series(1, 50) g")
+	execSQL(t, sbx, schema+"; INSERT INTO plans (id, name) VALUES (9, 'sandbox plan')")
+	c := newCloner(t, m, prod, sbx, pgtest.NewDatabase(t))
+	enroll(t, c, "acme-prod", "acme-sandbox")
+	execSQL(t, sbx, `CREATE SEQUENCE ddl_seen;
+CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record; BEGIN
+  PERFORM nextval('public.ddl_seen');
+  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    INSERT INTO public.ddl_log (tag) VALUES (r.command_tag);
+  END LOOP;
+END $$;
+CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl()`)
+	conn := connectT(t, sbx)
+	seen := func() bool { return queryInt(t, conn, "SELECT count(*) FROM pg_sequences WHERE sequencename = 'ddl_seen' AND last_value IS NOT NULL") == 1 }
+	if seen() {
+		t.Fatal("the event trigger fired before the clone")
+	}
+	before := sequenceValues(t, sbx)
+	ctx := context.Background()
+	rep, err := c.Clone(ctx, "acme-prod", "acme-sandbox", Options{})
+	if err != nil || rep.Method != MethodSwap {
+		t.Fatalf("clone: %v (method %q)", err, rep.Method)
+	}
+	if seen() {
+		t.Error("the sandbox's event trigger fired on the clone's DDL")
+	}
+	if _, err := c.Rollback(ctx, "acme-sandbox", RollbackOptions{CloneID: rep.ID}); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if got := sequenceValues(t, sbx); got != before {
+		t.Errorf("sequences after the rollback:\n%s\nbefore the clone:\n%s", got, before)
+	}
+}

@@ -369,7 +369,10 @@ func (c *Cloner) prune(ctx context.Context, in Instance) (*RollbackCopy, int, er
 		for _, s := range staged {
 			stmts = append(stmts, "DROP SCHEMA "+quoteIdent(s)+" CASCADE")
 		}
-		return execAll(ctx, tx, stmts)
+		if len(stmts) == 0 {
+			return nil
+		}
+		return execAll(ctx, tx, append([]string{quietDDL}, stmts...))
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("prune sandbox %s: %w", in.Name, err)

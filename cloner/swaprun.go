@@ -145,7 +145,7 @@ func (r *run) stage(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
 		if err != nil {
 			return err
 		}
-		stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds())}
+		stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds()), quietDDL}
 		for _, s := range leftovers {
 			stmts = append(stmts, "DROP SCHEMA "+quoteIdent(s)+" CASCADE")
 		}
@@ -166,9 +166,18 @@ func (r *run) stage(ctx context.Context, conn *pgx.Conn, set *stagedSet) error {
 		if err := execAll(ctx, tx, stmts); err != nil {
 			return fmt.Errorf("create staged tables in sandbox %s: %w", r.report.To, err)
 		}
-		return nil
+		// The sequences as the clone found them, for a rollback: before the load,
+		// which may draw on them (a default of a column the copy does not set).
+		r.keptSequences, err = sequenceStates(ctx, tx, tableOIDs(r.plan.wipe))
+		return err
 	})
 }
+
+// quietDDL keeps the sandbox's event triggers (and rules and triggers) quiet
+// through the DDL a clone runs: an application's event trigger that logs DDL
+// into its own table would otherwise write to the sandbox from the clone's stage,
+// and fail the switch. The role may set it: the preflight checks it.
+const quietDDL = "SET LOCAL session_replication_role = replica"
 
 // dropStaged removes the staged tables (after a failure, or what the switch left:
 // empty schemas). Best effort: the next clone drops leftovers anyway.
@@ -178,9 +187,9 @@ func (r *run) dropStaged(ctx context.Context, conn *pgx.Conn) {
 		if err != nil {
 			return err
 		}
-		stmts := make([]string, len(schemas))
-		for i, s := range schemas {
-			stmts[i] = "DROP SCHEMA " + quoteIdent(s) + " CASCADE"
+		stmts := []string{quietDDL}
+		for _, s := range schemas {
+			stmts = append(stmts, "DROP SCHEMA "+quoteIdent(s)+" CASCADE")
 		}
 		return execAll(ctx, tx, stmts)
 	})
@@ -310,7 +319,7 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 		return fmt.Errorf("begin the switch: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-	stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds())}
+	stmts := []string{"SET LOCAL standard_conforming_strings = on", fmt.Sprintf("SET LOCAL lock_timeout = %d", r.c.lockTimeout.Milliseconds()), quietDDL}
 	drops, err := dropRollbackStatements(ctx, tx)
 	if err != nil {
 		return err
@@ -320,9 +329,6 @@ func (r *run) switchOver(ctx context.Context, conn *pgx.Conn, set *stagedSet, un
 	}
 	// The live tables are ours now: did the application write since the export?
 	if err := r.checkUnchanged(ctx, tx); err != nil {
-		return err
-	}
-	if r.keptSequences, err = sequenceStates(ctx, tx, tableOIDs(r.plan.wipe)); err != nil {
 		return err
 	}
 	stmts = drops
