@@ -25,6 +25,7 @@ type column struct {
 	hash       string // how it is hashed: columnHashSQL
 	builtin    bool   // a built-in type (or array of one): its binary COPY form names no local OID
 	typeOID    uint32 // this database's OID of the type: typeDefs describe the user-defined ones
+	collation  string // schema.name of the column's collation, "" for none or the database default
 }
 
 type table struct {
@@ -96,7 +97,9 @@ ORDER BY 2, 3`
 const columnsSQL = `SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        a.atthasdef OR a.attidentity <> '', a.attgenerated <> '',
        ` + columnHashSQL + `,
-       a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid), a.atttypid
+       a.atttypid < 16384 AND (SELECT ty.typelem < 16384 FROM pg_type ty WHERE ty.oid = a.atttypid), a.atttypid,
+       coalesce((SELECT cn.nspname || '.' || cl.collname FROM pg_collation cl JOIN pg_namespace cn ON cn.oid = cl.collnamespace
+         WHERE cl.oid = a.attcollation AND cl.collname <> 'default'), '')
 FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 
@@ -166,7 +169,7 @@ func readColumns(ctx context.Context, q querier, oids []uint32, byOID map[uint32
 	for rows.Next() {
 		var oid uint32
 		var c column
-		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hash, &c.builtin, &c.typeOID); err != nil {
+		if err := rows.Scan(&oid, &c.name, &c.typ, &c.notNull, &c.hasDefault, &c.generated, &c.hash, &c.builtin, &c.typeOID, &c.collation); err != nil {
 			return fmt.Errorf("list columns: %w", err)
 		}
 		byOID[oid].columns = append(byOID[oid].columns, c)

@@ -104,7 +104,7 @@ CREATE DOMAIN kit.money2 AS numeric(30,12) CHECK (VALUE >= 0);
 CREATE TYPE kit.state AS ENUM ('draft', 'live', 'retired');
 CREATE TYPE kit.box AS (size kit.dims, price kit.money2);
 CREATE DOMAIN kit.boxes AS kit.box[];
-CREATE TABLE kit.items (id int PRIMARY KEY, size kit.dims, cost kit.money2, state kit.state, packing kit.boxes, states kit.state[]);`
+CREATE TABLE kit.items (id int PRIMARY KEY, size kit.dims, cost kit.money2, state kit.state, packing kit.boxes, states kit.state[], label text);`
 	manifest, err := ParseManifest([]byte("cloned:\n  catalog: [kit.items]\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +118,8 @@ CREATE DOMAIN kit.money2 AS numeric(30,2) CHECK (VALUE >= 0); ALTER TABLE kit.it
 			"kit.items.cost (kit.money2): type kit.money2 is a domain over numeric(30,12) CHECK ((VALUE >= (0)::numeric)) in production, a domain over numeric(30,2) CHECK ((VALUE >= (0)::numeric)) in the sandbox"},
 		{"enum label renamed", `ALTER TYPE kit.state RENAME VALUE 'retired' TO 'archived'`,
 			"kit.items.state (kit.state): type kit.state is an enum ('draft', 'live', 'retired') in production, an enum ('draft', 'live', 'archived') in the sandbox"},
+		{"a column's collation", `ALTER TABLE kit.items ALTER COLUMN label TYPE text COLLATE "C"`,
+			"kit.items.label has collation the database default in production, pg_catalog.C in the sandbox"},
 		{"a domain's check", `ALTER DOMAIN kit.money2 DROP CONSTRAINT money2_check`,
 			"type kit.money2 is a domain over numeric(30,12) CHECK ((VALUE >= (0)::numeric)) in production, a domain over numeric(30,12) in the sandbox"},
 	}

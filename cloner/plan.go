@@ -317,6 +317,9 @@ func columnDiffs(s, d *table, st, dt typeDefs) []string {
 			diffs = append(diffs, fmt.Sprintf("%s is %s in production, %s in the sandbox", columnRef{s.name, sc.name}, sc.typ, dc.typ))
 		case dc.generated != sc.generated:
 			diffs = append(diffs, fmt.Sprintf("%s is generated on one side only", columnRef{s.name, sc.name}))
+		case dc.collation != sc.collation:
+			diffs = append(diffs, fmt.Sprintf("%s has collation %s in production, %s in the sandbox", columnRef{s.name, sc.name},
+				orDefaultCollation(sc.collation), orDefaultCollation(dc.collation)))
 		default:
 			if diff := typeDifference(st, sc.typeOID, dt, dc.typeOID); diff != "" {
 				diffs = append(diffs, fmt.Sprintf("%s (%s): %s", columnRef{s.name, sc.name}, sc.typ, diff))
@@ -329,6 +332,13 @@ func columnDiffs(s, d *table, st, dt typeDefs) []string {
 		}
 	}
 	return diffs
+}
+
+func orDefaultCollation(c string) string {
+	if c == "" {
+		return "the database default"
+	}
+	return c
 }
 
 func (c *Cloner) clonedTables() []tableName {
