@@ -143,8 +143,33 @@ func (c *Client) post(ctx context.Context, ticketID int64, a Announcement, ref s
 	return nil
 }
 
-// upload sends the files under one upload token (none for no files).
+// uploadRounds bounds how often the files are uploaded again from the first,
+// under a new token, after an upload that joins a token failed in a way that may
+// have stored it.
+const uploadRounds = 3
+
+// errUploadUnsure marks an upload that joined a token and failed after it may
+// have been stored: the token may hold the file already, so the files go again
+// under a new one (the old token expires unused).
+var errUploadUnsure = errors.New("the upload may have been stored")
+
+// upload sends the files under one upload token (none for no files). The first
+// upload of a round makes the token and may be sent again (a lost answer leaves
+// an unused token); the others add to it (token=), which Zendesk does not make
+// idempotent, so one that failed after it may have been stored is not sent again
+// into the same token: the round starts over under a new one.
 func (c *Client) upload(ctx context.Context, files []File) (string, error) {
+	var err error
+	for range uploadRounds {
+		var token string
+		if token, err = c.uploadRound(ctx, files); !errors.Is(err, errUploadUnsure) {
+			return token, err
+		}
+	}
+	return "", err
+}
+
+func (c *Client) uploadRound(ctx context.Context, files []File) (string, error) {
 	token := ""
 	for _, f := range files {
 		body, err := f.body()
@@ -168,7 +193,14 @@ func (c *Client) upload(ctx context.Context, files []File) (string, error) {
 				Token string `json:"token"`
 			} `json:"upload"`
 		}
-		if err := c.send(ctx, "POST", "/uploads.json?"+q.Encode(), ct, body, &out); err != nil {
+		uctx := ctx
+		if token != "" {
+			uctx = withoutReplay(ctx)
+		}
+		if err := c.send(uctx, "POST", "/uploads.json?"+q.Encode(), ct, body, &out); err != nil {
+			if token != "" && mayHaveApplied(err) {
+				return "", fmt.Errorf("upload %s: %w: %w", f.Name, errUploadUnsure, err)
+			}
 			return "", fmt.Errorf("upload %s: %w", f.Name, err)
 		}
 		token = out.Upload.Token
@@ -226,4 +258,20 @@ func (c *Client) setStatusTag(ctx context.Context, ticketID int64, tag string) e
 		return fmt.Errorf("remove tags %s: %w", strings.Join(stale, " "), err)
 	}
 	return nil
+}
+
+// mayHaveApplied reports whether a request that failed with err may still have
+// been carried out: its answer was lost (a transport error) or the server failed
+// after taking it (500, 502, 504). A refusal, a rate limit, or the caller's own
+// cancellation was not.
+func mayHaveApplied(err error) bool {
+	var status *StatusError
+	var limit *RateLimitError
+	switch {
+	case errors.As(err, &limit), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &status):
+		return status.Status == 500 || status.Status == 502 || status.Status == 504
+	}
+	return true
 }

@@ -92,6 +92,37 @@ func TestAgainstSimulatorAnnounce(t *testing.T) {
 	}
 }
 
+// An upload that adds a file to a token, failing after Zendesk may have stored it
+// (its answer lost), is not sent into the same token again, where the file would
+// be twice: the files go again under a new token, and the comment carries each
+// once. An upload that failed before anything was stored is retried as it is.
+func TestAgainstSimulatorUploadsEachFileOnce(t *testing.T) {
+	t.Parallel()
+	f := simSetup(t, zendesksim.Config{}, nil)
+	ctx := context.Background()
+	files := []notifier.File{
+		{Name: "workflows.zip", ContentType: "application/zip", Data: []byte("PK-workflows")},
+		{Name: "settings.zip", ContentType: "application/zip", Data: []byte("PK-settings")},
+		{Name: "catalog.zip", ContentType: "application/zip", Data: []byte("PK-catalog")},
+	}
+	f.sim.InjectFault(zendesksim.Fault{Method: "POST", PathPrefix: "/api/v2/uploads", Query: "token=", Status: 502, AfterApply: true})
+	f.sim.InjectFault(zendesksim.Fault{Method: "POST", PathPrefix: "/api/v2/uploads", Query: "catalog", Status: 429, RetryAfter: time.Second})
+	if err := f.client.Announce(ctx, f.ticket.ID, notifier.Announcement{Key: "t/export", Public: true, Body: "Sandbox export attached.", Attachments: files}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range f.sim.Comments(f.ticket.ID) {
+		if c.AuthorID == f.bot.ID {
+			for _, a := range c.Attachments {
+				names = append(names, a.FileName)
+			}
+		}
+	}
+	if !slices.Equal(names, []string{"workflows.zip", "settings.zip", "catalog.zip"}) {
+		t.Fatalf("the comment carries %v, want each file once, in order", names)
+	}
+}
+
 func TestAgainstSimulatorReads(t *testing.T) {
 	t.Parallel()
 	f := simSetup(t, zendesksim.Config{NumericCustomFields: true, PageSize: 1}, nil)

@@ -15,6 +15,8 @@ type Fault struct {
 	Method string
 	// PathPrefix matches the start of the URL path; empty matches any.
 	PathPrefix string
+	// Query matches a request whose raw query contains it; empty matches any.
+	Query string
 	// Status is the status to answer with (429, 500, 503, ...); 0 only delays.
 	Status int
 	// RetryAfter, when positive, is sent as Retry-After in whole seconds.
@@ -70,7 +72,7 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.PathPrefix) && strings.Contains(r.URL.RawQuery, f.Query) {
 			if f.Times > 0 {
 				f.Times--
 				if f.Times == 0 {
