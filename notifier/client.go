@@ -81,6 +81,23 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, raw [
 	return c.send(ctx, method, path, contentType, b, out)
 }
 
+// An answer is read whole, up to 16 MiB; a call that may get more says how much
+// (withAnswerLimit). A longer answer would fail to decode.
+const defaultAnswerLimit = 16 << 20
+
+type answerLimitKey struct{}
+
+func withAnswerLimit(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, answerLimitKey{}, n)
+}
+
+func answerLimit(ctx context.Context) int64 {
+	if n, ok := ctx.Value(answerLimitKey{}).(int64); ok {
+		return n
+	}
+	return defaultAnswerLimit
+}
+
 // send is do with a body that may be streamed: its length is announced, and the
 // retrying transport reopens it for each attempt.
 func (c *Client) send(ctx context.Context, method, path, contentType string, b body, out any) error {
@@ -107,7 +124,7 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, b b
 		return err
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, answerLimit(ctx)))
 	if err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}

@@ -35,6 +35,10 @@ type exportBody struct {
 	EndOfStream bool   `json:"end_of_stream"`
 }
 
+// exportAnswerLimit is how much of an export page is read: 1,000 tickets of up to
+// 256 KB of JSON each.
+const exportAnswerLimit = 256 << 20
+
 // TicketsChanged reads one page of the cursor-based incremental ticket export:
 // from cursor when it is set, else from the tickets changed at or after since.
 // Zendesk allows it to admins, 10 requests a minute.
@@ -46,7 +50,9 @@ func (c *Client) TicketsChanged(ctx context.Context, cursor string, since time.T
 		q.Set("start_time", strconv.FormatInt(since.Unix(), 10))
 	}
 	var b exportBody
-	if err := c.do(ctx, "GET", "/incremental/tickets/cursor.json?"+q.Encode(), "", nil, &b); err != nil {
+	// A page holds up to 1,000 whole tickets, descriptions included: at about 17 KB
+	// each it passes 16 MiB, and the sweep would stop at it for good.
+	if err := c.do(withAnswerLimit(ctx, exportAnswerLimit), "GET", "/incremental/tickets/cursor.json?"+q.Encode(), "", nil, &b); err != nil {
 		return ExportPage{}, fmt.Errorf("export tickets changed: %w", err)
 	}
 	p := ExportPage{Cursor: b.AfterCursor, End: b.EndOfStream}

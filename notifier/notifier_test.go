@@ -332,6 +332,31 @@ func TestActivateNonDefaultAfterNew(t *testing.T) {
 	}
 }
 
+// A page of the incremental export holds up to 1,000 whole tickets: with long
+// descriptions it passes 16 MiB, and must still be read, or the sweep stops at it.
+func TestExportReadsALargePage(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	var b strings.Builder
+	b.WriteString(`{"tickets":[`)
+	description := strings.Repeat("A long email thread, quoted again and again. ", 400) // about 18 KB
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":%d,"status":"open","tags":["sandbox_clone"],"description":%q}`, 4294967296+int64(i), description)
+	}
+	b.WriteString(`],"after_cursor":"c2","end_of_stream":true}`)
+	if b.Len() <= 16<<20 {
+		t.Fatalf("the page is %d bytes, not past 16 MiB", b.Len())
+	}
+	f.mock.RegisterResponder("GET", zd+"/api/v2/incremental/tickets/cursor.json", httpmock.NewStringResponder(200, b.String()))
+	page, err := f.client.TicketsChanged(context.Background(), "c1", time.Time{})
+	if err != nil || len(page.Tickets) != 1000 || page.Cursor != "c2" || page.Tickets[999].ID != 4294967296+999 {
+		t.Fatalf("TicketsChanged: %d tickets, cursor %q, %v", len(page.Tickets), page.Cursor, err)
+	}
+}
+
 func TestAuditsReadsAllPages(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
