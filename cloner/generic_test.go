@@ -216,7 +216,9 @@ DECLARE r record; BEGIN
 END $$;
 CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl()`)
 	conn := connectT(t, sbx)
-	seen := func() bool { return queryInt(t, conn, "SELECT count(*) FROM pg_sequences WHERE sequencename = 'ddl_seen' AND last_value IS NOT NULL") == 1 }
+	seen := func() bool {
+		return queryInt(t, conn, "SELECT count(*) FROM pg_sequences WHERE sequencename = 'ddl_seen' AND last_value IS NOT NULL") == 1
+	}
 	if seen() {
 		t.Fatal("the event trigger fired before the clone")
 	}
