@@ -31,7 +31,7 @@ func (a answer) text() (string, bool) {
 // ticket exists; otherwise the labelled line of the description.
 func lookup(t Ticket, fieldID int64, desc descAnswers, key answerKey, field string) (answer, *Problem) {
 	if fieldID != 0 {
-		if v := t.CustomFields[fieldID]; answered(v) {
+		if v := visible(t.CustomFields[fieldID]); answered(v) {
 			return answer{value: v, fromField: true}, nil
 		}
 	}
@@ -44,6 +44,22 @@ func lookup(t Ticket, fieldID int64, desc descAnswers, key answerKey, field stri
 	}
 	return answer{}, &Problem{field, quote(strings.Join(values, " / ")), fmt.Sprintf(
 		"The description answers %q more than once, with different values. Fill in the %s field on the ticket, which takes precedence.", field, field)}
+}
+
+// visible is a field's value without the characters a paste slips in unseen
+// (see invisible).
+func visible(v any) any {
+	switch x := v.(type) {
+	case string:
+		return invisible.Replace(x)
+	case []string:
+		out := make([]string, len(x))
+		for i, s := range x {
+			out[i] = invisible.Replace(s)
+		}
+		return out
+	}
+	return v
 }
 
 func isJSONObject(s string) bool {

@@ -29,6 +29,21 @@ func TestReadDescription(t *testing.T) {
 		{"prose is not a label", "Our production instance is acme-prod and the sandbox is acme-sandbox.\n> Sandbox: quoted-reply",
 			[numKeys][]string{}},
 		{"full-width colon", "Sandbox：acme-sandbox", [numKeys][]string{nil, {"acme-sandbox"}, nil, nil}},
+		{"numbered labels, a no-break space before the colon, unseen characters",
+			"1. Production\u00a0: acme-prod\n2) \ufeffSandbox: acme-\u200bsandbox\n– Wipe confirmed: yes\u200b",
+			[numKeys][]string{{"acme-prod"}, {"acme-sandbox"}, {"yes"}, nil}},
+		{"a forwarded message is older", "Please replace acme-uat instead, do not wipe yet.\n\n---------- Forwarded message ---------\nSandbox: acme-sandbox\nWipe confirmed: yes",
+			[numKeys][]string{}},
+		{"an Outlook original message", "Sandbox: acme-uat\n\n-----Original Message-----\nFrom: Dana\nSent: Monday\nSandbox: acme-sandbox",
+			[numKeys][]string{nil, {"acme-uat"}, nil, nil}},
+		{"an Outlook header block", "Sandbox: acme-uat\n________________________________\nSandbox: acme-sandbox",
+			[numKeys][]string{nil, {"acme-uat"}, nil, nil}},
+		{"an Outlook header without a separator", "Sandbox: acme-uat\n\nFrom: Dana Whitfield <dana@acme.example>\nDate: Mon, 30 Nov 2026\nSandbox: acme-sandbox",
+			[numKeys][]string{nil, {"acme-uat"}, nil, nil}},
+		{"a reply quoted after 'On ... wrote:'", "Wipe confirmed: no\n\nOn Mon, 30 Nov 2026 at 10:02, Dana <dana@acme.example> wrote:\nWipe confirmed: yes",
+			[numKeys][]string{nil, nil, {"no"}, nil}},
+		{"a From: line alone is the customer's own text", "From: the platform team\nSandbox: acme-sandbox",
+			[numKeys][]string{nil, {"acme-sandbox"}, nil, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -139,3 +139,14 @@ func TestParseRequesterMustBelongToTheOrganization(t *testing.T) {
 		}
 	}
 }
+
+// A field value pasted with an unseen character (a zero-width space, a byte
+// order mark) names the same instance and the same person.
+func TestParseFieldsWithUnseenCharacters(t *testing.T) {
+	t.Parallel()
+	tk := formTicket("acme-prod\ufeff", "acme-\u200bsandbox", true, "a@acme.com\u200b")
+	req, problems := Parse(tk, corpusOptions())
+	if req == nil || req.Sandbox != "acme-sandbox" || req.Production != "acme-prod" || len(req.Users) != 1 || req.Users[0].Email != "a@acme.com" {
+		t.Fatalf("Parse = %+v, %v", req, problems)
+	}
+}

@@ -10,7 +10,7 @@ import "strings"
 // clone destroys the sandbox, so a doubtful answer is asked again.
 func isExplicitYes(answer string) bool {
 	a := strings.ToLower(strings.Join(strings.Fields(answer), " "))
-	a = strings.Trim(a, "\"'`*_ ")
+	a = strings.Trim(a, "\"'`*_ “”‘’")
 	a = strings.TrimRight(a, ".!")
 	switch a {
 	case "yes", "y", "true", "confirmed", "confirm", "i confirm",
