@@ -146,7 +146,10 @@ func TestSameSecondChangeVoidsTheApproval(t *testing.T) {
 	h.update(id, h.customer.ID, zendesksim.TicketChange{CustomFields: map[int64]any{ruleFieldSandbox: "acme-sandbox"}})
 	h.sync(id)
 	h.wantState(id, rules.AwaitingApproval)
-	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal", "scheduled", "changed")
+	h.wantKinds(id, "awaiting_approval", "awaiting_approval/internal", "revised", "revised/internal", "scheduled", "changed", "changed/internal")
+	if note := h.lastNote(id); !strings.Contains(note, "approval no longer counts") || !strings.Contains(note, "Preflight plan: acme-prod -> acme-sandbox") {
+		t.Fatalf("the agents' note after the change reads:\n%s", note)
+	}
 	// A change that keeps the request's meaning (its address for its name) keeps
 	// the approval.
 	h.update(id, h.agent.ID, zendesksim.TicketChange{RemoveTags: []string{"clone_approved"}})

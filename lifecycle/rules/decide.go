@@ -47,10 +47,10 @@ type Decision struct {
 
 // Acknowledges reports whether the decision acknowledges the request: its
 // announcement then shows the agents the whole preflight plan. A request that
-// changed while it waited for an approval is acknowledged again: the agents
-// approve the plan of what it now asks, never an earlier one's.
+// changed while it waited for an approval, or after one, is acknowledged again:
+// the agents approve the plan of what it now asks, never an earlier one's.
 func (d Decision) Acknowledges() bool {
-	return d.Acknowledge || d.Reason == ReasonValid || d.Reason == ReasonRevised
+	return d.Acknowledge || d.Reason == ReasonValid || d.Reason == ReasonRevised || d.Reason == ReasonChanged
 }
 
 // None is the decision to do nothing.
@@ -84,7 +84,7 @@ func Decide(cur Record, s Snapshot) Decision {
 		return Decision{Next: OnHold, Reason: ReasonPreflight}
 	}
 	d := decideApproval(cur, s)
-	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && d.Reason != ReasonValid && d.Reason != ReasonRevised
+	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && !(Decision{Reason: d.Reason}).Acknowledges()
 	return d
 }
 
