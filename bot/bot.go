@@ -103,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 }
 
 func (b *Bot) assemble(opts Options) error {
-	manifest, err := LoadManifest(b.cfg)
+	manifest, err := loadManifest(b.cfg)
 	if err != nil {
 		return err
 	}

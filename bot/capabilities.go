@@ -2,6 +2,7 @@ package bot
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -21,21 +22,25 @@ import (
 
 // NewCloner builds the cloner of a configuration's registry and manifest.
 func NewCloner(cfg *config.Config, opts Options) (*cloner.Cloner, error) {
-	manifest, err := LoadManifest(cfg)
+	manifest, err := loadManifest(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return newCloner(cfg, manifest, opts)
 }
 
-// LoadManifest reads the configured manifest, or returns the built-in one.
-func LoadManifest(cfg *config.Config) (*cloner.Manifest, error) {
+// ErrManifest marks a configured manifest that cannot be read or classifies
+// wrongly: a problem of the configuration, as the commands report it.
+var ErrManifest = errors.New("manifest")
+
+// loadManifest reads the configured manifest, or returns the built-in one.
+func loadManifest(cfg *config.Config) (*cloner.Manifest, error) {
 	if cfg.Manifest == "" {
 		return cloner.DefaultManifest(), nil
 	}
 	m, err := cloner.LoadManifest(cfg.Manifest)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrManifest, err)
 	}
 	return m, nil
 }

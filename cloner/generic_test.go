@@ -35,16 +35,24 @@ excluded:
 scrub: [shop.products.supplier_api_key]
 `
 
-func TestCloneGenericSchema(t *testing.T) {
-	t.Parallel()
+// shopDatabases are a production and a sandbox of the shop schema, empty, the
+// sandbox's with sandboxBefore run before the schema and sandboxAfter after it.
+func shopDatabases(t *testing.T, sandboxBefore, sandboxAfter string) (m *Manifest, prod, sbx string) {
+	t.Helper()
 	m, err := ParseManifest([]byte(shopManifest))
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	prod, sbx = pgtest.NewDatabase(t), pgtest.NewDatabase(t)
 	execSQL(t, prod, shopSchema)
+	execSQL(t, sbx, sandboxBefore+shopSchema+sandboxAfter)
+	return m, prod, sbx
+}
+
+func TestCloneGenericSchema(t *testing.T) {
+	t.Parallel()
 	// Types get other OIDs in the sandbox, as they would in a database with another history.
-	execSQL(t, sbx, "CREATE TYPE spare AS ENUM ('x'); CREATE DOMAIN spare_d AS int;"+shopSchema)
+	m, prod, sbx := shopDatabases(t, "CREATE TYPE spare AS ENUM ('x'); CREATE DOMAIN spare_d AS int;", "")
 	execSQL(t, prod, `INSERT INTO shop.staff (name) VALUES ('Ann'), ('Bob');
 INSERT INTO shop.products SELECT 'SKU' || i, 'Product ' || i, i * 1.5, ARRAY['a', 'b' || i], jsonb_build_object('i', i),
   ARRAY['red', 'blue']::shop.colour[], json_build_object('j', i), 'sk_supplier_' || i, 1 + i % 2 FROM generate_series(1, 500) i;
@@ -168,19 +176,13 @@ CREATE DOMAIN kit.money2 AS numeric(30,2) CHECK (VALUE >= 0); ALTER TABLE kit.it
 // leaves production's side with; the sandbox stays as it was.
 func TestCopyRefusedBySandboxSaysWhy(t *testing.T) {
 	t.Parallel()
-	m, err := ParseManifest([]byte(shopManifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, sbx := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	execSQL(t, prod, shopSchema)
-	execSQL(t, sbx, shopSchema+"; ALTER TABLE shop.products ADD CONSTRAINT products_cheap CHECK (price < 10)")
+	m, prod, sbx := shopDatabases(t, "", "; ALTER TABLE shop.products ADD CONSTRAINT products_cheap CHECK (price < 10)")
 	execSQL(t, prod, `INSERT INTO shop.products (sku, title, price) SELECT 'SKU' || i, 'Product ' || i, i FROM generate_series(1, 5000) i`)
 	execSQL(t, sbx, `INSERT INTO shop.products (sku, title, price) VALUES ('OLD', 'Old', 1)`)
 	c := newCloner(t, m, prod, sbx, pgtest.NewDatabase(t))
 	enroll(t, c, "acme-prod", "acme-sandbox")
 	before := fingerprint(t, sbx)
-	_, err = c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
+	_, err := c.Clone(context.Background(), "acme-prod", "acme-sandbox", Options{})
 	if err == nil || !strings.Contains(err.Error(), "products_cheap") || strings.Contains(err.Error(), "closed pipe") {
 		t.Fatalf("clone: %v, want the sandbox's check products_cheap named", err)
 	}

@@ -381,20 +381,22 @@ WHERE a.attrelid = ANY($1::oid[]) AND a.attidentity <> '' AND sq.seqtypid <> 'pg
 ORDER BY 1, 2`
 
 func readIdentityTypes(ctx context.Context, tx querier, oids []uint32, byOID map[uint32]*relation) error {
-	rows, err := tx.Query(ctx, identityTypesSQL, oids)
+	type row struct {
+		oid uint32
+		identityType
+	}
+	rows, err := collect(ctx, tx, identityTypesSQL, oids, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.oid, &x.column, &x.typ)
+		return x, err
+	})
 	if err != nil {
 		return fmt.Errorf("capture identity sequences: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var oid uint32
-		var it identityType
-		if err := rows.Scan(&oid, &it.column, &it.typ); err != nil {
-			return fmt.Errorf("capture identity sequences: %w", err)
-		}
-		byOID[oid].identityTypes = append(byOID[oid].identityTypes, it)
+	for _, x := range rows {
+		byOID[x.oid].identityTypes = append(byOID[x.oid].identityTypes, x.identityType)
 	}
-	return rows.Err()
+	return nil
 }
 
 func collectStatements(ctx context.Context, tx querier, sql string, oids []uint32, what string, add func(*relation, string), byOID map[uint32]*relation) error {

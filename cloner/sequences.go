@@ -38,6 +38,13 @@ type sequenceUse struct {
 	seqOID                                uint32
 }
 
+// ident is the sequence, quoted; name its name as reports show it.
+func (u sequenceUse) ident() string { return pgx.Identifier{u.seqSchema, u.seq}.Sanitize() }
+func (u sequenceUse) name() string  { return tableName{u.seqSchema, u.seq}.String() }
+
+// numbered is the column the sequence numbers.
+func (u sequenceUse) numbered() columnRef { return columnRef{tableName{u.schema, u.table}, u.column} }
+
 // listSequences returns the sequences that number the tables oids, sorted by
 // sequence.
 func listSequences(ctx context.Context, q querier, oids []uint32) ([]sequenceUse, error) {
@@ -72,13 +79,12 @@ func advanceSequences(ctx context.Context, tx pgx.Tx, oids []uint32) ([]Sequence
 		}
 		group := uses[:n]
 		uses = uses[n:]
-		seq := pgx.Identifier{group[0].seqSchema, group[0].seq}.Sanitize()
-		name := tableName{group[0].seqSchema, group[0].seq}.String()
+		seq, name := group[0].ident(), group[0].name()
 		var top *int64
 		start := len(out)
 		for _, u := range group {
 			var m *int64
-			ref := columnRef{tableName{u.schema, u.table}, u.column}
+			ref := u.numbered()
 			q := fmt.Sprintf("SELECT max(%s)::bigint FROM %s", col(u.column), ref.table.ident())
 			if err := tx.QueryRow(ctx, q).Scan(&m); err != nil {
 				return nil, fmt.Errorf("largest id of %s: %w", ref, err)
@@ -126,10 +132,9 @@ func sequenceStates(ctx context.Context, q querier, oids []uint32) ([]KeptSequen
 	}
 	out := make([]KeptSequence, 0, len(uses))
 	for _, u := range uses {
-		k := KeptSequence{Column: columnRef{tableName{u.schema, u.table}, u.column}.String()}
-		seq := pgx.Identifier{u.seqSchema, u.seq}.Sanitize()
-		if err := q.QueryRow(ctx, "SELECT last_value, is_called FROM "+seq).Scan(&k.LastValue, &k.IsCalled); err != nil {
-			return nil, fmt.Errorf("read sequence %s: %w", seq, err)
+		k := KeptSequence{Column: u.numbered().String()}
+		if err := q.QueryRow(ctx, "SELECT last_value, is_called FROM "+u.ident()).Scan(&k.LastValue, &k.IsCalled); err != nil {
+			return nil, fmt.Errorf("read sequence %s: %w", u.ident(), err)
 		}
 		out = append(out, k)
 	}
@@ -155,21 +160,19 @@ func restoreSequences(ctx context.Context, tx pgx.Tx, oids []uint32, kept []Kept
 	}
 	done := map[uint32]bool{}
 	for _, u := range uses {
-		k, ok := byColumn[columnRef{tableName{u.schema, u.table}, u.column}.String()]
+		k, ok := byColumn[u.numbered().String()]
 		if !ok || done[u.seqOID] {
 			continue
 		}
 		done[u.seqOID] = true
-		seq := pgx.Identifier{u.seqSchema, u.seq}.Sanitize()
 		var value int64
 		q := "SELECT CASE WHEN $1::int8 > last_value OR ($1::int8 = last_value AND $2::bool >= is_called) THEN setval(" +
-			quoteLiteral(seq) + "::regclass, $1::int8, $2::bool) ELSE last_value END FROM " + seq
+			quoteLiteral(u.ident()) + "::regclass, $1::int8, $2::bool) ELSE last_value END FROM " + u.ident()
 		if err := tx.QueryRow(ctx, q, k.LastValue, k.IsCalled).Scan(&value); err != nil {
-			return fmt.Errorf("restore sequence %s: %w", seq, err)
+			return fmt.Errorf("restore sequence %s: %w", u.ident(), err)
 		}
-		name := tableName{u.seqSchema, u.seq}.String()
 		for i := range reports {
-			if reports[i].Sequence == name {
+			if reports[i].Sequence == u.name() {
 				reports[i].Value = value
 			}
 		}

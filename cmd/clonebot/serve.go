@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,14 +26,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	if _, err := bot.LoadManifest(cfg); err != nil { // the configuration's, as plan says
-		return &exitError{code: 2, err: err}
-	}
 	log := newJSONLogger(stdout, cfg.LogLevel)
 	b, err := bot.New(ctx, bot.Options{
 		Config: cfg, Logger: log, DueInterval: cfg.Jobs.DueInterval, RescueAfter: cfg.Jobs.RescueAfter,
 		Build: bot.Build{Version: version, Commit: commit},
 	})
+	if errors.Is(err, bot.ErrManifest) { // the configuration's, as plan says
+		return &exitError{code: 2, err: err}
+	}
 	if err != nil {
 		return err
 	}

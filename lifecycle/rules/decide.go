@@ -49,8 +49,12 @@ type Decision struct {
 // announcement then shows the agents the whole preflight plan. A request that
 // changed while it waited for an approval, or after one, is acknowledged again:
 // the agents approve the plan of what it now asks, never an earlier one's.
-func (d Decision) Acknowledges() bool {
-	return d.Acknowledge || d.Reason == ReasonValid || d.Reason == ReasonRevised || d.Reason == ReasonChanged
+func (d Decision) Acknowledges() bool { return d.Acknowledge || d.Reason.acknowledges() }
+
+// acknowledges reports whether a decision for this reason announces the request
+// with its plan, whatever came before.
+func (r Reason) acknowledges() bool {
+	return r == ReasonValid || r == ReasonRevised || r == ReasonChanged
 }
 
 // None is the decision to do nothing.
@@ -84,7 +88,7 @@ func Decide(cur Record, s Snapshot) Decision {
 		return Decision{Next: OnHold, Reason: ReasonPreflight}
 	}
 	d := decideApproval(cur, s)
-	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && !(Decision{Reason: d.Reason}).Acknowledges()
+	d.Acknowledge = !cur.Acknowledged && d.Reason != ReasonNone && !d.Reason.acknowledges()
 	return d
 }
 
